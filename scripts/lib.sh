@@ -1,0 +1,25 @@
+# shellcheck shell=bash
+# Shared helpers for arena-infra's scripts. Source it; do not run it.
+set -euo pipefail
+
+ARENA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ARENA_LAB_DIR="${ARENA_LAB_DIR:-${ARENA_ROOT}/.lab}"
+ARENA_VENV="${ARENA_VENV:-${ARENA_ROOT}/.venv}"
+export ARENA_ROOT ARENA_LAB_DIR ARENA_VENV
+
+log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+need_root() {
+  [[ "$(id -u)" -eq 0 ]] || die "$1 needs root (apt, podman as root). Run it with sudo."
+}
+
+# sha256 of the given files' contents and of any extra strings, in order.
+recipe_hash() {
+  local f
+  {
+    for f in "$@"; do
+      if [[ -f "$f" ]]; then cat "$f"; else printf '%s\n' "$f"; fi
+    done
+  } | sha256sum | cut -d' ' -f1
+}
