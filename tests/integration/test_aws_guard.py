@@ -1,0 +1,103 @@
+"""The real-AWS guard, end to end through a real AWS playbook (playbooks/aws_identity.yml).
+
+Every run has HTTP(S)_PROXY pointed at a closed loopback port (tests/conftest.py), so a request
+that is not for the local emulator fails at once instead of reaching AWS.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from arena_testlib import base_env, run
+
+PLAYBOOK = ["ansible-playbook", "playbooks/aws_identity.yml"]
+REFUSAL = "REFUSED: this play calls AWS APIs and no emulator endpoint is set"
+
+
+@pytest.fixture(scope="module")
+def emulator_url() -> str:
+    url = os.environ.get("AWS_URL", "")
+    assert url.startswith("http://127.0.0.1:"), "run through scripts/with-emulator.sh (AWS_URL unset)"
+    return url
+
+
+def recap(output: str) -> dict[str, int]:
+    match = re.search(r"localhost\s+:\s+(.*)", output)
+    assert match, output
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))}
+
+
+def assert_refused_before_any_api_call(result, expect: str = REFUSAL) -> None:
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    assert expect in out, out
+    assert "TASK [aws_guard : Guard | Refuse real AWS without an explicit opt-in]" in out
+    # Nothing after the guard ran: no API task was even started.
+    assert "TASK [Read the caller identity]" not in out
+    assert recap(out)["failed"] == 1
+
+
+def test_refuses_without_an_emulator_endpoint() -> None:
+    result = run(PLAYBOOK, base_env(keep_aws=False))
+    assert_refused_before_any_api_call(result)
+    assert "-e arena_allow_real_aws=true -e arena_aws_profile=<profile> -e arena_aws_region=<region>" in result.stdout
+
+
+def test_refuses_a_real_aws_endpoint_without_opt_in() -> None:
+    env = base_env({"AWS_URL": "https://sts.eu-west-1.amazonaws.com", "AWS_REGION": "eu-west-1"}, keep_aws=False)
+    assert_refused_before_any_api_call(run(PLAYBOOK, env))
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["-e", "arena_allow_real_aws=true", "-e", "arena_aws_region=eu-west-1"],  # no profile
+        ["-e", "arena_allow_real_aws=true", "-e", "arena_aws_profile=ops"],  # no region
+        ["-e", "arena_aws_profile=ops", "-e", "arena_aws_region=eu-west-1"],  # no opt-in
+    ],
+    ids=["opt-in-without-profile", "opt-in-without-region", "profile-without-opt-in"],
+)
+def test_refuses_an_incomplete_opt_in(extra: list[str]) -> None:
+    assert_refused_before_any_api_call(run([*PLAYBOOK, *extra], base_env(keep_aws=False)))
+
+
+def test_passes_with_the_emulator_endpoint(emulator_url: str) -> None:
+    result = run(PLAYBOOK, base_env())
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert f"AWS target: emulator {emulator_url} region" in out
+    assert "account: '123456789012'" in out  # moto's account: the call really went to the emulator
+    assert recap(out)["failed"] == 0
+
+
+def test_passes_with_the_explicit_opt_in(emulator_url: str, tmp_path: Path) -> None:
+    # A named profile as an operator would have for a real account. Its endpoint_url (a botocore
+    # profile setting) sends the calls to the emulator, so this test never leaves the machine.
+    (tmp_path / "config").write_text(f"[profile arena-test]\nregion = eu-west-1\nendpoint_url = {emulator_url}\n")
+    (tmp_path / "credentials").write_text(
+        "[arena-test]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+    )
+    env = base_env(
+        {"AWS_CONFIG_FILE": str(tmp_path / "config"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials")},
+        keep_aws=False,
+    )
+    extra = [
+        "-e",
+        "arena_allow_real_aws=true",
+        "-e",
+        "arena_aws_profile=arena-test",
+        "-e",
+        "arena_aws_region=eu-west-1",
+    ]
+    result = run([*PLAYBOOK, *extra], env)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "AWS target: real profile arena-test region eu-west-1" in out
+    assert "target: real" in out
+
+
+def test_guard_holds_in_check_mode() -> None:
+    assert_refused_before_any_api_call(run([*PLAYBOOK, "--check"], base_env(keep_aws=False)))
