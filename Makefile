@@ -17,7 +17,7 @@ STAGE := scripts/stage.sh
         test lint unit molecule integration demo clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 setup: host venv base-image ## Host packages, podman config, .venv and base image (idempotent)
 

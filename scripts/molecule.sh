@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Run every molecule scenario: roles/<role>/molecule/<scenario> and molecule/<scenario>.
-# MOLECULE_SCENARIOS="roles/base:default molecule:web" runs only those.
-# Each scenario's full sequence (its own test_sequence: dependency, create, converge, check,
-# idempotence, verify, destroy ...) runs; all are run, and any failure fails the stage.
+#   MOLECULE_SCENARIOS="roles/base:default .:web"  runs only those (dir:scenario)
+#   MOLECULE_JOBS=N                                 scenarios at once (default 2; platform names are
+#                                                   unique across the repo, so scenarios never collide)
+# Each scenario runs its own full test_sequence (create, converge, check, idempotence, verify,
+# destroy ...). All run; any failure fails the stage. Logs: .lab/molecule/<dir>__<scenario>.log;
+# a failed scenario's log tail is printed.
 source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
 export ANSIBLE_ROLES_PATH="${ARENA_ROOT}/roles"
+JOBS="${MOLECULE_JOBS:-2}"
+LOGDIR="${ARENA_LAB_DIR}/molecule"
+mkdir -p "$LOGDIR"
 
 scenarios=()
 if [[ -n "${MOLECULE_SCENARIOS:-}" ]]; then
@@ -13,23 +19,41 @@ if [[ -n "${MOLECULE_SCENARIOS:-}" ]]; then
 else
   for f in roles/*/molecule/*/molecule.yml molecule/*/molecule.yml; do
     [[ -f "$f" ]] || continue
-    dir="${f%/molecule/*}"; [[ "$f" == molecule/* ]] && dir=.
-    scen="$(basename "$(dirname "$f")")"
-    scenarios+=("${dir}:${scen}")
+    if [[ "$f" == molecule/* ]]; then dir=.; else dir="${f%%/molecule/*}"; fi
+    scenarios+=("${dir}:$(basename "$(dirname "$f")")")
   done
 fi
 if ((${#scenarios[@]} == 0)); then
   echo "no molecule scenarios yet"
   exit 0
 fi
-failed=()
-summary=()
-for item in "${scenarios[@]}"; do
+
+run_one() {
+  local item="$1" dir scen log start rc
   dir="${item%%:*}"; scen="${item#*:}"
-  echo "--- molecule test -s ${scen} (${dir})"
+  log="${LOGDIR}/$(echo "$dir" | tr '/.' '__')__${scen}.log"
   start=$SECONDS
-  if (cd "$dir" && molecule test -s "$scen"); then res=passed; else res=FAILED; failed+=("$item"); fi
-  summary+=("$(printf '%-32s %-7s %4d s' "$item" "$res" $((SECONDS - start)))")
+  (cd "$dir" && molecule test -s "$scen") > "$log" 2>&1 && rc=0 || rc=$?
+  printf '%-40s %-7s %4d s\n' "$item" "$([[ $rc -eq 0 ]] && echo passed || echo FAILED)" $((SECONDS - start)) \
+    >> "${LOGDIR}/summary"
+  if ((rc != 0)); then
+    echo "----- ${item} FAILED; last lines of ${log}:"
+    tail -n 60 "$log"
+  else
+    echo "----- ${item} passed in $((SECONDS - start)) s"
+  fi
+  return "$rc"
+}
+
+: > "${LOGDIR}/summary"
+echo "running ${#scenarios[@]} scenarios, ${JOBS} at a time; logs in ${LOGDIR}"
+for item in "${scenarios[@]}"; do
+  while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n || true; done
+  run_one "$item" &
 done
-printf '%s\n' "${summary[@]}"
-((${#failed[@]} == 0)) || die "failed scenarios: ${failed[*]}"
+wait || true
+echo
+sort "${LOGDIR}/summary"
+# The summary is the record: one line per scenario, each passed or FAILED.
+(( $(wc -l < "${LOGDIR}/summary") == ${#scenarios[@]} )) || die "a scenario ended without a result"
+! grep -q FAILED "${LOGDIR}/summary" || die "some molecule scenarios failed (see above)"

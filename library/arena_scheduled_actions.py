@@ -1,0 +1,260 @@
+#!/usr/bin/python
+"""Ansible module: reconcile the one-off scheduled actions of an Auto Scaling group."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: arena_scheduled_actions
+short_description: Make an Auto Scaling group's one-off scheduled actions match a list
+description:
+  - Reconciles the scheduled actions whose names start with O(name_prefix) on one Auto Scaling group
+    with O(actions). Missing ones are created, changed ones are replaced, and ones no longer listed
+    are deleted (an event removed from the calendar removes its actions). Actions without the prefix
+    are never touched.
+  - One-off actions only (a start time, no recurrence); C(community.aws.autoscaling_scheduled_action)
+    requires a recurrence.
+  - Actions whose start time has passed are skipped (AWS refuses start times in the past, and runs and
+    removes one-off actions itself); existing past actions are left alone.
+  - The list is what the C(arena_scaling_schedule) filter returns for one tier; its informational keys
+    (V(tier), V(events), V(kind)) are accepted and ignored.
+options:
+  autoscaling_group_name:
+    description: Name of the Auto Scaling group.
+    type: str
+    required: true
+  name_prefix:
+    description: Only scheduled actions whose names start with this prefix are managed.
+    type: str
+    required: true
+  actions:
+    description: The wanted one-off actions. An empty list deletes every managed action.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Scheduled action name; must start with O(name_prefix).
+        type: str
+        required: true
+      start_time:
+        description: Start time, ISO 8601 in UTC (V(2027-01-12T19:20:00Z)).
+        type: str
+        required: true
+      min_size:
+        description: Minimum size the action sets.
+        type: int
+        required: true
+      max_size:
+        description: Maximum size the action sets.
+        type: int
+        required: true
+      desired_capacity:
+        description: Desired capacity the action sets.
+        type: int
+        required: true
+      tier:
+        description: Informational (from arena_scaling_schedule), ignored.
+        type: str
+      events:
+        description: Informational (from arena_scaling_schedule), ignored.
+        type: list
+        elements: str
+      kind:
+        description: Informational (from arena_scaling_schedule), ignored.
+        type: str
+  now:
+    description: The current time in UTC (ISO 8601) for skipping past actions; defaults to the clock. For tests.
+    type: str
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Apply the web tier's event plan
+  arena_scheduled_actions:
+    autoscaling_group_name: arena-production-web
+    name_prefix: arena-event-web-
+    actions: "{{ arena_events | arena_scaling_schedule(arena_capacity_model) | selectattr('tier', 'eq', 'web') }}"
+    region: eu-west-1
+"""
+
+RETURN = r"""
+created:
+  description: Names of the actions created.
+  returned: always
+  type: list
+  elements: str
+updated:
+  description: Names of the actions replaced because their time or sizes changed.
+  returned: always
+  type: list
+  elements: str
+deleted:
+  description: Names of the managed actions deleted (no longer wanted).
+  returned: always
+  type: list
+  elements: str
+skipped_past:
+  description: Names of wanted actions not applied because their start time has passed.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore itself
+    import botocore
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+BATCH = 50  # API limit for batch put/delete of scheduled actions
+SIZES = (("min_size", "MinSize"), ("max_size", "MaxSize"), ("desired_capacity", "DesiredCapacity"))
+
+
+class ActionError(Exception):
+    """Bad input or a refused API call; the message is what the module reports."""
+
+
+def parse_utc(text: str, where: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ActionError(f"{where}: start_time {text!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise ActionError(f"{where}: start_time {text!r} has no UTC offset (write it like 2027-01-12T19:20:00Z)")
+    return moment.astimezone(UTC)
+
+
+def wanted_actions(actions: list[dict[str, Any]], prefix: str, now: datetime) -> tuple[dict[str, dict], list[str]]:
+    """Validate the wanted list -> ({name: API shape}, names skipped because they are past)."""
+    wanted: dict[str, dict] = {}
+    past = []
+    for action in actions:
+        name = action["name"]
+        if not name.startswith(prefix):
+            raise ActionError(f"action {name!r} does not start with name_prefix {prefix!r}")
+        if name in wanted or name in past:
+            raise ActionError(f"action {name!r} is listed twice")
+        if not 0 <= action["min_size"] <= action["desired_capacity"] <= action["max_size"]:
+            raise ActionError(
+                f"action {name!r}: sizes must satisfy 0 <= min_size <= desired_capacity <= max_size, got "
+                f"{action['min_size']}/{action['desired_capacity']}/{action['max_size']}"
+            )
+        start = parse_utc(action["start_time"], f"action {name!r}")
+        if start <= now:
+            past.append(name)
+            continue
+        wanted[name] = {"ScheduledActionName": name, "StartTime": start} | {api: action[key] for key, api in SIZES}
+    return wanted, past
+
+
+def current_actions(client: Any, group: str, prefix: str) -> dict[str, dict]:
+    paginator = client.get_paginator("describe_scheduled_actions")
+    found = {}
+    for page in paginator.paginate(AutoScalingGroupName=group):
+        for action in page["ScheduledUpdateGroupActions"]:
+            if action["ScheduledActionName"].startswith(prefix):
+                found[action["ScheduledActionName"]] = action
+    return found
+
+
+def differs(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    if current.get("Recurrence") or current.get("EndTime"):
+        return True
+    if current.get("StartTime") is None or current["StartTime"].astimezone(UTC) != wanted["StartTime"]:
+        return True
+    return any(current.get(api) != wanted[api] for _, api in SIZES)
+
+
+def plan(current: dict[str, dict], wanted: dict[str, dict], now: datetime) -> dict[str, list[str]]:
+    """Names to create, update (put again) and delete. Past actions already in AWS are left alone."""
+    future_current = {
+        name: action
+        for name, action in current.items()
+        if action.get("StartTime") is None or action["StartTime"].astimezone(UTC) > now
+    }
+    return {
+        "created": sorted(set(wanted) - set(current)),
+        "updated": sorted(name for name in wanted if name in current and differs(current[name], wanted[name])),
+        "deleted": sorted(set(future_current) - set(wanted)),
+    }
+
+
+def apply(client: Any, group: str, wanted: dict[str, dict], changes: dict[str, list[str]]) -> None:
+    puts = [wanted[name] for name in changes["created"] + changes["updated"]]
+    for index in range(0, len(puts), BATCH):
+        result = client.batch_put_scheduled_update_group_action(
+            AutoScalingGroupName=group, ScheduledUpdateGroupActions=puts[index : index + BATCH]
+        )
+        failed = result.get("FailedScheduledUpdateGroupActions", [])
+        if failed:
+            raise ActionError(f"AWS refused scheduled actions on {group}: {failed}")
+    deletes = changes["deleted"]
+    for index in range(0, len(deletes), BATCH):
+        result = client.batch_delete_scheduled_action(
+            AutoScalingGroupName=group, ScheduledActionNames=deletes[index : index + BATCH]
+        )
+        failed = result.get("FailedScheduledActions", [])
+        if failed:
+            raise ActionError(f"AWS refused to delete scheduled actions on {group}: {failed}")
+
+
+def run(client: Any, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    """The whole module without AnsibleModule: returns the result, raises ActionError."""
+    group, prefix = params["autoscaling_group_name"], params["name_prefix"]
+    if not prefix:
+        raise ActionError("name_prefix must not be empty (it would manage every scheduled action of the group)")
+    now = parse_utc(params["now"], "now") if params.get("now") else datetime.now(UTC)
+    wanted, past = wanted_actions(params["actions"] or [], prefix, now)
+    changes = plan(current_actions(client, group, prefix), wanted, now)
+    changed = any(changes.values())
+    if changed and not check_mode:
+        apply(client, group, wanted, changes)
+    return {"changed": changed, "skipped_past": past, **changes}
+
+
+def main() -> None:
+    module = AnsibleAWSModule(
+        argument_spec={
+            "autoscaling_group_name": {"type": "str", "required": True},
+            "name_prefix": {"type": "str", "required": True},
+            "actions": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "name": {"type": "str", "required": True},
+                    "start_time": {"type": "str", "required": True},
+                    "min_size": {"type": "int", "required": True},
+                    "max_size": {"type": "int", "required": True},
+                    "desired_capacity": {"type": "int", "required": True},
+                    "tier": {"type": "str"},
+                    "events": {"type": "list", "elements": "str"},
+                    "kind": {"type": "str"},
+                },
+            },
+            "now": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    client = module.client("autoscaling", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        result = run(client, module.params, module.check_mode)
+    except ActionError as error:
+        module.fail_json(msg=f"arena_scheduled_actions: {error}")
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
+        module.fail_json_aws(
+            error, msg=f"arena_scheduled_actions: AWS call failed for {module.params['autoscaling_group_name']}"
+        )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

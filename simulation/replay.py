@@ -1,0 +1,481 @@
+"""Season replay: run a season calendar through the event-scaling plan and a simple load model.
+
+Three ways to run each scaled tier over the season, minute by minute:
+- planned:  the arena_scaling_schedule floor (one-off scheduled actions) with target tracking on top;
+- reactive: target tracking alone on the baseline (no schedule);
+- fixed:    a fleet sized for the season's peak, running the whole time.
+
+Reports per event when the planned capacity is InService versus kick-off, the coverage at peak and
+the share of requests served; per season instance-hours and an estimated cost. Writes Markdown to
+stdout and into docs/live-events.md (between the season-report markers) and a PNG chart.
+
+Run: ``make simulate-season`` (or ``python simulation/replay.py --help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import itertools
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+MARK_START = "<!-- season-report:start (written by `make simulate-season`) -->"
+MARK_END = "<!-- season-report:end -->"
+READY_GOAL_MINUTES = 5
+MARGIN_CAP = 180
+
+
+def load_filter(stem: str) -> ModuleType:
+    """The repo's filter plugin, registered under the name arena_schedule uses for its siblings."""
+    name = f"_arena_filters_{stem}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "filter_plugins" / f"{stem}.py")
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load filter_plugins/{stem}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+calendar_lib = load_filter("arena_calendar")
+capacity_lib = load_filter("arena_capacity")
+schedule_lib = load_filter("arena_schedule")
+
+
+@dataclass(frozen=True)
+class LoadModel:
+    baseline_viewers: int
+    ramp: dict[str, tuple[int, float]]
+    decay_minutes: int
+    metric_delay: int
+    out_points: int
+    in_points: int
+    in_ratio: float
+    padding_days: int
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> LoadModel:
+        reactive = raw["reactive"]
+        return cls(
+            baseline_viewers=int(raw["baseline_viewers"]),
+            ramp={kind: (int(v["minutes"]), float(v["shape"])) for kind, v in raw["ramp"].items()},
+            decay_minutes=int(raw["decay_minutes"]),
+            metric_delay=int(reactive["metric_delay_minutes"]),
+            out_points=int(reactive["scale_out_datapoints"]),
+            in_points=int(reactive["scale_in_datapoints"]),
+            in_ratio=float(reactive["scale_in_ratio"]),
+            padding_days=int(raw["padding_days"]),
+        )
+
+
+@dataclass
+class Timeline:
+    """Per-minute series of one tier under one strategy."""
+
+    in_service: np.ndarray
+    billed: np.ndarray
+
+    @property
+    def instance_hours(self) -> float:
+        return float(self.billed.sum()) / 60.0
+
+
+@dataclass
+class Fleet:
+    """An ASG in minutes: instances launched now are InService ``ready`` minutes later."""
+
+    ready: int
+    in_service: int
+    max_size: int
+    floor: int
+    pending: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def desired(self) -> int:
+        return self.in_service + sum(count for _, count in self.pending)
+
+    def promote(self, minute: int) -> None:
+        arrived = sum(count for at, count in self.pending if at <= minute)
+        self.pending = [(at, count) for at, count in self.pending if at > minute]
+        self.in_service += arrived
+
+    def set_desired(self, wanted: int, minute: int) -> None:
+        wanted = max(self.floor, min(self.max_size, wanted))
+        current = self.desired
+        if wanted > current:
+            self.pending.append((minute + self.ready, wanted - current))
+            return
+        surplus = current - wanted
+        while surplus and self.pending:  # cancel the newest launches first
+            at, count = self.pending.pop()
+            keep = max(0, count - surplus)
+            surplus -= count - keep
+            if keep:
+                self.pending.append((at, keep))
+        self.in_service -= surplus
+
+
+def minute_of(moment: datetime, origin: datetime) -> int:
+    return int((moment - origin).total_seconds() // 60)
+
+
+def viewer_series(events: Sequence[Any], load: LoadModel, origin: datetime, minutes: int) -> np.ndarray:
+    """Platform viewers per minute: max(baseline, sum of the events' audiences)."""
+    audience = np.zeros(minutes)
+    grid = np.arange(minutes, dtype=float)
+    for event in events:
+        ramp, shape = load.ramp.get(event.kind, load.ramp["basketball"])
+        kick, end = minute_of(event.start, origin), minute_of(event.end, origin)
+        curve = np.zeros(minutes)
+        rising = (grid >= kick - ramp) & (grid < kick)
+        curve[rising] = ((grid[rising] - (kick - ramp)) / ramp) ** shape
+        curve[(grid >= kick) & (grid < end)] = 1.0
+        falling = (grid >= end) & (grid < end + load.decay_minutes)
+        curve[falling] = 1.0 - (grid[falling] - end) / load.decay_minutes
+        audience += event.peak_viewers * curve
+    return np.maximum(audience, load.baseline_viewers)
+
+
+def run_tier(
+    tier: Any,
+    requests: np.ndarray,
+    load: LoadModel,
+    ready: int,
+    actions: dict[int, int],
+) -> Timeline:
+    """Target tracking on (1 - headroom) utilisation, with optional scheduled floors (minute -> size)."""
+    target = tier.planned_rpm_per_instance
+    fleet = Fleet(ready=ready, in_service=tier.min_size, max_size=tier.max_size, floor=tier.min_size)
+    in_service = np.zeros(len(requests), dtype=int)
+    billed = np.zeros(len(requests), dtype=int)
+    high = low = 0
+    for minute in range(len(requests)):
+        fleet.promote(minute)
+        if minute in actions:
+            fleet.floor = actions[minute]
+            fleet.set_desired(actions[minute], minute)
+        observed = requests[max(0, minute - load.metric_delay)]
+        per_target = observed / max(fleet.in_service, 1)
+        high = high + 1 if per_target > target else 0
+        low = low + 1 if per_target < target * load.in_ratio else 0
+        wanted = math.ceil(observed / target)
+        if high >= load.out_points and wanted > fleet.desired:
+            fleet.set_desired(wanted, minute)
+        if low >= load.in_points and wanted < fleet.desired:
+            fleet.set_desired(wanted, minute)
+            low = 0
+        in_service[minute] = fleet.in_service
+        billed[minute] = fleet.desired
+    return Timeline(in_service=in_service, billed=billed)
+
+
+@dataclass(frozen=True)
+class EventResult:
+    event: Any
+    scale_out: datetime | None
+    ready_margin: int
+    slow_margin: int
+    reactive_margin: int
+    peak_coverage: float
+    served: float
+    reactive_served: float
+
+
+def readiness_margin(in_service: np.ndarray, need: int, kick: int, end: int) -> int:
+    """Minutes before kick-off from which InService >= need holds through kick-off (< 0: late by that).
+
+    Looked up to MARGIN_CAP minutes back (an event the baseline covers would otherwise count from the
+    previous event)."""
+    if need <= in_service[kick]:
+        start = kick
+        while start > max(0, kick - MARGIN_CAP) and in_service[start - 1] >= need:
+            start -= 1
+        return kick - start
+    later = np.nonzero(in_service[kick:end] >= need)[0]
+    return -int(later[0]) if len(later) else -(end - kick)
+
+
+def served_share(in_service: np.ndarray, requests: np.ndarray, capacity_rpm: float, lo: int, hi: int) -> float:
+    """Share of requests in [lo, hi) that capacity at 100 % utilisation could serve."""
+    load = requests[lo:hi]
+    served = np.minimum(load, in_service[lo:hi] * capacity_rpm)
+    return float(served.sum() / load.sum()) if load.sum() else 1.0
+
+
+def replay(season: Any, model_raw: Any, load_raw: Any) -> dict[str, Any]:
+    """The whole simulation; returns plain data for the report and the chart."""
+    load = LoadModel.from_dict(load_raw)
+    model = capacity_lib.parse_model(model_raw, "simulate-season")
+    events = calendar_lib.validate_events(season, "simulate-season")
+    actions = schedule_lib.build_schedule(events, model)
+    origin = (events[0].start - timedelta(days=load.padding_days)).replace(hour=0, minute=0, second=0)
+    horizon = minute_of(max(e.end for e in events) + timedelta(days=load.padding_days), origin)
+    viewers = viewer_series(events, load, origin, horizon)
+    ready = math.ceil(model.ready_seconds / 60)
+    # sensitivity: instances that take twice the boot budget (an AMI that regressed)
+    slow_ready = math.ceil((2 * model.boot_to_healthy_seconds + model.health_check_seconds) / 60)
+    tiers: dict[str, dict[str, Any]] = {}
+    for tier in model.tiers:
+        requests = viewers * tier.requests_per_viewer_per_minute
+        floors = {minute_of(a.start, origin): a.size for a in actions if a.tier == tier.name}
+        fixed_size = max([tier.min_size, *(capacity_lib.instances_for(e.peak_viewers, tier) for e in events)])
+        tiers[tier.name] = {
+            "tier": tier,
+            "requests": requests,
+            "planned": run_tier(tier, requests, load, ready, floors),
+            "reactive": run_tier(tier, requests, load, ready, {}),
+            "planned_slow": run_tier(tier, requests, load, slow_ready, floors),
+            "fixed": Timeline(np.full(horizon, fixed_size), np.full(horizon, fixed_size)),
+            "fixed_size": fixed_size,
+        }
+    results = []
+    for event in events:
+        kick, end = minute_of(event.start, origin), minute_of(event.end, origin)
+        ramp = load.ramp.get(event.kind, load.ramp["basketball"])[0]
+        window = (kick - ramp, end + load.decay_minutes)
+        margins, slow_margins, reactive_margins, coverage, served, reactive_served = [], [], [], [], [], []
+        for data in tiers.values():
+            tier, requests = data["tier"], data["requests"]
+            need = capacity_lib.instances_needed(event.peak_viewers, tier)
+            planned, reactive = data["planned"].in_service, data["reactive"].in_service
+            margins.append(readiness_margin(planned, need, kick, end))
+            slow_margins.append(readiness_margin(data["planned_slow"].in_service, need, kick, end))
+            reactive_margins.append(readiness_margin(reactive, need, kick, end))
+            peak_load = requests[kick:end]
+            coverage.append(float(np.min(planned[kick:end] * tier.capacity_rpm / peak_load)))
+            served.append(served_share(planned, requests, tier.capacity_rpm, *window))
+            reactive_served.append(served_share(reactive, requests, tier.capacity_rpm, *window))
+        lead = timedelta(seconds=model.lead_time_seconds + 60)
+        outs = [a.start for a in actions if event.name in a.events and event.start - lead <= a.start <= event.start]
+        results.append(
+            EventResult(
+                event=event,
+                scale_out=min(outs) if outs else None,
+                ready_margin=min(margins),
+                slow_margin=min(slow_margins),
+                reactive_margin=min(reactive_margins),
+                peak_coverage=min(coverage),
+                served=min(served),
+                reactive_served=min(reactive_served),
+            )
+        )
+    return {
+        "model": model,
+        "events": events,
+        "actions": actions,
+        "origin": origin,
+        "minutes": horizon,
+        "viewers": viewers,
+        "tiers": tiers,
+        "results": results,
+    }
+
+
+def cost(tier: Any, timeline: Timeline, prices: dict[str, Any]) -> tuple[float, float]:
+    """(all on-demand, with the spot share above the baseline) in the price file's currency."""
+    price = prices["instance_types"][tier.instance_type]
+    od, spot, share = float(price["on_demand_hourly"]), float(price["spot_hourly"]), prices["spot_share_above_baseline"]
+    base_hours = float(np.minimum(timeline.billed, tier.min_size).sum()) / 60.0
+    above_hours = timeline.instance_hours - base_hours
+    return timeline.instance_hours * od, base_hours * od + above_hours * (share * spot + (1 - share) * od)
+
+
+def summary(sim: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:
+    totals: dict[str, dict[str, float]] = {}
+    for strategy in ("planned", "reactive", "fixed"):
+        hours = od = mixed = 0.0
+        for data in sim["tiers"].values():
+            timeline = data[strategy]
+            hours += timeline.instance_hours
+            a, b = cost(data["tier"], timeline, prices)
+            od, mixed = od + a, mixed + b
+        totals[strategy] = {"hours": hours, "on_demand": od, "mixed": mixed}
+    results = sim["results"]
+    margins = [r.ready_margin for r in results]
+    return {
+        "events": len(results),
+        "covered": sum(1 for m in margins if m >= READY_GOAL_MINUTES),
+        "earliest": max(margins),
+        "latest": min(margins),
+        "slow_covered": sum(1 for r in results if r.slow_margin >= READY_GOAL_MINUTES),
+        "slow_latest": min(r.slow_margin for r in results),
+        "reactive_covered": sum(1 for r in results if r.reactive_margin >= READY_GOAL_MINUTES),
+        "min_served": min(r.served for r in results),
+        "min_reactive_served": min(r.reactive_served for r in results),
+        "totals": totals,
+        "ratio_fixed": totals["planned"]["hours"] / totals["fixed"]["hours"],
+        "ratio_reactive": totals["planned"]["hours"] / totals["reactive"]["hours"],
+    }
+
+
+def dst_changes(events: Sequence[Any]) -> int:
+    """UTC-offset changes between consecutive events of the same zone (DST changes the season spans)."""
+    changes = 0
+    for before, after in itertools.pairwise(events):
+        if before.timezone == after.timezone:
+            zone = ZoneInfo(before.timezone)
+            changes += before.start.astimezone(zone).utcoffset() != after.start.astimezone(zone).utcoffset()
+    return changes
+
+
+def pct(value: float) -> str:
+    return f"{100 * value:.1f} %"
+
+
+def render(sim: dict[str, Any], prices: dict[str, Any], chart_name: str) -> str:
+    s = summary(sim, prices)
+    model = sim["model"]
+    cur = prices["currency"]
+    t = s["totals"]
+    days = sim["minutes"] / 1440
+    lines = [
+        f"Season: {s['events']} events over {days:.0f} days "
+        f"({sim['events'][0].local_start[:10]} .. {sim['events'][-1].local_start[:10]} local, "
+        f"{dst_changes(sim['events'])} DST change(s) inside); "
+        f"lead time {model.lead_time_seconds} s = boot-to-healthy {model.boot_to_healthy_seconds} s + health checks "
+        f"{model.health_check_seconds} s + safety margin {model.safety_margin_seconds} s; "
+        f"{len(sim['actions'])} scheduled actions.",
+        "",
+        "| Figure | Planned (schedule + target tracking) | Reactive only | Fixed fleet for the peak |",
+        "|---|---|---|---|",
+        f"| Events with capacity InService >= {READY_GOAL_MINUTES} min before kick-off "
+        f"| {s['covered']}/{s['events']} | {s['reactive_covered']}/{s['events']} | {s['events']}/{s['events']} |",
+        f"| Worst share of requests served in an event window | {pct(s['min_served'])} "
+        f"| {pct(s['min_reactive_served'])} | 100.0 % |",
+        f"| Instance-hours | {t['planned']['hours']:.0f} | {t['reactive']['hours']:.0f} | {t['fixed']['hours']:.0f} |",
+        f"| Cost, all on-demand ({cur}) | {t['planned']['on_demand']:.0f} | {t['reactive']['on_demand']:.0f} "
+        f"| {t['fixed']['on_demand']:.0f} |",
+        f"| Cost, {pct(prices['spot_share_above_baseline'])} spot above baseline ({cur}) "
+        f"| {t['planned']['mixed']:.0f} | {t['reactive']['mixed']:.0f} | {t['fixed']['mixed']:.0f} |",
+        "",
+        f"Readiness margin: earliest {s['earliest']} min, latest {s['latest']} min before kick-off (goal >= "
+        f"{READY_GOAL_MINUTES} min). Instance-hours: planned / fixed = {s['ratio_fixed']:.3f} (goal <= 0.5), "
+        f"planned / reactive = {s['ratio_reactive']:.3f}. Fixed fleet: "
+        + ", ".join(f"{name} {data['fixed_size']}" for name, data in sim["tiers"].items())
+        + f" instances. If instances took twice the boot budget ({2 * model.boot_to_healthy_seconds} s), the"
+        f" planned capacity would still be InService >= {READY_GOAL_MINUTES} min before kick-off for"
+        f" {s['slow_covered']}/{s['events']} events (latest {s['slow_latest']} min).",
+        "",
+        f"![Season replay]({chart_name})",
+        "",
+        "Per event (times UTC; margin = minutes the needed capacity was InService before kick-off, negative = late;"
+        " peak coverage = capacity at 100 % utilisation / load, worst minute of the event, worst tier;"
+        " served = share of requests in the window from ramp start to decay end):",
+        "",
+        "| Kick-off (local) | Event | Viewers | Scale-out | Kick-off | Margin | Reactive margin "
+        "| Peak coverage | Served | Served (reactive) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sim["results"]:
+        ev = r.event
+        # no action of its own: the floor of an earlier, larger event (or the baseline) already covers it
+        out = r.scale_out.strftime("%m-%d %H:%M") if r.scale_out else "held"
+        lines.append(
+            f"| {ev.local_start.replace('T', ' ')} | {ev.name} | {ev.peak_viewers} | {out} "
+            f"| {ev.start.astimezone(UTC).strftime('%m-%d %H:%M')} | {r.ready_margin} | {r.reactive_margin} "
+            f"| {pct(r.peak_coverage)} | {pct(r.served)} | {pct(r.reactive_served)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def chart(sim: dict[str, Any], path: Path) -> None:
+    import matplotlib  # noqa: PLC0415 - imported late: only the chart needs it, and the backend is set first
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - after matplotlib.use()
+
+    results = sim["results"]
+    fig, (top, middle, bottom) = plt.subplots(3, 1, figsize=(12, 12), gridspec_kw={"height_ratios": [1.2, 1.2, 0.8]})
+    index = np.arange(len(results))
+    top.bar(index - 0.2, [r.ready_margin for r in results], 0.4, label="planned", color="tab:green")
+    top.bar(index + 0.2, [r.reactive_margin for r in results], 0.4, label="reactive only", color="tab:red")
+    top.axhline(READY_GOAL_MINUTES, color="black", linestyle="--", linewidth=1, label=f"goal {READY_GOAL_MINUTES} min")
+    top.axhline(0, color="grey", linewidth=0.5)
+    top.set_xticks(index, [r.event.local_start[5:10] for r in results], rotation=90, fontsize=7)
+    top.set_ylabel("capacity InService before kick-off (min)")
+    top.set_title("Readiness per event (worst tier)")
+    top.set_ylim(min(-10, *(r.reactive_margin - 2 for r in results)), max(30, *(r.ready_margin + 8 for r in results)))
+    top.legend(loc="upper right", ncol=3, fontsize=8)
+
+    dst = next(e for e in sim["events"] if e.kind == "concert" and "DST" in e.name)
+    lo = minute_of(dst.start - timedelta(hours=3), sim["origin"])
+    hi = minute_of(dst.start + timedelta(hours=20), sim["origin"])
+    data = sim["tiers"]["web"]
+    tier = data["tier"]
+    times = [sim["origin"] + timedelta(minutes=m) for m in range(lo, hi)]
+    needed = np.ceil(data["requests"][lo:hi] / tier.capacity_rpm)
+    middle.plot(times, needed, color="black", label="instances the load needs at 100 %")
+    middle.plot(times, data["planned"].in_service[lo:hi], color="tab:green", label="planned: InService")
+    middle.plot(times, data["reactive"].in_service[lo:hi], color="tab:red", label="reactive only: InService")
+    middle.set_title("web tier around the DST change (27-28 March 2027, UTC): concert across it, Sunday matinee")
+    middle.set_ylabel("instances")
+    middle.legend(loc="upper right", fontsize=8)
+
+    summary_hours = {
+        name: sum(d[name].instance_hours for d in sim["tiers"].values()) for name in ("planned", "reactive", "fixed")
+    }
+    bottom.barh(list(summary_hours), list(summary_hours.values()), color=["tab:green", "tab:red", "tab:grey"])
+    for y, value in enumerate(summary_hours.values()):
+        bottom.text(value, y, f" {value:.0f}", va="center", fontsize=9)
+    bottom.set_xlabel("instance-hours over the season (web + api)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90, metadata={"Software": None})
+    plt.close(fig)
+
+
+def write_doc(doc: Path, report: str) -> None:
+    text = doc.read_text()
+    if MARK_START not in text or MARK_END not in text:
+        raise SystemExit(f"{doc}: season-report markers not found")
+    head, rest = text.split(MARK_START, 1)
+    _, tail = rest.split(MARK_END, 1)
+    doc.write_text(f"{head}{MARK_START}\n{report}{MARK_END}{tail}")
+
+
+def read_yaml(path: Path, key: str | None = None) -> Any:
+    data = yaml.safe_load(path.read_text())
+    return data[key] if key else data
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--season", type=Path, default=ROOT / "simulation" / "season.yml")
+    parser.add_argument("--load-model", type=Path, default=ROOT / "simulation" / "load_model.yml")
+    parser.add_argument("--prices", type=Path, default=ROOT / "simulation" / "prices.yml")
+    parser.add_argument(
+        "--capacity", type=Path, default=ROOT / "inventories" / "production" / "group_vars" / "all" / "capacity.yml"
+    )
+    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "live-events.md")
+    parser.add_argument("--chart", type=Path, default=ROOT / "docs" / "live-events-season.png")
+    parser.add_argument("--no-write", action="store_true", help="print the report only")
+    args = parser.parse_args(argv)
+    sim = replay(
+        read_yaml(args.season, "arena_events"),
+        read_yaml(args.capacity, "arena_capacity_model"),
+        read_yaml(args.load_model),
+    )
+    prices = read_yaml(args.prices)
+    report = render(sim, prices, args.chart.name)
+    sys.stdout.write(report)
+    if not args.no_write:
+        chart(sim, args.chart)
+        write_doc(args.doc, report)
+        sys.stdout.write(f"\nwrote {args.chart.relative_to(ROOT)} and {args.doc.relative_to(ROOT)}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

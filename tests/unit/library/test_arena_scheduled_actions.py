@@ -1,0 +1,233 @@
+"""arena_scheduled_actions against botocore's Stubber (the real autoscaling API model)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+ROOT = Path(__file__).resolve().parents[3]
+GROUP = "arena-production-web"
+PREFIX = "arena-event-web-"
+NOW = "2027-01-01T00:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def mod() -> ModuleType:
+    name = "arena_scheduled_actions_under_test"
+    spec = importlib.util.spec_from_file_location(name, ROOT / "library" / "arena_scheduled_actions.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def stubbed() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client(
+        "autoscaling", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def action(stamp: str, size: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": f"{PREFIX}{stamp}",
+        "start_time": f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:00Z",
+        "min_size": size,
+        "max_size": 40,
+        "desired_capacity": size,
+        **extra,
+    }
+
+
+def api(stamp: str, size: int) -> dict[str, Any]:
+    start = datetime.strptime(stamp, "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
+    return {
+        "ScheduledActionName": f"{PREFIX}{stamp}",
+        "StartTime": start,
+        "MinSize": size,
+        "MaxSize": 40,
+        "DesiredCapacity": size,
+    }
+
+
+def existing(*actions: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ScheduledUpdateGroupActions": [
+            {
+                "AutoScalingGroupName": GROUP,
+                "ScheduledActionARN": f"arn:aws:autoscaling:x:{a['ScheduledActionName']}",
+                **a,
+            }
+            for a in actions
+        ]
+    }
+
+
+def params(actions: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"autoscaling_group_name": GROUP, "name_prefix": PREFIX, "actions": actions, "now": NOW}
+
+
+def test_creates_missing_actions(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    stubber.add_response("describe_scheduled_actions", existing(), {"AutoScalingGroupName": GROUP})
+    stubber.add_response(
+        "batch_put_scheduled_update_group_action",
+        {"FailedScheduledUpdateGroupActions": []},
+        {
+            "AutoScalingGroupName": GROUP,
+            "ScheduledUpdateGroupActions": [api("20270112T1920Z", 15), api("20270112T2215Z", 2)],
+        },
+    )
+    wanted = [action("20270112T1920Z", 15, tier="web", events=["G"], kind="event"), action("20270112T2215Z", 2)]
+    result = mod.run(client, params(wanted), check_mode=False)
+    assert result == {
+        "changed": True,
+        "created": [f"{PREFIX}20270112T1920Z", f"{PREFIX}20270112T2215Z"],
+        "updated": [],
+        "deleted": [],
+        "skipped_past": [],
+    }
+
+
+def test_same_actions_change_nothing(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    other = {"ScheduledActionName": "nightly-scale-in", "Recurrence": "0 3 * * *", "MinSize": 2}
+    stubber.add_response(
+        "describe_scheduled_actions", existing(api("20270112T1920Z", 15), other), {"AutoScalingGroupName": GROUP}
+    )
+    result = mod.run(client, params([action("20270112T1920Z", 15)]), check_mode=False)
+    assert result["changed"] is False
+    # actions outside the prefix (nightly-scale-in) are not deleted
+
+
+def test_changed_size_is_put_again_and_removed_event_deleted(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    stubber.add_response(
+        "describe_scheduled_actions",
+        existing(api("20270112T1920Z", 12), api("20270116T1635Z", 10)),
+        {"AutoScalingGroupName": GROUP},
+    )
+    stubber.add_response(
+        "batch_put_scheduled_update_group_action",
+        {"FailedScheduledUpdateGroupActions": []},
+        {"AutoScalingGroupName": GROUP, "ScheduledUpdateGroupActions": [api("20270112T1920Z", 15)]},
+    )
+    stubber.add_response(
+        "batch_delete_scheduled_action",
+        {"FailedScheduledActions": []},
+        {"AutoScalingGroupName": GROUP, "ScheduledActionNames": [f"{PREFIX}20270116T1635Z"]},
+    )
+    result = mod.run(client, params([action("20270112T1920Z", 15)]), check_mode=False)
+    assert (result["created"], result["updated"], result["deleted"]) == (
+        [],
+        [f"{PREFIX}20270112T1920Z"],
+        [f"{PREFIX}20270116T1635Z"],
+    )
+
+
+def test_check_mode_reports_without_writing(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    stubber.add_response(
+        "describe_scheduled_actions", existing(api("20270116T1635Z", 10)), {"AutoScalingGroupName": GROUP}
+    )
+    result = mod.run(client, params([action("20270112T1920Z", 15)]), check_mode=True)
+    assert (result["changed"], result["created"], result["deleted"]) == (
+        True,
+        [f"{PREFIX}20270112T1920Z"],
+        [f"{PREFIX}20270116T1635Z"],
+    )
+
+
+def test_past_actions_are_skipped_and_existing_past_ones_kept(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    stubber.add_response(
+        "describe_scheduled_actions", existing(api("20261201T1000Z", 4)), {"AutoScalingGroupName": GROUP}
+    )
+    result = mod.run(client, params([action("20261130T2000Z", 9)]), check_mode=False)
+    assert result == {
+        "changed": False,
+        "created": [],
+        "updated": [],
+        "deleted": [],
+        "skipped_past": [f"{PREFIX}20261130T2000Z"],
+    }
+
+
+def test_more_than_fifty_actions_go_in_batches(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    stamps = [f"202702{day:02d}T{hour:02d}00Z" for day in range(1, 27) for hour in (10, 20)][:51]
+    stubber.add_response("describe_scheduled_actions", existing(), {"AutoScalingGroupName": GROUP})
+    for chunk in (stamps[:50], stamps[50:]):
+        stubber.add_response(
+            "batch_put_scheduled_update_group_action",
+            {"FailedScheduledUpdateGroupActions": []},
+            {"AutoScalingGroupName": GROUP, "ScheduledUpdateGroupActions": [api(s, 5) for s in chunk]},
+        )
+    result = mod.run(client, params([action(s, 5) for s in stamps]), check_mode=False)
+    assert len(result["created"]) == 51
+
+
+def test_refused_put_is_an_error(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    stubber.add_response("describe_scheduled_actions", existing(), {"AutoScalingGroupName": GROUP})
+    failure = {"ScheduledActionName": f"{PREFIX}20270112T1920Z", "ErrorCode": "AlreadyExists", "ErrorMessage": "x"}
+    stubber.add_response(
+        "batch_put_scheduled_update_group_action",
+        {"FailedScheduledUpdateGroupActions": [failure]},
+        {"AutoScalingGroupName": GROUP, "ScheduledUpdateGroupActions": [api("20270112T1920Z", 15)]},
+    )
+    with pytest.raises(mod.ActionError) as caught:
+        mod.run(client, params([action("20270112T1920Z", 15)]), check_mode=False)
+    assert str(caught.value) == f"AWS refused scheduled actions on {GROUP}: [{failure}]"
+
+
+@pytest.mark.parametrize(
+    ("actions", "message"),
+    [
+        (
+            [{**action("20270112T1920Z", 15), "name": "other-1"}],
+            f"action 'other-1' does not start with name_prefix '{PREFIX}'",
+        ),
+        ([action("20270112T1920Z", 15)] * 2, f"action '{PREFIX}20270112T1920Z' is listed twice"),
+        (
+            [{**action("20270112T1920Z", 15), "min_size": 20}],
+            f"action '{PREFIX}20270112T1920Z': sizes must satisfy 0 <= min_size <= desired_capacity <= max_size,"
+            " got 20/15/40",
+        ),
+        (
+            [{**action("20270112T1920Z", 15), "start_time": "2027-01-12 19:20"}],
+            f"action '{PREFIX}20270112T1920Z': start_time '2027-01-12 19:20' has no UTC offset"
+            " (write it like 2027-01-12T19:20:00Z)",
+        ),
+        (
+            [{**action("20270112T1920Z", 15), "start_time": "tomorrow"}],
+            f"action '{PREFIX}20270112T1920Z': start_time 'tomorrow' is not an ISO 8601 time",
+        ),
+    ],
+)
+def test_bad_actions_are_rejected_before_any_call(
+    mod: ModuleType, stubbed: tuple[Any, Stubber], actions: list[dict[str, Any]], message: str
+) -> None:
+    client, _ = stubbed  # no response queued: any API call would fail the test
+    with pytest.raises(mod.ActionError) as caught:
+        mod.run(client, params(actions), check_mode=False)
+    assert str(caught.value) == message
+
+
+def test_empty_prefix_is_refused(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    client, _ = stubbed
+    with pytest.raises(mod.ActionError, match="name_prefix must not be empty"):
+        mod.run(client, {**params([]), "name_prefix": ""}, check_mode=False)
