@@ -1,0 +1,395 @@
+#!/usr/bin/python
+"""Ansible module: ElastiCache (Redis OSS / Valkey) replication group."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: arena_elasticache_replication_group
+short_description: Manage an ElastiCache Redis OSS / Valkey replication group (Multi-AZ, failover, encryption)
+description:
+  - Creates, updates or deletes a cluster-mode-disabled ElastiCache replication group with one cache
+    cluster per listed availability zone (the first one is the primary's preferred zone).
+  - Exists because no collection module manages replication groups (C(community.aws.elasticache)
+    handles single cache clusters only, without Multi-AZ or automatic failover).
+  - Idempotent. Mutable settings (description, Multi-AZ, automatic failover, node type, snapshot
+    window and retention, maintenance window, security groups, parameter group) are modified in
+    place; settings AWS fixes at creation (encryption at rest and in transit, subnet group, port,
+    engine) are compared and a difference fails with a message instead of silently replacing the
+    group. The AUTH token is only sent at creation (rotation is an operator runbook).
+  - A group in status C(deleting) counts as absent.
+version_added: 1.0.0
+author: arena-infra
+options:
+  replication_group_id:
+    description: Replication group identifier (1-40 characters, lower case).
+    type: str
+    required: true
+  state:
+    description: Create/update or delete.
+    type: str
+    choices: [present, absent]
+    default: present
+  description:
+    description: Free-text description.
+    type: str
+    default: managed by arena-infra
+  engine:
+    description: Cache engine.
+    type: str
+    choices: [redis, valkey]
+    default: valkey
+  engine_version:
+    description: Engine version at creation (upgrades are an operator decision).
+    type: str
+  node_type:
+    description: Cache node type.
+    type: str
+    default: cache.t4g.small
+  port:
+    description: Port the nodes listen on.
+    type: int
+    default: 6379
+  availability_zones:
+    description: One cache cluster per zone, primary first. Two or more for Multi-AZ.
+    type: list
+    elements: str
+    required: true
+  multi_az:
+    description: Multi-AZ with automatic promotion of a replica.
+    type: bool
+    default: true
+  automatic_failover:
+    description: Automatic failover to a replica.
+    type: bool
+    default: true
+  at_rest_encryption:
+    description: Encryption at rest (fixed at creation).
+    type: bool
+    default: true
+  transit_encryption:
+    description: TLS in transit (fixed at creation).
+    type: bool
+    default: true
+  kms_key_id:
+    description: KMS key for encryption at rest; the AWS managed key when omitted.
+    type: str
+  auth_token:
+    description: AUTH token (16-128 printable characters), needs I(transit_encryption). Sent only at creation.
+    type: str
+  cache_subnet_group:
+    description: Cache subnet group name (fixed at creation).
+    type: str
+    required: true
+  security_group_ids:
+    description: VPC security group ids.
+    type: list
+    elements: str
+    default: []
+  parameter_group:
+    description: Cache parameter group name; the engine default when omitted.
+    type: str
+  maintenance_window:
+    description: Weekly maintenance window, C(ddd:hh24:mi-ddd:hh24:mi) UTC.
+    type: str
+  snapshot_window:
+    description: Daily snapshot window, C(hh24:mi-hh24:mi) UTC.
+    type: str
+  snapshot_retention_limit:
+    description: Days of automatic snapshots kept (0 disables them).
+    type: int
+    default: 7
+  tags:
+    description: Tags; exactly these are kept (others are removed).
+    type: dict
+    default: {}
+  apply_immediately:
+    description: Apply modifications now rather than in the maintenance window.
+    type: bool
+    default: true
+  wait:
+    description:
+      - Wait until the group is C(available) (present) or gone (absent).
+      - The AWS emulator keeps a deleted group in C(deleting) for ever; do not wait for deletion there.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait.
+    type: int
+    default: 1800
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Cache | Replication group over two zones
+  arena_elasticache_replication_group:
+    replication_group_id: arena-prod-cache
+    engine: valkey
+    engine_version: "8.0"
+    availability_zones: [eu-west-1a, eu-west-1b]
+    cache_subnet_group: arena-prod-cache
+    security_group_ids: [sg-0123456789abcdef0]
+    auth_token: "{{ vault_cache_auth_token }}"
+    maintenance_window: tue:03:00-tue:04:00
+    snapshot_window: 01:00-02:00
+    tags: {Project: arena, Environment: production, ManagedBy: arena-infra}
+    endpoint_url: "{{ aws_guard_target.endpoint_url or omit }}"
+    region: "{{ aws_guard_target.region }}"
+  no_log: true
+"""
+
+RETURN = r"""
+replication_group:
+  description: The group as described by DescribeReplicationGroups (snake_case keys); empty when absent.
+  returned: always
+  type: dict
+primary_endpoint:
+  description: Address and port of the primary (write) endpoint.
+  returned: when present
+  type: dict
+  sample: {address: master.arena.abc.euw1.cache.amazonaws.com, port: 6379}
+"""
+
+import time
+from typing import Any
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from botocore.exceptions import BotoCoreError, ClientError
+
+GONE_STATES = ("deleting",)
+# Settings AWS fixes at creation: (parameter, response key).
+IMMUTABLE = (
+    ("at_rest_encryption", "AtRestEncryptionEnabled"),
+    ("transit_encryption", "TransitEncryptionEnabled"),
+)
+
+
+def describe(client: Any, group_id: str) -> dict[str, Any] | None:
+    """The group, or None when it does not exist or is being deleted."""
+    try:
+        groups = client.describe_replication_groups(ReplicationGroupId=group_id)["ReplicationGroups"]
+    except is_boto3_error_code("ReplicationGroupNotFoundFault"):
+        return None
+    if not groups or groups[0].get("Status") in GONE_STATES:
+        return None
+    return groups[0]
+
+
+def create_request(params: dict[str, Any]) -> dict[str, Any]:
+    req: dict[str, Any] = {
+        "ReplicationGroupId": params["replication_group_id"],
+        "ReplicationGroupDescription": params["description"],
+        "Engine": params["engine"],
+        "CacheNodeType": params["node_type"],
+        "Port": params["port"],
+        "NumCacheClusters": len(params["availability_zones"]),
+        "PreferredCacheClusterAZs": params["availability_zones"],
+        "MultiAZEnabled": params["multi_az"],
+        "AutomaticFailoverEnabled": params["automatic_failover"],
+        "AtRestEncryptionEnabled": params["at_rest_encryption"],
+        "TransitEncryptionEnabled": params["transit_encryption"],
+        "CacheSubnetGroupName": params["cache_subnet_group"],
+        "SecurityGroupIds": params["security_group_ids"],
+        "SnapshotRetentionLimit": params["snapshot_retention_limit"],
+        "Tags": [{"Key": k, "Value": str(v)} for k, v in sorted(params["tags"].items())],
+    }
+    optional = {
+        "EngineVersion": params.get("engine_version"),
+        "KmsKeyId": params.get("kms_key_id"),
+        "AuthToken": params.get("auth_token"),
+        "CacheParameterGroupName": params.get("parameter_group"),
+        "PreferredMaintenanceWindow": params.get("maintenance_window"),
+        "SnapshotWindow": params.get("snapshot_window"),
+    }
+    req.update({k: v for k, v in optional.items() if v})
+    return req
+
+
+def immutable_differences(current: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    diffs = [
+        f"{param} is {current.get(key)} on the existing group, requested {params[param]}"
+        for param, key in IMMUTABLE
+        if bool(current.get(key)) != bool(params[param])
+    ]
+    if params.get("auth_token") and not current.get("AuthTokenEnabled"):
+        diffs.append("auth_token is requested but the existing group has AUTH disabled")
+    return diffs
+
+
+def member_details(client: Any, current: dict[str, Any]) -> dict[str, Any]:
+    """Settings DescribeReplicationGroups does not return, read from the primary's cache cluster.
+
+    Empty when the cluster cannot be read (the emulator returns no member clusters): those settings
+    are then not compared.
+    """
+    members = current.get("MemberClusters") or []
+    if not members:
+        return {}
+    try:
+        clusters = client.describe_cache_clusters(CacheClusterId=members[0])["CacheClusters"]
+    except is_boto3_error_code("CacheClusterNotFound"):
+        return {}
+    return clusters[0] if clusters else {}
+
+
+def modify_request(client: Any, current: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """ModifyReplicationGroup arguments for every mutable difference (empty: nothing to do)."""
+    mod: dict[str, Any] = {}
+    enabled = {"enabled": True, "enabling": True}
+    if current.get("Description") != params["description"]:
+        mod["ReplicationGroupDescription"] = params["description"]
+    if (current.get("MultiAZ") in enabled) != params["multi_az"]:
+        mod["MultiAZEnabled"] = params["multi_az"]
+    if (current.get("AutomaticFailover") in enabled) != params["automatic_failover"]:
+        mod["AutomaticFailoverEnabled"] = params["automatic_failover"]
+    if current.get("CacheNodeType") != params["node_type"]:
+        mod["CacheNodeType"] = params["node_type"]
+    if current.get("SnapshotRetentionLimit") != params["snapshot_retention_limit"]:
+        mod["SnapshotRetentionLimit"] = params["snapshot_retention_limit"]
+    if params.get("snapshot_window") and current.get("SnapshotWindow") != params["snapshot_window"]:
+        mod["SnapshotWindow"] = params["snapshot_window"]
+    member = member_details(client, current)
+    if member:
+        window = params.get("maintenance_window")
+        if window and member.get("PreferredMaintenanceWindow") != window:
+            mod["PreferredMaintenanceWindow"] = window
+        groups = sorted(g["SecurityGroupId"] for g in member.get("SecurityGroups", []))
+        if groups != sorted(params["security_group_ids"]):
+            mod["SecurityGroupIds"] = params["security_group_ids"]
+        pgroup = (member.get("CacheParameterGroup") or {}).get("CacheParameterGroupName")
+        if params.get("parameter_group") and pgroup != params["parameter_group"]:
+            mod["CacheParameterGroupName"] = params["parameter_group"]
+    if mod:
+        mod["ReplicationGroupId"] = params["replication_group_id"]
+        mod["ApplyImmediately"] = params["apply_immediately"]
+    return mod
+
+
+def sync_tags(client: Any, arn: str, wanted: dict[str, Any], check_mode: bool) -> bool:
+    have = {t["Key"]: t["Value"] for t in client.list_tags_for_resource(ResourceName=arn).get("TagList", [])}
+    wanted = {k: str(v) for k, v in wanted.items()}
+    add = {k: v for k, v in wanted.items() if have.get(k) != v}
+    remove = [k for k in have if k not in wanted]
+    if (add or remove) and not check_mode:
+        if add:
+            client.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in sorted(add.items())])
+        if remove:
+            client.remove_tags_from_resource(ResourceName=arn, TagKeys=sorted(remove))
+    return bool(add or remove)
+
+
+def wait_for(client: Any, group_id: str, gone: bool, timeout: int, sleep: float = 15.0) -> dict[str, Any] | None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            groups = client.describe_replication_groups(ReplicationGroupId=group_id)["ReplicationGroups"]
+        except is_boto3_error_code("ReplicationGroupNotFoundFault"):
+            groups = []
+        status = groups[0]["Status"] if groups else None
+        if (gone and status is None) or (not gone and status == "available"):
+            return groups[0] if groups else None
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"replication group {group_id} still {status} after {timeout} s")
+        time.sleep(sleep)
+
+
+def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tuple[bool, dict[str, Any]]:
+    current = describe(client, params["replication_group_id"])
+    if current is None:
+        if check_mode:
+            return True, {}
+        current = client.create_replication_group(**create_request(params))["ReplicationGroup"]
+        if params["wait"]:
+            current = wait_for(client, params["replication_group_id"], False, params["wait_timeout"]) or current
+        return True, current
+    diffs = immutable_differences(current, params)
+    if diffs:
+        raise ValueError("cannot change settings fixed at creation (replace the group): " + "; ".join(diffs))
+    changed = False
+    mod = modify_request(client, current, params)
+    if mod:
+        changed = True
+        if not check_mode:
+            current = client.modify_replication_group(**mod)["ReplicationGroup"]
+            if params["wait"]:
+                current = wait_for(client, params["replication_group_id"], False, params["wait_timeout"]) or current
+    if current.get("ARN"):
+        changed = sync_tags(client, current["ARN"], params["tags"], check_mode) or changed
+    return changed, current
+
+
+def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool) -> bool:
+    if describe(client, params["replication_group_id"]) is None:
+        return False
+    if not check_mode:
+        client.delete_replication_group(ReplicationGroupId=params["replication_group_id"])
+        if params["wait"]:
+            wait_for(client, params["replication_group_id"], True, params["wait_timeout"])
+    return True
+
+
+def primary_endpoint(group: dict[str, Any]) -> dict[str, Any]:
+    for node_group in group.get("NodeGroups") or []:
+        endpoint = node_group.get("PrimaryEndpoint")
+        if endpoint:
+            return {"address": endpoint["Address"], "port": endpoint["Port"]}
+    return {}
+
+
+def main() -> None:
+    argument_spec = {
+        "replication_group_id": {"type": "str", "required": True},
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "description": {"type": "str", "default": "managed by arena-infra"},
+        "engine": {"type": "str", "choices": ["redis", "valkey"], "default": "valkey"},
+        "engine_version": {"type": "str"},
+        "node_type": {"type": "str", "default": "cache.t4g.small"},
+        "port": {"type": "int", "default": 6379},
+        "availability_zones": {"type": "list", "elements": "str", "required": True},
+        "multi_az": {"type": "bool", "default": True},
+        "automatic_failover": {"type": "bool", "default": True},
+        "at_rest_encryption": {"type": "bool", "default": True},
+        "transit_encryption": {"type": "bool", "default": True},
+        "kms_key_id": {"type": "str"},
+        "auth_token": {"type": "str", "no_log": True},
+        "cache_subnet_group": {"type": "str", "required": True},
+        "security_group_ids": {"type": "list", "elements": "str", "default": []},
+        "parameter_group": {"type": "str"},
+        "maintenance_window": {"type": "str"},
+        "snapshot_window": {"type": "str"},
+        "snapshot_retention_limit": {"type": "int", "default": 7},
+        "tags": {"type": "dict", "default": {}},
+        "apply_immediately": {"type": "bool", "default": True},
+        "wait": {"type": "bool", "default": True},
+        "wait_timeout": {"type": "int", "default": 1800},
+    }
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    if params["state"] == "present":
+        if params["multi_az"] and len(params["availability_zones"]) < 2:
+            module.fail_json(msg="multi_az needs two or more availability_zones")
+        if params["auth_token"] and not params["transit_encryption"]:
+            module.fail_json(msg="auth_token needs transit_encryption")
+    client = module.client("elasticache")
+    try:
+        if params["state"] == "absent":
+            module.exit_json(changed=ensure_absent(client, params, module.check_mode), replication_group={})
+        changed, group = ensure_present(client, params, module.check_mode)
+    except (ValueError, TimeoutError) as err:
+        module.fail_json(msg=str(err))
+    except (ClientError, BotoCoreError) as err:
+        module.fail_json_aws(err, msg=f"ElastiCache call failed for {params['replication_group_id']}")
+    module.exit_json(
+        changed=changed,
+        replication_group=camel_dict_to_snake_dict(group, ignore_list=["Tags"]),
+        primary_endpoint=primary_endpoint(group),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,284 @@
+#!/usr/bin/python
+"""Ansible module: SES configuration set with event destinations."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: arena_sesv2_configuration_set
+short_description: Manage an SES configuration set (TLS, reputation, suppression) and its event destinations
+description:
+  - Creates, updates or deletes a configuration set through the SES v2 API (required TLS, reputation
+    metrics, account-level suppression reasons, tags at creation) and keeps exactly the listed event
+    destinations (SNS topics for bounces, complaints, ...).
+  - Exists because no collection module manages SES configuration sets.
+  - Event destinations are managed through the SES v1 API. A configuration set is one resource in
+    both APIs (v1 calls see a v2-created set), SNS destinations behave the same, and v1 is the only
+    event-destination API the AWS emulator implements, so the module is tested end to end there.
+version_added: 1.0.0
+author: arena-infra
+options:
+  name:
+    description: Configuration set name.
+    type: str
+    required: true
+  tls_policy:
+    description: C(REQUIRE) refuses delivery to receivers without TLS.
+    type: str
+    choices: [REQUIRE, OPTIONAL]
+    default: REQUIRE
+  reputation_metrics:
+    description: Publish bounce and complaint reputation metrics to CloudWatch.
+    type: bool
+    default: true
+  suppressed_reasons:
+    description: Add addresses to the suppression list on these events.
+    type: list
+    elements: str
+    choices: [BOUNCE, COMPLAINT]
+    default: [BOUNCE, COMPLAINT]
+  event_destinations:
+    description: Event destinations; exactly these are kept.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Destination name.
+        type: str
+        required: true
+      enabled:
+        description: Publish events.
+        type: bool
+        default: true
+      sns_topic_arn:
+        description: SNS topic that receives the events.
+        type: str
+        required: true
+      matching_event_types:
+        description: SES v2 event types (C(BOUNCE), C(COMPLAINT), C(REJECT), C(DELIVERY), ...).
+        type: list
+        elements: str
+        required: true
+  tags:
+    description: Tags set at creation.
+    type: dict
+    default: {}
+  state:
+    description: Create/update or delete.
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Email | Configuration set that reports bounces and complaints
+  arena_sesv2_configuration_set:
+    name: arena-prod
+    event_destinations:
+      - name: bounces-complaints
+        sns_topic_arn: "{{ email_topic.sns_arn }}"
+        matching_event_types: [BOUNCE, COMPLAINT]
+    endpoint_url: "{{ aws_guard_target.endpoint_url or omit }}"
+    region: "{{ aws_guard_target.region }}"
+"""
+
+RETURN = r"""
+configuration_set:
+  description: Name, options and event destinations now in place; empty when absent.
+  returned: always
+  type: dict
+"""
+
+from typing import Any
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from botocore.exceptions import BotoCoreError, ClientError
+
+# SES v2 event type -> SES v1 event type.
+EVENT_TYPES = {
+    "SEND": "send",
+    "REJECT": "reject",
+    "BOUNCE": "bounce",
+    "COMPLAINT": "complaint",
+    "DELIVERY": "delivery",
+    "OPEN": "open",
+    "CLICK": "click",
+    "RENDERING_FAILURE": "renderingFailure",
+    "DELIVERY_DELAY": "deliveryDelay",
+    "SUBSCRIPTION": "subscription",
+}
+
+
+def describe(v2: Any, name: str) -> dict[str, Any] | None:
+    try:
+        got = v2.get_configuration_set(ConfigurationSetName=name)
+    except is_boto3_error_code("NotFoundException"):
+        return None
+    got.pop("ResponseMetadata", None)
+    return got
+
+
+def v1_destination(dest: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(dest["matching_event_types"]) - set(EVENT_TYPES))
+    if unknown:
+        raise ValueError(f"event_destinations[{dest['name']}]: unknown event types {unknown}")
+    return {
+        "Name": dest["name"],
+        "Enabled": dest.get("enabled", True),
+        "MatchingEventTypes": sorted(EVENT_TYPES[t] for t in dest["matching_event_types"]),
+        "SNSDestination": {"TopicARN": dest["sns_topic_arn"]},
+    }
+
+
+def current_destinations(v1: Any, name: str) -> dict[str, dict[str, Any]]:
+    got = v1.describe_configuration_set(ConfigurationSetName=name, ConfigurationSetAttributeNames=["eventDestinations"])
+    return {
+        d["Name"]: {
+            "Name": d["Name"],
+            "Enabled": d.get("Enabled", False),
+            "MatchingEventTypes": sorted(d.get("MatchingEventTypes", [])),
+            "SNSDestination": {"TopicARN": (d.get("SNSDestination") or {}).get("TopicARN", "")},
+        }
+        for d in got.get("EventDestinations", [])
+    }
+
+
+def option_calls(current: dict[str, Any], params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    name = params["name"]
+    calls: list[tuple[str, dict[str, Any]]] = []
+    if (current.get("DeliveryOptions") or {}).get("TlsPolicy", "OPTIONAL") != params["tls_policy"]:
+        calls.append(
+            (
+                "put_configuration_set_delivery_options",
+                {"ConfigurationSetName": name, "TlsPolicy": params["tls_policy"]},
+            )
+        )
+    if bool((current.get("ReputationOptions") or {}).get("ReputationMetricsEnabled")) != params["reputation_metrics"]:
+        calls.append(
+            (
+                "put_configuration_set_reputation_options",
+                {"ConfigurationSetName": name, "ReputationMetricsEnabled": params["reputation_metrics"]},
+            )
+        )
+    have_reasons = sorted((current.get("SuppressionOptions") or {}).get("SuppressedReasons", []))
+    if have_reasons != sorted(params["suppressed_reasons"]):
+        calls.append(
+            (
+                "put_configuration_set_suppression_options",
+                {"ConfigurationSetName": name, "SuppressedReasons": sorted(params["suppressed_reasons"])},
+            )
+        )
+    return calls
+
+
+def destination_calls(have: dict[str, dict[str, Any]], params: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    name = params["name"]
+    want = {d["name"]: v1_destination(d) for d in params["event_destinations"]}
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for dest_name, dest in sorted(want.items()):
+        if dest_name not in have:
+            calls.append(
+                ("create_configuration_set_event_destination", {"ConfigurationSetName": name, "EventDestination": dest})
+            )
+        elif have[dest_name] != dest:
+            calls.append(
+                ("update_configuration_set_event_destination", {"ConfigurationSetName": name, "EventDestination": dest})
+            )
+    calls.extend(
+        ("delete_configuration_set_event_destination", {"ConfigurationSetName": name, "EventDestinationName": n})
+        for n in sorted(set(have) - set(want))
+    )
+    return calls
+
+
+def ensure_present(v2: Any, v1: Any, params: dict[str, Any], check_mode: bool) -> tuple[bool, dict[str, Any]]:
+    name = params["name"]
+    current = describe(v2, name)
+    v2_calls: list[tuple[str, dict[str, Any]]] = []
+    if current is None:
+        if check_mode:
+            return True, {}
+        v2.create_configuration_set(
+            ConfigurationSetName=name,
+            DeliveryOptions={"TlsPolicy": params["tls_policy"]},
+            ReputationOptions={"ReputationMetricsEnabled": params["reputation_metrics"]},
+            SuppressionOptions={"SuppressedReasons": sorted(params["suppressed_reasons"])},
+            Tags=[{"Key": k, "Value": str(v)} for k, v in sorted(params["tags"].items())],
+        )
+        have: dict[str, dict[str, Any]] = {}
+        created = True
+    else:
+        v2_calls = option_calls(current, params)
+        have = current_destinations(v1, name)
+        created = False
+    v1_calls = destination_calls(have, params)
+    changed = created or bool(v2_calls) or bool(v1_calls)
+    if not check_mode:
+        for method, request in v2_calls:
+            getattr(v2, method)(**request)
+        for method, request in v1_calls:
+            getattr(v1, method)(**request)
+    result = {
+        "name": name,
+        "tls_policy": params["tls_policy"],
+        "reputation_metrics": params["reputation_metrics"],
+        "suppressed_reasons": sorted(params["suppressed_reasons"]),
+        "event_destinations": sorted(d["name"] for d in params["event_destinations"]),
+    }
+    return changed, result
+
+
+def ensure_absent(v2: Any, params: dict[str, Any], check_mode: bool) -> bool:
+    if describe(v2, params["name"]) is None:
+        return False
+    if not check_mode:
+        v2.delete_configuration_set(ConfigurationSetName=params["name"])
+    return True
+
+
+def main() -> None:
+    argument_spec = {
+        "name": {"type": "str", "required": True},
+        "tls_policy": {"type": "str", "choices": ["REQUIRE", "OPTIONAL"], "default": "REQUIRE"},
+        "reputation_metrics": {"type": "bool", "default": True},
+        "suppressed_reasons": {
+            "type": "list",
+            "elements": "str",
+            "choices": ["BOUNCE", "COMPLAINT"],
+            "default": ["BOUNCE", "COMPLAINT"],
+        },
+        "event_destinations": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "name": {"type": "str", "required": True},
+                "enabled": {"type": "bool", "default": True},
+                "sns_topic_arn": {"type": "str", "required": True},
+                "matching_event_types": {"type": "list", "elements": "str", "required": True},
+            },
+        },
+        "tags": {"type": "dict", "default": {}},
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    }
+    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    v2 = module.client("sesv2")
+    try:
+        if module.params["state"] == "absent":
+            module.exit_json(changed=ensure_absent(v2, module.params, module.check_mode), configuration_set={})
+        changed, result = ensure_present(v2, module.client("ses"), module.params, module.check_mode)
+    except ValueError as err:
+        module.fail_json(msg=str(err))
+    except (ClientError, BotoCoreError) as err:
+        module.fail_json_aws(err, msg=f"SES configuration set call failed for {module.params['name']}")
+    module.exit_json(changed=changed, configuration_set=result)
+
+
+if __name__ == "__main__":
+    main()

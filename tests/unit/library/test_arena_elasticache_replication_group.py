@@ -1,0 +1,286 @@
+"""arena_elasticache_replication_group against botocore's real ElastiCache model (Stubber)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"_arena_lib_{name}", ROOT / "library" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+mod = load("arena_elasticache_replication_group")
+ARN = "arn:aws:elasticache:eu-west-1:123456789012:replicationgroup:arena-cache"
+TAGS = {"Project": "arena", "Environment": "production", "ManagedBy": "arena-infra"}
+
+
+def params(**over: Any) -> dict[str, Any]:
+    base = {
+        "replication_group_id": "arena-cache",
+        "state": "present",
+        "description": "arena cache",
+        "engine": "valkey",
+        "engine_version": "8.0",
+        "node_type": "cache.t4g.small",
+        "port": 6379,
+        "availability_zones": ["eu-west-1a", "eu-west-1b"],
+        "multi_az": True,
+        "automatic_failover": True,
+        "at_rest_encryption": True,
+        "transit_encryption": True,
+        "kms_key_id": None,
+        "auth_token": "x" * 32,
+        "cache_subnet_group": "arena-cache",
+        "security_group_ids": ["sg-0123456789abcdef0"],
+        "parameter_group": "arena-valkey8",
+        "maintenance_window": "tue:03:00-tue:04:00",
+        "snapshot_window": "01:00-02:00",
+        "snapshot_retention_limit": 7,
+        "tags": TAGS,
+        "apply_immediately": True,
+        "wait": False,
+        "wait_timeout": 60,
+    }
+    base.update(over)
+    return base
+
+
+def group(**over: Any) -> dict[str, Any]:
+    base = {
+        "ReplicationGroupId": "arena-cache",
+        "Description": "arena cache",
+        "Status": "available",
+        "MemberClusters": ["arena-cache-001", "arena-cache-002"],
+        "NodeGroups": [
+            {
+                "NodeGroupId": "0001",
+                "PrimaryEndpoint": {"Address": "master.arena-cache.x.cache.amazonaws.com", "Port": 6379},
+            }
+        ],
+        "AutomaticFailover": "enabled",
+        "MultiAZ": "enabled",
+        "SnapshotRetentionLimit": 7,
+        "SnapshotWindow": "01:00-02:00",
+        "CacheNodeType": "cache.t4g.small",
+        "AuthTokenEnabled": True,
+        "TransitEncryptionEnabled": True,
+        "AtRestEncryptionEnabled": True,
+        "ARN": ARN,
+    }
+    base.update(over)
+    return base
+
+
+def cluster(**over: Any) -> dict[str, Any]:
+    base = {
+        "CacheClusterId": "arena-cache-001",
+        "PreferredMaintenanceWindow": "tue:03:00-tue:04:00",
+        "SecurityGroups": [{"SecurityGroupId": "sg-0123456789abcdef0", "Status": "active"}],
+        "CacheParameterGroup": {"CacheParameterGroupName": "arena-valkey8", "ParameterApplyStatus": "in-sync"},
+    }
+    base.update(over)
+    return base
+
+
+@pytest.fixture
+def stub():
+    client = boto3.client("elasticache", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def expect_describe(stubber: Stubber, found: dict[str, Any] | None) -> None:
+    if found is None:
+        stubber.add_client_error(
+            "describe_replication_groups",
+            service_error_code="ReplicationGroupNotFoundFault",
+            expected_params={"ReplicationGroupId": "arena-cache"},
+        )
+    else:
+        stubber.add_response(
+            "describe_replication_groups", {"ReplicationGroups": [found]}, {"ReplicationGroupId": "arena-cache"}
+        )
+
+
+def expect_in_sync(stubber: Stubber, tags: dict[str, str] = TAGS, member: dict[str, Any] | None = None) -> None:
+    stubber.add_response(
+        "describe_cache_clusters", {"CacheClusters": [member or cluster()]}, {"CacheClusterId": "arena-cache-001"}
+    )
+    stubber.add_response(
+        "list_tags_for_resource", {"TagList": [{"Key": k, "Value": v} for k, v in tags.items()]}, {"ResourceName": ARN}
+    )
+
+
+def test_creates_multi_az_encrypted_group(stub) -> None:
+    client, stubber = stub
+    expect_describe(stubber, None)
+    stubber.add_response(
+        "create_replication_group",
+        {"ReplicationGroup": group(Status="creating")},
+        {
+            "ReplicationGroupId": "arena-cache",
+            "ReplicationGroupDescription": "arena cache",
+            "Engine": "valkey",
+            "EngineVersion": "8.0",
+            "CacheNodeType": "cache.t4g.small",
+            "Port": 6379,
+            "NumCacheClusters": 2,
+            "PreferredCacheClusterAZs": ["eu-west-1a", "eu-west-1b"],
+            "MultiAZEnabled": True,
+            "AutomaticFailoverEnabled": True,
+            "AtRestEncryptionEnabled": True,
+            "TransitEncryptionEnabled": True,
+            "AuthToken": "x" * 32,
+            "CacheSubnetGroupName": "arena-cache",
+            "SecurityGroupIds": ["sg-0123456789abcdef0"],
+            "CacheParameterGroupName": "arena-valkey8",
+            "PreferredMaintenanceWindow": "tue:03:00-tue:04:00",
+            "SnapshotWindow": "01:00-02:00",
+            "SnapshotRetentionLimit": 7,
+            "Tags": [
+                {"Key": "Environment", "Value": "production"},
+                {"Key": "ManagedBy", "Value": "arena-infra"},
+                {"Key": "Project", "Value": "arena"},
+            ],
+        },
+    )
+    changed, result = mod.ensure_present(client, params(), check_mode=False)
+    assert changed
+    assert mod.primary_endpoint(result) == {"address": "master.arena-cache.x.cache.amazonaws.com", "port": 6379}
+
+
+def test_check_mode_creates_nothing(stub) -> None:
+    client, stubber = stub
+    expect_describe(stubber, None)
+    assert mod.ensure_present(client, params(), check_mode=True) == (True, {})
+
+
+def test_in_sync_group_is_unchanged(stub) -> None:
+    client, stubber = stub
+    expect_describe(stubber, group())
+    expect_in_sync(stubber)
+    changed, _ = mod.ensure_present(client, params(), check_mode=False)
+    assert not changed
+
+
+@pytest.mark.parametrize(
+    ("current", "member", "expected"),
+    [
+        (group(MultiAZ="disabled"), cluster(), {"MultiAZEnabled": True}),
+        (group(AutomaticFailover="disabled"), cluster(), {"AutomaticFailoverEnabled": True}),
+        (group(SnapshotRetentionLimit=1), cluster(), {"SnapshotRetentionLimit": 7}),
+        (
+            group(),
+            cluster(PreferredMaintenanceWindow="sun:20:00-sun:21:00"),
+            {"PreferredMaintenanceWindow": "tue:03:00-tue:04:00"},
+        ),
+        (group(), cluster(SecurityGroups=[]), {"SecurityGroupIds": ["sg-0123456789abcdef0"]}),
+        (
+            group(),
+            cluster(CacheParameterGroup={"CacheParameterGroupName": "default.valkey8"}),
+            {"CacheParameterGroupName": "arena-valkey8"},
+        ),
+    ],
+    ids=["multi-az", "failover", "retention", "maintenance-window", "security-groups", "parameter-group"],
+)
+def test_modifies_drift(stub, current: dict[str, Any], member: dict[str, Any], expected: dict[str, Any]) -> None:
+    client, stubber = stub
+    expect_describe(stubber, current)
+    stubber.add_response("describe_cache_clusters", {"CacheClusters": [member]}, {"CacheClusterId": "arena-cache-001"})
+    stubber.add_response(
+        "modify_replication_group",
+        {"ReplicationGroup": group()},
+        {"ReplicationGroupId": "arena-cache", "ApplyImmediately": True, **expected},
+    )
+    stubber.add_response(
+        "list_tags_for_resource", {"TagList": [{"Key": k, "Value": v} for k, v in TAGS.items()]}, {"ResourceName": ARN}
+    )
+    changed, _ = mod.ensure_present(client, params(), check_mode=False)
+    assert changed
+
+
+def test_check_mode_reports_drift_without_modifying(stub) -> None:
+    client, stubber = stub
+    expect_describe(stubber, group(MultiAZ="disabled"))
+    expect_in_sync(stubber)
+    changed, _ = mod.ensure_present(client, params(), check_mode=True)
+    assert changed  # no modify_replication_group was stubbed: a call would fail the test
+
+
+def test_tags_are_reconciled(stub) -> None:
+    client, stubber = stub
+    expect_describe(stubber, group())
+    expect_in_sync(stubber, tags={"Project": "arena", "Owner": "someone"})
+    stubber.add_response(
+        "add_tags_to_resource",
+        {"TagList": []},
+        {
+            "ResourceName": ARN,
+            "Tags": [{"Key": "Environment", "Value": "production"}, {"Key": "ManagedBy", "Value": "arena-infra"}],
+        },
+    )
+    stubber.add_response("remove_tags_from_resource", {"TagList": []}, {"ResourceName": ARN, "TagKeys": ["Owner"]})
+    assert mod.ensure_present(client, params(), check_mode=False)[0]
+
+
+def test_refuses_to_change_encryption_of_an_existing_group(stub) -> None:
+    client, stubber = stub
+    expect_describe(stubber, group(AtRestEncryptionEnabled=False))
+    with pytest.raises(
+        ValueError,
+        match=r"^cannot change settings fixed at creation \(replace the group\): "
+        r"at_rest_encryption is False on the existing group, requested True$",
+    ):
+        mod.ensure_present(client, params(), check_mode=False)
+
+
+def test_emulator_group_without_readable_members_skips_member_settings(stub) -> None:
+    client, stubber = stub
+    expect_describe(stubber, group(MemberClusters=[]))
+    stubber.add_response(
+        "list_tags_for_resource", {"TagList": [{"Key": k, "Value": v} for k, v in TAGS.items()]}, {"ResourceName": ARN}
+    )
+    assert not mod.ensure_present(client, params(), check_mode=False)[0]
+
+
+def test_absent_deletes_and_treats_deleting_as_gone(stub) -> None:
+    client, stubber = stub
+    expect_describe(stubber, group())
+    stubber.add_response(
+        "delete_replication_group",
+        {"ReplicationGroup": group(Status="deleting")},
+        {"ReplicationGroupId": "arena-cache"},
+    )
+    assert mod.ensure_absent(client, params(state="absent"), check_mode=False)
+    expect_describe(stubber, group(Status="deleting"))
+    assert not mod.ensure_absent(client, params(state="absent"), check_mode=False)
+
+
+def test_absent_check_mode_deletes_nothing(stub) -> None:
+    client, stubber = stub
+    expect_describe(stubber, group())
+    assert mod.ensure_absent(client, params(state="absent"), check_mode=True)
+
+
+def test_wait_until_available(stub, monkeypatch) -> None:
+    client, stubber = stub
+    monkeypatch.setattr(mod.time, "sleep", lambda _s: None)
+    for status in ("creating", "available"):
+        stubber.add_response(
+            "describe_replication_groups", {"ReplicationGroups": [group(Status=status)]}, {"ReplicationGroupId": ANY}
+        )
+    assert mod.wait_for(client, "arena-cache", gone=False, timeout=60)["Status"] == "available"
