@@ -1,0 +1,365 @@
+#!/usr/bin/python
+# Copyright: arena-infra contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Auto Scaling group with a mixed instances policy and capacity rebalance, idempotently."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: arena_autoscaling_group
+short_description: Auto Scaling group over a launch template with a mixed instances policy
+description:
+  - Creates, updates or deletes an Auto Scaling group whose instances come from a launch template
+    through a mixed instances policy (on-demand base, spot above it, several instance types),
+    with capacity rebalance, ELB health checks and target groups.
+  - Compares the group with the request and calls only what differs, so a second run changes
+    nothing. The desired capacity is set at creation only (scaling policies own it afterwards)
+    and clamped into min..max on update.
+  - Written because C(amazon.aws.autoscaling_group) has no capacity rebalance option, and against
+    the emulator it fails on DisableMetricsCollection and is idempotent only with tags sorted by key.
+  - Not in the C(group/aws) module-defaults group; pass I(region) and I(endpoint_url) explicitly.
+options:
+  name:
+    description: Name of the group.
+    type: str
+    required: true
+  state:
+    description: present or absent.
+    type: str
+    choices: [present, absent]
+    default: present
+  launch_template:
+    description: Name of the launch template. Required when I(state=present).
+    type: str
+  launch_template_version:
+    description: Version of the launch template; C($Latest) follows new versions at the next refresh.
+    type: str
+    default: $Latest
+  subnet_ids:
+    description: Subnets of the group (spread over two availability zones or more).
+    type: list
+    elements: str
+  min_size:
+    description: Minimum size.
+    type: int
+  max_size:
+    description: Maximum size.
+    type: int
+  desired_capacity:
+    description: Desired capacity at creation (defaults to I(min_size)).
+    type: int
+  instance_types:
+    description: Instance types of the mixed instances policy, in order of preference.
+    type: list
+    elements: str
+  on_demand_base_capacity:
+    description: On-demand instances before any spot instance.
+    type: int
+    default: 0
+  spot_percentage:
+    description: Share (0-100) of the capacity above the on-demand base that runs on spot.
+    type: int
+    default: 0
+  spot_allocation_strategy:
+    description: Spot allocation strategy.
+    type: str
+    default: price-capacity-optimized
+  capacity_rebalance:
+    description: Replace spot instances at elevated interruption risk before they are interrupted.
+    type: bool
+    default: false
+  health_check_type:
+    description: EC2 or ELB.
+    type: str
+    choices: [EC2, ELB]
+    default: ELB
+  health_check_grace_period:
+    description: Seconds after launch before health checks count.
+    type: int
+    default: 300
+  default_instance_warmup:
+    description: Seconds a new instance takes to contribute to the metrics.
+    type: int
+  target_group_arns:
+    description: Target groups the instances register with.
+    type: list
+    elements: str
+    default: []
+  tags:
+    description: Tags of the group, propagated to its instances at launch.
+    type: dict
+    default: {}
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+author:
+  - arena-infra
+"""
+
+EXAMPLES = r"""
+- name: Web tier group
+  arena_autoscaling_group:
+    name: arena-local-web
+    launch_template: arena-local-web
+    subnet_ids: [subnet-1, subnet-2]
+    min_size: 2
+    max_size: 6
+    instance_types: [t3.small, t3a.small, m6i.large]
+    on_demand_base_capacity: 1
+    spot_percentage: 70
+    capacity_rebalance: true
+    health_check_type: ELB
+    health_check_grace_period: 120
+    target_group_arns: [arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/arena-local-web/1]
+    tags: {Project: arena, Environment: local, Tier: web, ManagedBy: arena-infra}
+    region: eu-west-1
+    endpoint_url: http://127.0.0.1:5000
+"""
+
+RETURN = r"""
+auto_scaling_group:
+  description: The group as DescribeAutoScalingGroups returns it (snake_case); empty when absent.
+  returned: always
+  type: dict
+actions:
+  description: API calls made (or, in check mode, that would be made).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import contextlib
+from typing import Any
+
+with contextlib.suppress(ImportError):  # a missing botocore is reported by AnsibleAWSModule
+    import botocore
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+
+def validate(params: dict[str, Any]) -> str | None:
+    """Message for the first bad input, or None. Runs before any API call."""
+    if params["state"] == "absent":
+        return None
+    required = ("launch_template", "subnet_ids", "min_size", "max_size", "instance_types")
+    missing = [k for k in required if params.get(k) in (None, "", [])]
+    desired = params.get("desired_capacity")
+    checks = [
+        (bool(missing), f"{', '.join(missing)} required when state=present"),
+        (
+            not missing and not 0 <= params["min_size"] <= params["max_size"],
+            f"min_size {params['min_size']} must be 0..max_size ({params['max_size']})",
+        ),
+        (
+            not missing and desired is not None and not params["min_size"] <= desired <= params["max_size"],
+            f"desired_capacity {desired} is outside min_size..max_size",
+        ),
+        (
+            not 0 <= params["spot_percentage"] <= 100,
+            f"spot_percentage {params['spot_percentage']} is outside 0-100",
+        ),
+        (params["on_demand_base_capacity"] < 0, "on_demand_base_capacity must be >= 0"),
+    ]
+    for failed, message in checks:
+        if failed:
+            return f"arena_autoscaling_group: {message}"
+    return None
+
+
+def desired_policy(params: dict[str, Any]) -> dict[str, Any]:
+    """MixedInstancesPolicy as the API takes it."""
+    return {
+        "LaunchTemplate": {
+            "LaunchTemplateSpecification": {
+                "LaunchTemplateName": params["launch_template"],
+                "Version": params["launch_template_version"],
+            },
+            "Overrides": [{"InstanceType": t} for t in params["instance_types"]],
+        },
+        "InstancesDistribution": {
+            "OnDemandBaseCapacity": params["on_demand_base_capacity"],
+            "OnDemandPercentageAboveBaseCapacity": 100 - params["spot_percentage"],
+            "SpotAllocationStrategy": params["spot_allocation_strategy"],
+        },
+    }
+
+
+def policy_differs(current: dict[str, Any] | None, desired: dict[str, Any]) -> bool:
+    """Compare the parts of the mixed instances policy this module manages."""
+    if not current:
+        return True
+    cur_lt = current.get("LaunchTemplate", {})
+    cur_spec = cur_lt.get("LaunchTemplateSpecification", {})
+    want_spec = desired["LaunchTemplate"]["LaunchTemplateSpecification"]
+    if cur_spec.get("LaunchTemplateName") != want_spec["LaunchTemplateName"]:
+        return True
+    if cur_spec.get("Version") != want_spec["Version"]:
+        return True
+    cur_types = [o.get("InstanceType") for o in cur_lt.get("Overrides", [])]
+    if cur_types != [o["InstanceType"] for o in desired["LaunchTemplate"]["Overrides"]]:
+        return True
+    cur_dist = current.get("InstancesDistribution", {})
+    return any(cur_dist.get(k) != v for k, v in desired["InstancesDistribution"].items())
+
+
+def update_request(group: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Arguments of UpdateAutoScalingGroup for what differs (empty: nothing to do)."""
+    req: dict[str, Any] = {}
+    subnets = ",".join(sorted(params["subnet_ids"]))
+    if ",".join(sorted(filter(None, group.get("VPCZoneIdentifier", "").split(",")))) != subnets:
+        req["VPCZoneIdentifier"] = subnets
+    wanted = {
+        "MinSize": params["min_size"],
+        "MaxSize": params["max_size"],
+        "HealthCheckType": params["health_check_type"],
+        "HealthCheckGracePeriod": params["health_check_grace_period"],
+        "CapacityRebalance": params["capacity_rebalance"],
+    }
+    if params.get("default_instance_warmup") is not None:
+        wanted["DefaultInstanceWarmup"] = params["default_instance_warmup"]
+    req.update({k: v for k, v in wanted.items() if group.get(k) != v})
+    desired = group.get("DesiredCapacity", params["min_size"])
+    clamped = min(max(desired, params["min_size"]), params["max_size"])
+    if clamped != desired:
+        req["DesiredCapacity"] = clamped
+    policy = desired_policy(params)
+    # Any update carries the whole mixed instances policy: the emulator drops the policy on an
+    # update that leaves it out (AWS keeps it; sending the same policy again changes nothing).
+    if req or policy_differs(group.get("MixedInstancesPolicy"), policy):
+        req["MixedInstancesPolicy"] = policy
+    return req
+
+
+def tag_changes(group: dict[str, Any], name: str, tags: dict[str, str]) -> tuple[list, list]:
+    """(tags to create or update, tags to delete), each sorted by key."""
+    current = {t["Key"]: (t["Value"], t.get("PropagateAtLaunch")) for t in group.get("Tags", [])}
+    base = {"ResourceId": name, "ResourceType": "auto-scaling-group"}
+    upsert = [
+        {**base, "Key": k, "Value": str(v), "PropagateAtLaunch": True}
+        for k, v in sorted(tags.items())
+        if current.get(k) != (str(v), True)
+    ]
+    delete = [{**base, "Key": k} for k in sorted(current) if k not in tags]
+    return upsert, delete
+
+
+def describe(client, name: str) -> dict[str, Any] | None:
+    groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[name], aws_retry=True)["AutoScalingGroups"]
+    return groups[0] if groups else None
+
+
+def create_request(params: dict[str, Any]) -> dict[str, Any]:
+    """Arguments of CreateAutoScalingGroup."""
+    request = {
+        "AutoScalingGroupName": params["name"],
+        "MixedInstancesPolicy": desired_policy(params),
+        "MinSize": params["min_size"],
+        "MaxSize": params["max_size"],
+        "DesiredCapacity": params["min_size"] if params["desired_capacity"] is None else params["desired_capacity"],
+        "VPCZoneIdentifier": ",".join(sorted(params["subnet_ids"])),
+        "HealthCheckType": params["health_check_type"],
+        "HealthCheckGracePeriod": params["health_check_grace_period"],
+        "CapacityRebalance": params["capacity_rebalance"],
+        "TargetGroupARNs": sorted(params["target_group_arns"]),
+        "Tags": tag_changes({}, params["name"], params["tags"])[0],
+    }
+    if params["default_instance_warmup"] is not None:
+        request["DefaultInstanceWarmup"] = params["default_instance_warmup"]
+    return request
+
+
+def ensure_present(module, client, group: dict[str, Any] | None) -> list[str]:
+    params = module.params
+    name = params["name"]
+    check = module.check_mode
+    if group is None:
+        if not check:
+            client.create_auto_scaling_group(aws_retry=True, **create_request(params))
+        return ["CreateAutoScalingGroup"]
+    actions: list[str] = []
+    request = update_request(group, params)
+    if request:
+        actions.append("UpdateAutoScalingGroup " + ",".join(sorted(request)))
+        if not check:
+            client.update_auto_scaling_group(AutoScalingGroupName=name, aws_retry=True, **request)
+    current_tgs = set(group.get("TargetGroupARNs", []))
+    wanted_tgs = set(params["target_group_arns"])
+    if wanted_tgs - current_tgs:
+        actions.append("AttachLoadBalancerTargetGroups")
+        if not check:
+            client.attach_load_balancer_target_groups(
+                AutoScalingGroupName=name, TargetGroupARNs=sorted(wanted_tgs - current_tgs), aws_retry=True
+            )
+    if current_tgs - wanted_tgs:
+        actions.append("DetachLoadBalancerTargetGroups")
+        if not check:
+            client.detach_load_balancer_target_groups(
+                AutoScalingGroupName=name, TargetGroupARNs=sorted(current_tgs - wanted_tgs), aws_retry=True
+            )
+    upsert, delete = tag_changes(group, name, params["tags"])
+    if upsert:
+        actions.append("CreateOrUpdateTags")
+        if not check:
+            client.create_or_update_tags(Tags=upsert, aws_retry=True)
+    if delete:
+        actions.append("DeleteTags")
+        if not check:
+            client.delete_tags(Tags=delete, aws_retry=True)
+    return actions
+
+
+def main() -> None:
+    module = AnsibleAWSModule(
+        argument_spec={
+            "name": {"type": "str", "required": True},
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "launch_template": {"type": "str"},
+            "launch_template_version": {"type": "str", "default": "$Latest"},
+            "subnet_ids": {"type": "list", "elements": "str"},
+            "min_size": {"type": "int"},
+            "max_size": {"type": "int"},
+            "desired_capacity": {"type": "int"},
+            "instance_types": {"type": "list", "elements": "str"},
+            "on_demand_base_capacity": {"type": "int", "default": 0},
+            "spot_percentage": {"type": "int", "default": 0},
+            "spot_allocation_strategy": {"type": "str", "default": "price-capacity-optimized"},
+            "capacity_rebalance": {"type": "bool", "default": False},
+            "health_check_type": {"type": "str", "choices": ["EC2", "ELB"], "default": "ELB"},
+            "health_check_grace_period": {"type": "int", "default": 300},
+            "default_instance_warmup": {"type": "int"},
+            "target_group_arns": {"type": "list", "elements": "str", "default": []},
+            "tags": {"type": "dict", "default": {}},
+        },
+        supports_check_mode=True,
+    )
+    problem = validate(module.params)
+    if problem:
+        module.fail_json(msg=problem)
+    client = module.client("autoscaling", retry_decorator=AWSRetry.jittered_backoff())
+    name = module.params["name"]
+    try:
+        group = describe(client, name)
+        if module.params["state"] == "absent":
+            actions = []
+            if group is not None:
+                actions.append("DeleteAutoScalingGroup")
+                if not module.check_mode:
+                    client.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True, aws_retry=True)
+            module.exit_json(changed=bool(actions), actions=actions, auto_scaling_group={})
+        actions = ensure_present(module, client, group)
+        after = describe(client, name) if actions and not module.check_mode else group
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
+        module.fail_json_aws(e, msg=f"arena_autoscaling_group: cannot manage group '{name}'")
+    module.exit_json(
+        changed=bool(actions),
+        actions=actions,
+        auto_scaling_group=camel_dict_to_snake_dict(after or {}, ignore_list=["Tags"]),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""arena_autoscaling_group: planning functions, and the API calls against botocore's Stubber."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+from botocore.stub import ANY, Stubber
+from hypothesis import given
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[3]
+NAME = "arena-local-web"
+TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/arena-local-web/0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def mod() -> ModuleType:
+    name = "arena_autoscaling_group_under_test"
+    spec = importlib.util.spec_from_file_location(name, ROOT / "library" / "arena_autoscaling_group.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def stubbed() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client(
+        "autoscaling", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    with Stubber(client) as stubber:
+        # As AnsibleAWSModule.client hands it out: calls take aws_retry=True.
+        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff()), stubber
+        stubber.assert_no_pending_responses()
+
+
+def params(**overrides: Any) -> dict[str, Any]:
+    base = {
+        "name": NAME,
+        "state": "present",
+        "launch_template": NAME,
+        "launch_template_version": "$Latest",
+        "subnet_ids": ["subnet-b", "subnet-a"],
+        "min_size": 2,
+        "max_size": 6,
+        "desired_capacity": 2,
+        "instance_types": ["t3.small", "t3a.small"],
+        "on_demand_base_capacity": 1,
+        "spot_percentage": 70,
+        "spot_allocation_strategy": "price-capacity-optimized",
+        "capacity_rebalance": True,
+        "health_check_type": "ELB",
+        "health_check_grace_period": 120,
+        "default_instance_warmup": None,
+        "target_group_arns": [TG],
+        "tags": {"Tier": "web", "Project": "arena"},
+    }
+    return {**base, **overrides}
+
+
+def existing(mod: ModuleType, p: dict[str, Any]) -> dict[str, Any]:
+    """The group as the API describes it after creation from p."""
+    return {
+        "AutoScalingGroupName": NAME,
+        "MixedInstancesPolicy": mod.desired_policy(p),
+        "MinSize": p["min_size"],
+        "MaxSize": p["max_size"],
+        "DesiredCapacity": p["desired_capacity"],
+        "VPCZoneIdentifier": ",".join(sorted(p["subnet_ids"])),
+        "HealthCheckType": p["health_check_type"],
+        "HealthCheckGracePeriod": p["health_check_grace_period"],
+        "CapacityRebalance": p["capacity_rebalance"],
+        "TargetGroupARNs": p["target_group_arns"],
+        "Tags": [
+            {"Key": k, "Value": v, "PropagateAtLaunch": True, "ResourceId": NAME, "ResourceType": "auto-scaling-group"}
+            for k, v in p["tags"].items()
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"min_size": 5, "max_size": 2}, "arena_autoscaling_group: min_size 5 must be 0..max_size (2)"),
+        ({"spot_percentage": 101}, "arena_autoscaling_group: spot_percentage 101 is outside 0-100"),
+        ({"spot_percentage": -1}, "arena_autoscaling_group: spot_percentage -1 is outside 0-100"),
+        ({"desired_capacity": 9}, "arena_autoscaling_group: desired_capacity 9 is outside min_size..max_size"),
+        ({"instance_types": []}, "arena_autoscaling_group: instance_types required when state=present"),
+        ({"on_demand_base_capacity": -2}, "arena_autoscaling_group: on_demand_base_capacity must be >= 0"),
+    ],
+)
+def test_bad_input_is_refused(mod: ModuleType, overrides: dict[str, Any], message: str) -> None:
+    assert mod.validate(params(**overrides)) == message
+
+
+def test_good_input_passes(mod: ModuleType) -> None:
+    assert mod.validate(params()) is None
+    assert mod.validate({"state": "absent"}) is None
+
+
+def test_spot_share_becomes_on_demand_share_above_base(mod: ModuleType) -> None:
+    dist = mod.desired_policy(params(spot_percentage=70))["InstancesDistribution"]
+    assert dist == {
+        "OnDemandBaseCapacity": 1,
+        "OnDemandPercentageAboveBaseCapacity": 30,
+        "SpotAllocationStrategy": "price-capacity-optimized",
+    }
+
+
+def test_unchanged_group_needs_no_update(mod: ModuleType) -> None:
+    p = params()
+    assert mod.update_request(existing(mod, p), p) == {}
+    assert mod.tag_changes(existing(mod, p), NAME, p["tags"]) == ([], [])
+
+
+def test_any_update_resends_the_whole_mixed_instances_policy(mod: ModuleType) -> None:
+    p = params()
+    req = mod.update_request(existing(mod, p), params(max_size=8))
+    assert req == {"MaxSize": 8, "MixedInstancesPolicy": mod.desired_policy(p)}
+
+
+def test_instance_type_change_updates_the_policy(mod: ModuleType) -> None:
+    p = params()
+    new = params(instance_types=["m6i.large", "t3.small"])
+    assert mod.update_request(existing(mod, p), new) == {"MixedInstancesPolicy": mod.desired_policy(new)}
+
+
+def test_tags_are_sorted_and_extra_tags_removed(mod: ModuleType) -> None:
+    group = existing(mod, params(tags={"Old": "x", "Tier": "api"}))
+    upsert, delete = mod.tag_changes(group, NAME, {"Tier": "web", "Project": "arena"})
+    assert [t["Key"] for t in upsert] == ["Project", "Tier"]
+    assert [t["Key"] for t in delete] == ["Old"]
+
+
+@given(
+    min_size=st.integers(0, 20),
+    span=st.integers(0, 20),
+    desired=st.integers(0, 60),
+)
+def test_desired_capacity_is_only_clamped_never_reset(min_size: int, span: int, desired: int) -> None:
+    spec = importlib.util.spec_from_file_location("aag_prop", ROOT / "library" / "arena_autoscaling_group.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    old = params()
+    group = {**existing(module, old), "DesiredCapacity": desired}
+    new = params(min_size=min_size, max_size=min_size + span, desired_capacity=None)
+    req = module.update_request(group, new)
+    final = req.get("DesiredCapacity", desired)
+    assert min_size <= final <= min_size + span
+    if min_size <= desired <= min_size + span:
+        assert "DesiredCapacity" not in req
+
+
+def fake_module(p: dict[str, Any], check_mode: bool = False) -> SimpleNamespace:
+    return SimpleNamespace(params=p, check_mode=check_mode)
+
+
+def test_create_sends_the_full_group(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    client, stub = stubbed
+    p = params()
+    stub.add_response(
+        "create_auto_scaling_group",
+        {},
+        {
+            "AutoScalingGroupName": NAME,
+            "MixedInstancesPolicy": mod.desired_policy(p),
+            "MinSize": 2,
+            "MaxSize": 6,
+            "DesiredCapacity": 2,
+            "VPCZoneIdentifier": "subnet-a,subnet-b",
+            "HealthCheckType": "ELB",
+            "HealthCheckGracePeriod": 120,
+            "CapacityRebalance": True,
+            "TargetGroupARNs": [TG],
+            "Tags": ANY,
+        },
+    )
+    assert mod.ensure_present(fake_module(p), client, None) == ["CreateAutoScalingGroup"]
+
+
+def test_update_detaches_old_target_groups(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    client, stub = stubbed
+    old_tg = TG.replace("0123456789abcdef", "fedcba9876543210")
+    p = params()
+    group = existing(mod, params(target_group_arns=[old_tg]))
+    stub.add_response("attach_load_balancer_target_groups", {}, {"AutoScalingGroupName": NAME, "TargetGroupARNs": [TG]})
+    stub.add_response(
+        "detach_load_balancer_target_groups", {}, {"AutoScalingGroupName": NAME, "TargetGroupARNs": [old_tg]}
+    )
+    actions = mod.ensure_present(fake_module(p), client, group)
+    assert actions == ["AttachLoadBalancerTargetGroups", "DetachLoadBalancerTargetGroups"]
+
+
+def test_check_mode_calls_nothing(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    client, _ = stubbed  # nothing queued: any call would fail
+    p = params()
+    assert mod.ensure_present(fake_module(p, check_mode=True), client, None) == ["CreateAutoScalingGroup"]
+    group = existing(mod, params(max_size=3))
+    assert mod.ensure_present(fake_module(p, check_mode=True), client, group) == [
+        "UpdateAutoScalingGroup MaxSize,MixedInstancesPolicy"
+    ]

@@ -1,0 +1,184 @@
+"""playbooks/platform.yml refuses bad input before any AWS call.
+
+Each case runs the real playbook with one bad variable. The AWS endpoint points at a closed
+loopback port, so an API call could not succeed anyway; the tests also assert that the failure
+comes from a role's validate step in pre_tasks, that no AWS module ran at all (only the guard's
+and the validation's local actions) and that nothing changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+PLAYBOOK = "playbooks/platform.yml"
+TIERS = {
+    "web": {
+        "min_size": 2,
+        "max_size": 6,
+        "desired_capacity": 2,
+        "instance_types": ["t3.small", "t3a.small"],
+        "on_demand_base": 1,
+        "spot_percentage": 70,
+        "scaling": {"metric": "requests_per_target", "target": 200},
+    },
+}
+
+
+def tiers(**web: Any) -> dict[str, Any]:
+    return {"platform_autoscaling_tiers": {"web": {**TIERS["web"], **web}}}
+
+
+CASES = [
+    pytest.param(
+        {
+            "platform_network_subnets": [
+                {"kind": "public", "az": "a", "cidr": "10.20.0.0/24"},
+                {"kind": "public", "az": "b", "cidr": "10.20.1.0/24"},
+                {"kind": "private", "az": "a", "cidr": "10.20.10.0/24"},
+                {"kind": "private", "az": "a", "cidr": "10.20.11.0/24"},
+            ]
+        },
+        "platform_network_subnets must place public and private subnets in at least two availability zones each "
+        "(public zones: ['a', 'b'], private zones: ['a']).",
+        id="single-az-subnets",
+    ),
+    pytest.param(
+        {"platform_security_groups_admin_cidrs": ["192.0.2.0/24", "0.0.0.0/0"]},
+        "platform_security_groups_admin_cidrs must not contain 0.0.0.0/0 or ::/0 (the admin load balancer is "
+        "reachable only from allow-listed networks): ['192.0.2.0/24', '0.0.0.0/0'].",
+        id="world-open-admin-ipv4",
+    ),
+    pytest.param(
+        {"platform_security_groups_admin_cidrs": ["::/0"]},
+        "platform_security_groups_admin_cidrs must not contain 0.0.0.0/0 or ::/0 (the admin load balancer is "
+        "reachable only from allow-listed networks): ['::/0'].",
+        id="world-open-admin-ipv6",
+    ),
+    pytest.param(
+        {"arena_environment": "production", "platform_load_balancers_certificate_arn": ""},
+        "platform_load_balancers_certificate_arn is required in production (the HTTPS listeners of the public "
+        "and admin load balancers use it); set it in inventories/production/group_vars/all/platform.yml.",
+        id="production-without-certificate",
+    ),
+    pytest.param(
+        tiers(min_size=5, max_size=2, desired_capacity=5),
+        "platform_autoscaling_tiers.web: min_size (5) must not exceed max_size (2) and desired_capacity must lie "
+        "between them.",
+        id="min-above-max",
+    ),
+    pytest.param(
+        {"platform_autoscaling_tiers": {**tiers()["platform_autoscaling_tiers"], "db": TIERS["web"]}},
+        "platform_autoscaling_tiers names unknown tiers ['db'] (known: web, api, admin).",
+        id="unknown-tier-autoscaling",
+    ),
+    pytest.param(
+        {"platform_launch_templates_tiers": {"web": {"instance_type": "t3.small", "volume_size": 16}, "cache": {}}},
+        "platform_launch_templates_tiers names unknown tiers ['cache'] (known: web, api, admin).",
+        id="unknown-tier-launch-templates",
+    ),
+    pytest.param(
+        tiers(spot_percentage=120),
+        "platform_autoscaling_tiers.web.spot_percentage must be 0-100 (got 120) and on_demand_base >= 0.",
+        id="spot-share-above-100",
+    ),
+    pytest.param(
+        tiers(spot_percentage=-5),
+        "platform_autoscaling_tiers.web.spot_percentage must be 0-100 (got -5) and on_demand_base >= 0.",
+        id="spot-share-negative",
+    ),
+    pytest.param(
+        {"platform_network_nat_mode": "two"},
+        None,  # refused by the argument spec (choices); its message is ansible's
+        id="unknown-nat-mode",
+    ),
+]
+
+
+def run_playbook(extra_vars: dict[str, Any]) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        # Nowhere to go: a closed loopback port and dummy credentials.
+        "AWS_URL": "http://127.0.0.1:9",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.timer",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+    }
+    env.pop("AWS_PROFILE", None)
+    cmd = [
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "-i",
+        "localhost,",
+        "-e",
+        "@inventories/local/group_vars/all/arena.yml",
+        "-e",
+        "@inventories/local/group_vars/all/platform.yml",
+        "-e",
+        json.dumps(extra_vars),
+        PLAYBOOK,
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert proc.returncode != 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "{" in proc.stdout, proc.stderr[-2000:]
+    # The timer callback prints its line after the JSON document.
+    report, _ = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])
+    return report
+
+
+def failed_tasks(report: dict[str, Any]) -> list[tuple[str, str]]:
+    out = []
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            result = task["hosts"].get("localhost", {})
+            for item in result.get("results", [result]):
+                if item.get("failed"):
+                    out.append((task["task"]["name"], item.get("msg", "")))
+    return out
+
+
+LOCAL_ACTIONS = {
+    "ansible.builtin.include_role",
+    "ansible.builtin.set_fact",
+    "ansible.builtin.assert",
+    "ansible.builtin.debug",
+    "ansible.builtin.validate_argument_spec",
+    "validate_argument_spec",
+}
+
+
+def actions(report: dict[str, Any]) -> list[str]:
+    return [
+        task["hosts"]["localhost"].get("action", "")
+        for play in report["plays"]
+        for task in play["tasks"]
+        if "localhost" in task["hosts"]
+    ]
+
+
+@pytest.mark.parametrize(("extra_vars", "message"), CASES)
+def test_bad_input_refused_before_any_api_call(extra_vars: dict[str, Any], message: str | None) -> None:
+    report = run_playbook(extra_vars)
+    failures = failed_tasks(report)
+    assert len(failures) >= 1
+    name, msg = failures[0]
+    assert name.startswith("platform_") and " : Validate | " in name, name
+    if message is not None:
+        assert msg == message
+    else:
+        assert "platform_network_nat_mode" in msg
+    # Refused in pre_tasks: no AWS module ran (only the guard's and the validation's own
+    # actions did), and nothing changed.
+    assert set(actions(report)) <= LOCAL_ACTIONS, set(actions(report)) - LOCAL_ACTIONS
+    assert report["stats"]["localhost"]["changed"] == 0
