@@ -1,0 +1,208 @@
+"""publish_image.yml and rollback_image.yml against the AWS emulator: the manifest's AMI goes to
+SSM /arena/<env>/images/<tier>, the replaced value is kept for rollback, re-runs change nothing,
+and bad manifests or AMIs are refused before SSM is touched.
+
+Run through scripts/with-emulator.sh (it sets AWS_URL, AWS_ENDPOINT_URL, AWS_REGION and dummy
+credentials)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+from arena_testlib import VENV_BIN, base_env, run
+
+pytestmark = pytest.mark.skipif(not os.environ.get("AWS_URL"), reason="needs the emulator (scripts/with-emulator.sh)")
+
+ENV = "staging"
+
+
+@pytest.fixture(scope="module")
+def ec2():
+    return boto3.client("ec2", endpoint_url=os.environ["AWS_URL"], region_name=os.environ["AWS_REGION"])
+
+
+@pytest.fixture(scope="module")
+def ssm():
+    return boto3.client("ssm", endpoint_url=os.environ["AWS_URL"], region_name=os.environ["AWS_REGION"])
+
+
+def make_ami(ec2, tier: str, *, public: bool = False) -> str:
+    source = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=source, MinCount=1, MaxCount=1, InstanceType="t3.micro")["Instances"][0]
+    image = ec2.create_image(InstanceId=instance["InstanceId"], Name=f"arena-{tier}-{uuid.uuid4().hex[:8]}")["ImageId"]
+    ec2.create_tags(Resources=[image], Tags=[{"Key": "Tier", "Value": tier}, {"Key": "Project", "Value": "arena"}])
+    if public:
+        ec2.modify_image_attribute(ImageId=image, LaunchPermission={"Add": [{"Group": "all"}]})
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+    return image
+
+
+def manifest(tmp_path: Path, tier: str, ami: str, *, stale_ami: str = "ami-00000000000000000") -> Path:
+    region = os.environ["AWS_REGION"]
+    last, older = str(uuid.uuid4()), str(uuid.uuid4())
+    doc = {
+        "builds": [
+            {
+                "name": "tier",
+                "builder_type": "amazon-ebs",
+                "artifact_id": f"{region}:{stale_ami}",
+                "packer_run_uuid": older,
+                "custom_data": {"tier": tier},
+            },
+            {
+                "name": "local",
+                "builder_type": "docker",
+                "artifact_id": "sha256:0123",
+                "packer_run_uuid": last,
+                "custom_data": {"tier": tier},
+            },
+            {
+                "name": "tier",
+                "builder_type": "amazon-ebs",
+                "artifact_id": f"us-east-1:ami-11111111111111111,{region}:{ami}",
+                "packer_run_uuid": last,
+                "custom_data": {"tier": tier},
+            },
+        ],
+        "last_run_uuid": last,
+    }
+    path = tmp_path / f"manifest-{uuid.uuid4().hex[:6]}.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def playbook(name: str, **extra: str) -> tuple[int, str]:
+    result = run(
+        [str(VENV_BIN / "ansible-playbook"), f"playbooks/{name}.yml", "-e", json.dumps(extra)],
+        base_env(),
+        timeout=300,
+    )
+    return result.returncode, re.sub(r"\s+", " ", result.stdout + result.stderr)
+
+
+def publish(tier: str, path: Path) -> tuple[int, str]:
+    return playbook("publish_image", publish_image_env=ENV, publish_image_tier=tier, publish_image_manifest=str(path))
+
+
+def rollback(tier: str) -> tuple[int, str]:
+    return playbook("rollback_image", rollback_image_env=ENV, rollback_image_tier=tier)
+
+
+def param(ssm, name: str) -> str | None:
+    try:
+        return ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        return None
+
+
+def changed(out: str) -> int:
+    return int(re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)", out).group(1))
+
+
+def test_publish_keep_previous_rollback_and_rerun(ec2, ssm, tmp_path: Path) -> None:
+    first, second = make_ami(ec2, "web"), make_ami(ec2, "web")
+    current, previous = f"/arena/{ENV}/images/web", f"/arena/{ENV}/images-previous/web"
+
+    rc, out = publish("web", manifest(tmp_path, "web", first))
+    assert rc == 0, out[-3000:]
+    assert param(ssm, current) == first and param(ssm, previous) is None
+
+    rc, out = publish("web", manifest(tmp_path, "web", second))
+    assert rc == 0, out[-3000:]
+    assert (param(ssm, current), param(ssm, previous)) == (second, first)
+    tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=current)["TagList"]
+    assert {t["Key"]: t["Value"] for t in tags} == {
+        "Project": "arena",
+        "Environment": ENV,
+        "Tier": "web",
+        "ManagedBy": "ansible",
+    }
+
+    rc, out = publish("web", manifest(tmp_path, "web", second))
+    assert rc == 0 and changed(out) == 0, out[-3000:]
+    assert (param(ssm, current), param(ssm, previous)) == (second, first)
+
+    rc, out = rollback("web")
+    assert rc == 0, out[-3000:]
+    assert param(ssm, current) == first
+    rc, out = rollback("web")
+    assert rc == 0 and changed(out) == 0, out[-3000:]
+    assert param(ssm, current) == first
+
+
+def test_rollback_without_previous_is_refused(ec2, ssm, tmp_path: Path) -> None:
+    rc, out = publish("api", manifest(tmp_path, "api", make_ami(ec2, "api")))
+    assert rc == 0, out[-3000:]
+    rc, out = rollback("api")
+    assert rc != 0
+    assert (
+        f"/arena/{ENV}/images-previous/api holds no previous image (''): nothing to roll back to "
+        "(publish_image.yml keeps one when it replaces an image)" in out
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("wrong_tier", "must exist, be available, not public and carry tag Tier=admin"),
+        ("public", "must exist, be available, not public and carry tag Tier=admin"),
+        ("no_region", "has no amazon-ebs build of tier admin in its last run for region"),
+        ("missing", "does not exist: bake the admin image first"),
+    ],
+)
+def test_bad_images_are_refused_before_ssm(ec2, ssm, tmp_path: Path, case: str, message: str) -> None:
+    if case == "wrong_tier":
+        path = manifest(tmp_path, "admin", make_ami(ec2, "web"))
+    elif case == "public":
+        path = manifest(tmp_path, "admin", make_ami(ec2, "admin", public=True))
+    elif case == "no_region":
+        path = manifest(tmp_path, "admin", "ami-22222222222222222")
+        path.write_text(path.read_text().replace(os.environ["AWS_REGION"] + ":ami-2", "ap-south-1:ami-2"))
+    else:
+        path = tmp_path / "absent.json"
+    rc, out = publish("admin", path)
+    assert rc != 0
+    assert message in out, out[-3000:]
+    assert "changed=0" in out
+    assert param(ssm, f"/arena/{ENV}/images/admin") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "message"),
+    [
+        (
+            "publish_image",
+            {"publish_image_env": "prod", "publish_image_tier": "web"},
+            "publish_image_env must be one of local, staging, production and publish_image_tier one of web, api, "
+            "admin; got env 'prod', tier 'web'",
+        ),
+        (
+            "rollback_image",
+            {"rollback_image_env": "staging", "rollback_image_tier": "db"},
+            "rollback_image_env must be one of local, staging, production and rollback_image_tier one of web, api, "
+            "admin; got env 'staging', tier 'db'",
+        ),
+    ],
+)
+def test_bad_inputs(name: str, extra: dict[str, str], message: str) -> None:
+    rc, out = playbook(name, **extra)
+    assert rc != 0
+    assert message in out
+    assert "changed=0" in out
+
+
+def test_refused_without_emulator_endpoint(tmp_path: Path) -> None:
+    env = base_env(keep_aws=False)
+    result = run(
+        [str(VENV_BIN / "ansible-playbook"), "playbooks/publish_image.yml", "-e", "publish_image_env=staging"],
+        env,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "REFUSED: this play calls AWS APIs and no emulator endpoint is set" in re.sub(r"\s+", " ", result.stdout)
