@@ -1,0 +1,91 @@
+"""Bad input for roles/admin: ansible-playbook --check on localhost with bad variables fails in the
+validation task with the exact message, and no task before it changed anything."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from arena_testlib import REPO_ROOT, base_env, run
+
+ROLE = "admin"
+GOOD: dict = {"admin_allowed_cidrs": ["10.20.0.0/16"]}
+SPEC_TASK = "Validating arguments against arg spec 'main' - Admin tier content-management tools behind nginx"
+
+
+def play(tmp_path: Path, overrides: dict) -> tuple[str, str, dict]:
+    """Run the role in --check with GOOD | overrides; return (failed task, its message, stats)."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(f"- hosts: localhost\n  gather_facts: false\n  roles: [{ROLE}]\n")
+    variables = tmp_path / "vars.json"
+    variables.write_text(json.dumps({**GOOD, **overrides}))
+    env = base_env(
+        {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_ROLES_PATH": str(REPO_ROOT / "roles")},
+        keep_aws=False,
+    )
+    cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", "--check", str(playbook), "-e", f"@{variables}"]
+    result = run(cmd, env, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    output, _ = json.JSONDecoder().raw_decode(result.stdout)  # the timer callback prints after it
+    failed = [
+        (task["task"]["name"], task["hosts"]["localhost"].get("msg", ""))
+        for task in output["plays"][0]["tasks"]
+        if task["hosts"].get("localhost", {}).get("failed")
+    ]
+    assert len(failed) == 1, failed
+    return failed[0][0], failed[0][1], output["stats"]["localhost"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "task", "message"),
+    [
+        pytest.param(
+            {"admin_allowed_cidrs": ["10.20.0.0/16", "0.0.0.0/0"]},
+            "Assert | The allow-list holds valid networks and is not open to the world",
+            "admin_allowed_cidrs must list at least one network in CIDR notation and must not contain "
+            "0.0.0.0/0 or ::/0 (got ['10.20.0.0/16', '0.0.0.0/0']).",
+            id="open-to-the-world",
+        ),
+        pytest.param(
+            {"admin_allowed_cidrs": ["10.20.0.0/33"]},
+            "Assert | The allow-list holds valid networks and is not open to the world",
+            "admin_allowed_cidrs must list at least one network in CIDR notation and must not contain "
+            "0.0.0.0/0 or ::/0 (got ['10.20.0.0/33']).",
+            id="bad-prefix-length",
+        ),
+        pytest.param(
+            {"admin_allowed_cidrs": []},
+            "Assert | The allow-list holds valid networks and is not open to the world",
+            "admin_allowed_cidrs must list at least one network in CIDR notation and must not contain "
+            "0.0.0.0/0 or ::/0 (got []).",
+            id="empty-allow-list",
+        ),
+        pytest.param(
+            {"admin_real_ip_trusted_cidrs": ["alb"]},
+            "Assert | Trusted proxies are networks",
+            "admin_real_ip_trusted_cidrs must be networks in CIDR notation (got ['alb']).",
+            id="trusted-proxy-not-a-network",
+        ),
+        pytest.param(
+            {"admin_listen_port": 70000},
+            "Assert | Listen port and paths",
+            "admin_listen_port must be 1..65535, admin_content_dir an absolute path without spaces or ';', "
+            "admin_client_max_body_size an nginx size like 50m (got port=70000, "
+            "content_dir='/srv/arena-admin/content', client_max_body_size='50m').",
+            id="port-out-of-range",
+        ),
+    ],
+)
+def test_bad_input_fails_in_validation(tmp_path: Path, overrides: dict, task: str, message: str) -> None:
+    failed_task, failed_message, stats = play(tmp_path, overrides)
+    assert failed_task == f"{ROLE} : {task}"
+    assert failed_message == message
+    assert stats["changed"] == 0
+
+
+def test_wrong_type_is_caught_by_the_argument_spec(tmp_path: Path) -> None:
+    failed_task, failed_message, stats = play(tmp_path, {"admin_listen_port": "eighty"})
+    assert failed_task == f"{ROLE} : {SPEC_TASK}"
+    assert "argument 'admin_listen_port' is of type str and we were unable to convert to int" in failed_message
+    assert stats["changed"] == 0

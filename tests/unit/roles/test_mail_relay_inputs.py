@@ -1,0 +1,87 @@
+"""Bad input for roles/mail_relay: ansible-playbook --check on localhost with bad variables fails in the
+validation task with the exact message, and no task before it changed anything."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from arena_testlib import REPO_ROOT, base_env, run
+
+ROLE = "mail_relay"
+GOOD: dict = {"mail_relay_domain": "arena.example"}
+SPEC_TASK = "Validating arguments against arg spec 'main' - Postfix null client relaying to Amazon SES"
+
+
+def play(tmp_path: Path, overrides: dict) -> tuple[str, str, dict]:
+    """Run the role in --check with GOOD | overrides; return (failed task, its message, stats)."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(f"- hosts: localhost\n  gather_facts: false\n  roles: [{ROLE}]\n")
+    variables = tmp_path / "vars.json"
+    variables.write_text(json.dumps({**GOOD, **overrides}))
+    env = base_env(
+        {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_ROLES_PATH": str(REPO_ROOT / "roles")},
+        keep_aws=False,
+    )
+    cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", "--check", str(playbook), "-e", f"@{variables}"]
+    result = run(cmd, env, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    output, _ = json.JSONDecoder().raw_decode(result.stdout)  # the timer callback prints after it
+    failed = [
+        (task["task"]["name"], task["hosts"]["localhost"].get("msg", ""))
+        for task in output["plays"][0]["tasks"]
+        if task["hosts"].get("localhost", {}).get("failed")
+    ]
+    assert len(failed) == 1, failed
+    return failed[0][0], failed[0][1], output["stats"]["localhost"]
+
+
+DOMAIN_TASK = "Assert | Platform domain and sender address"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "task", "message"),
+    [
+        pytest.param(
+            {"mail_relay_domain": ""},
+            DOMAIN_TASK,
+            "mail_relay_domain must be a lower-case DNS domain (got '') and mail_relay_sender_address an "
+            "address in it (got 'no-reply@').",
+            id="no-domain",
+        ),
+        pytest.param(
+            {"mail_relay_sender_address": "alerts@other.example"},
+            DOMAIN_TASK,
+            "mail_relay_domain must be a lower-case DNS domain (got 'arena.example') and "
+            "mail_relay_sender_address an address in it (got 'alerts@other.example').",
+            id="sender-outside-domain",
+        ),
+        pytest.param(
+            {"mail_relay_relayhost": "email-smtp.eu-west-1.amazonaws.com:587"},
+            "Assert | Relay host is a bracketed host and port",
+            "mail_relay_relayhost must look like [email-smtp.<region>.amazonaws.com]:587 "
+            "(got 'email-smtp.eu-west-1.amazonaws.com:587').",
+            id="relayhost-without-brackets",
+        ),
+        pytest.param(
+            {"mail_relay_tls_ca_file": "ca.pem"},
+            "Assert | TLS is required and verified",
+            "mail_relay_tls_security_level must be secure or verify (clear text or unverified TLS is not allowed; "
+            "got 'secure') and mail_relay_tls_ca_file an absolute path (got 'ca.pem').",
+            id="relative-ca-file",
+        ),
+    ],
+)
+def test_bad_input_fails_in_validation(tmp_path: Path, overrides: dict, task: str, message: str) -> None:
+    failed_task, failed_message, stats = play(tmp_path, overrides)
+    assert failed_task == f"{ROLE} : {task}"
+    assert failed_message == message
+    assert stats["changed"] == 0
+
+
+def test_clear_text_is_refused_by_the_argument_spec(tmp_path: Path) -> None:
+    failed_task, failed_message, stats = play(tmp_path, {"mail_relay_tls_security_level": "may"})
+    assert failed_task == f"{ROLE} : {SPEC_TASK}"
+    assert "value of mail_relay_tls_security_level must be one of: secure, verify, got: may" in failed_message
+    assert stats["changed"] == 0
