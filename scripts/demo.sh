@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the local lab end to end. Starts the AWS emulator and a systemd container from the
 # base image (the stand-in for an EC2 instance), reaches the container through ansible's podman
-# connection, calls AWS (the emulator) through the guarded identity playbook, prints a summary,
+# connection, calls AWS (the emulator) through the guarded identity playbook, builds the platform
+# core and the platform services in the emulator, prints a summary of all of it,
 # and removes everything it started, also on failure.
 source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
@@ -46,6 +47,18 @@ step "AWS call against the emulator (playbooks/aws_identity.yml)"
 ansible-playbook playbooks/aws_identity.yml | tee "${out}/identity"
 grep -q "failed=0" "${out}/identity" || die "identity playbook failed"
 
+step "Platform core in the emulator (playbooks/platform.yml)"
+# What an operator provides before the first run: image ids in SSM and the ALB's certificate.
+python tests/integration/platform/platform_fixtures.py seed >/dev/null
+ansible-playbook playbooks/platform.yml > "${out}/platform" || { tail -40 "${out}/platform"; die "platform.yml failed"; }
+grep -A1 "PLAY RECAP" "${out}/platform" | tail -1
+
+step "Platform services in the emulator (playbooks/platform_services.yml)"
+python scripts/demo_platform.py services-vars "${out}/services-vars.json"
+ansible-playbook playbooks/platform_services.yml -e "@${out}/services-vars.json" > "${out}/services" \
+  || { tail -40 "${out}/services"; die "platform_services.yml failed"; }
+grep -A1 "PLAY RECAP" "${out}/services" | tail -1
+
 account="$(grep -oP "account: '\K[0-9]+" "${out}/identity")"
 azs="$(sed -n '/availability_zones:/,/region:/p' "${out}/identity" | grep -oP -- '- \K\S+' | paste -sd, -)"
 debian="$(podman exec "$CONTAINER" cat /etc/debian_version)"
@@ -57,6 +70,9 @@ AWS account       ${account} (emulated), AZs: ${azs}
 Real-AWS guard    passed: target is the emulator
 Container host    ${CONTAINER}: Debian ${debian}, systemd ${state}
 Ansible           ping via containers.podman.podman: pong
+SUMMARY
+python scripts/demo_platform.py summary
+cat <<SUMMARY
 Took              $((SECONDS - start)) s; cleaning up (container and emulator)
 ==========================================================
 SUMMARY

@@ -8,7 +8,7 @@ need_root "setup-host"
 # debootstrap: builds the base image; packer: AMI templates (validate, local bake);
 # lynis: hardening score; hyperfine/time: benchmarks; apt-cacher-ng: local package cache.
 PACKAGES=(podman runc slirp4netns uidmap fuse-overlayfs debootstrap packer lynis
-          hyperfine time jq make git curl ca-certificates apt-cacher-ng python3-venv)
+          hyperfine time bc jq make git curl ca-certificates apt-cacher-ng python3-venv)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
