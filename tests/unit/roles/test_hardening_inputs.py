@@ -1,0 +1,158 @@
+"""Bad input for roles/hardening: ansible-playbook --check on localhost with bad variables fails in
+the validation task with the exact message, and no task before it changed anything."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from arena_testlib import REPO_ROOT, base_env, run
+
+ROLE = "hardening"
+GOOD: dict = {"hardening_profile": "web"}
+SPEC_TASK = "Validating arguments against arg spec 'main' - CIS Debian 12 hardening with web, api and admin profiles"
+SSHD_OK: dict = {
+    "hardening_profile": "admin",
+    "hardening_sshd_enabled": True,
+    "hardening_sshd_allow_groups": ["arena-ssh"],
+    "hardening_sshd_users": [{"name": "ops", "authorized_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDummy ops"]}],
+    "hardening_sshd_allowed_cidrs": ["10.1.0.0/16"],
+}
+
+
+def play(tmp_path: Path, overrides: dict) -> tuple[str, str, dict]:
+    """Run the role in --check with GOOD | overrides; return (failed task, its message, stats)."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(f"- hosts: localhost\n  gather_facts: false\n  roles: [{ROLE}]\n")
+    variables = tmp_path / "vars.json"
+    variables.write_text(json.dumps({**GOOD, **overrides}))
+    env = base_env(
+        {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_ROLES_PATH": str(REPO_ROOT / "roles")},
+        keep_aws=False,
+    )
+    cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", "--check", str(playbook), "-e", f"@{variables}"]
+    result = run(cmd, env, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    output, _ = json.JSONDecoder().raw_decode(result.stdout)  # the timer callback prints after it
+    failed = [
+        (task["task"]["name"], task["hosts"]["localhost"].get("msg", ""))
+        for task in output["plays"][0]["tasks"]
+        if task["hosts"].get("localhost", {}).get("failed")
+    ]
+    assert len(failed) == 1, failed
+    return failed[0][0], failed[0][1], output["stats"]["localhost"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "task", "message"),
+    [
+        pytest.param(
+            {"hardening_ssh_enabled": True},
+            "Validate | Profile and component toggles",
+            "unknown component toggle(s) hardening_ssh_enabled; known components: packages, sysctl, modules, "
+            "logindefs, pam, shell, coredump, permissions, suid, auditd, journald, cron, banners, sudo, firewall, sshd",
+            id="unknown-component-toggle",
+        ),
+        pytest.param(
+            {"hardening_login_pass_min_days": -1},
+            "Validate | Password ageing, timeouts and ports",
+            "hardening_login_pass_min_days must be >= 0, got -1",
+            id="negative-password-age",
+        ),
+        pytest.param(
+            {"hardening_login_pass_min_days": 30, "hardening_login_pass_max_days": 7},
+            "Validate | Password ageing, timeouts and ports",
+            "hardening_login_pass_min_days (30) must not exceed hardening_login_pass_max_days (7)",
+            id="min-age-above-max-age",
+        ),
+        pytest.param(
+            {"hardening_umask": "0x27"},
+            "Validate | Password ageing, timeouts and ports",
+            "hardening_umask must be an octal umask such as 027, got 0x27",
+            id="umask-not-octal",
+        ),
+        pytest.param(
+            {
+                "hardening_firewall_rules": [
+                    {"name": "http", "proto": "tcp", "ports": [80, 70000], "sources": ["10.0.0.0/8"]}
+                ]
+            },
+            "Validate | Password ageing, timeouts and ports",
+            "hardening_firewall_rules / hardening_sshd_port: ports must be 1-65535, got 70000",
+            id="port-out-of-range",
+        ),
+        pytest.param(
+            {
+                "hardening_firewall_rules": [
+                    {"name": "http", "proto": "tcp", "ports": [80], "sources": ["10.0.0.300/8"]}
+                ]
+            },
+            "Validate | Firewall rules and source CIDRs",
+            "malformed CIDR in hardening_firewall_rules / hardening_firewall_icmp_sources / "
+            "hardening_sshd_allowed_cidrs: "
+            "10.0.0.300/8",
+            id="malformed-cidr",
+        ),
+        pytest.param(
+            {"hardening_firewall_icmp_sources": ["10.0.0.1/8"]},
+            "Validate | Firewall rules and source CIDRs",
+            "malformed CIDR in hardening_firewall_rules / hardening_firewall_icmp_sources / "
+            "hardening_sshd_allowed_cidrs: "
+            "10.0.0.1/8",
+            id="cidr-with-host-bits",
+        ),
+        pytest.param(
+            {"hardening_firewall_rules": [{"name": "dns", "proto": "icmp", "ports": [53], "sources": ["10.0.0.0/8"]}]},
+            "Validate | Firewall rules and source CIDRs",
+            "hardening_firewall_rules: every rule needs name, proto (tcp or udp), ports and sources; bad: dns",
+            id="rule-with-bad-proto",
+        ),
+        pytest.param(
+            {**SSHD_OK, "hardening_sshd_users": [{"name": "ops", "authorized_keys": []}]},
+            "Validate | sshd cannot lock anyone out",
+            "hardening_sshd_users without authorized_keys: ops",
+            id="sshd-user-without-keys",
+        ),
+        pytest.param(
+            {**SSHD_OK, "hardening_sshd_users": []},
+            "Validate | sshd cannot lock anyone out",
+            "hardening_sshd_enabled is true but hardening_sshd_users is empty: nobody has an authorised key",
+            id="sshd-without-users",
+        ),
+        pytest.param(
+            {**SSHD_OK, "hardening_sshd_allow_groups": []},
+            "Validate | sshd cannot lock anyone out",
+            "hardening_sshd_enabled is true but hardening_sshd_allow_groups is empty: nobody could log in",
+            id="sshd-without-group",
+        ),
+        pytest.param(
+            {**SSHD_OK, "hardening_sshd_allowed_cidrs": []},
+            "Validate | sshd cannot lock anyone out",
+            "hardening_sshd_enabled and hardening_firewall_enabled are true but hardening_sshd_allowed_cidrs is empty: "
+            "the firewall would block sshd",
+            id="sshd-behind-closed-firewall",
+        ),
+    ],
+)
+def test_bad_input_fails_in_validation(tmp_path: Path, overrides: dict, task: str, message: str) -> None:
+    failed_task, failed_message, stats = play(tmp_path, overrides)
+    assert failed_task == f"{ROLE} : {task}"
+    assert failed_message == message
+    assert stats["changed"] == 0
+
+
+def test_unknown_profile_is_caught_by_the_argument_spec(tmp_path: Path) -> None:
+    failed_task, failed_message, stats = play(tmp_path, {"hardening_profile": "db"})
+    assert failed_task == f"{ROLE} : {SPEC_TASK}"
+    assert "value of hardening_profile must be one of: web, api, admin, got: db" in failed_message
+    assert stats["changed"] == 0
+
+
+def test_wrong_type_is_caught_by_the_argument_spec(tmp_path: Path) -> None:
+    failed_task, failed_message, stats = play(tmp_path, {"hardening_login_pass_max_days": "forever"})
+    assert failed_task == f"{ROLE} : {SPEC_TASK}"
+    assert (
+        "argument 'hardening_login_pass_max_days' is of type str and we were unable to convert to int" in failed_message
+    )
+    assert stats["changed"] == 0
