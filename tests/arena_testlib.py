@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Mapping
@@ -61,3 +62,30 @@ def run(cmd: list[str], env: Mapping[str, str], timeout: int = 300) -> subproces
     return subprocess.run(
         cmd, cwd=REPO_ROOT, env=dict(env), capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def check_role_input(tmp_path: Path, role: str, variables: Mapping[str, object]) -> tuple[str, str, dict]:
+    """Run `role` on localhost in --check with `variables`; the play must fail in exactly one task.
+
+    Returns (failed task name, its message, the host's stats). --check keeps a wrong test from
+    changing this machine; callers assert the task, the message and that nothing changed before it.
+    """
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(f"- hosts: localhost\n  gather_facts: false\n  roles: [{role}]\n")
+    varfile = tmp_path / "vars.json"
+    varfile.write_text(json.dumps(dict(variables)))
+    env = base_env(
+        {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_ROLES_PATH": str(REPO_ROOT / "roles")},
+        keep_aws=False,
+    )
+    cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", "--check", str(playbook), "-e", f"@{varfile}"]
+    result = run(cmd, env, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    output, _ = json.JSONDecoder().raw_decode(result.stdout)  # the timer callback prints after it
+    failed = [
+        (task["task"]["name"], task["hosts"]["localhost"].get("msg", ""))
+        for task in output["plays"][0]["tasks"]
+        if task["hosts"].get("localhost", {}).get("failed")
+    ]
+    assert len(failed) == 1, failed
+    return failed[0][0], failed[0][1], output["stats"]["localhost"]

@@ -3,11 +3,10 @@ validation task with the exact message, and no task before it changed anything."
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from arena_testlib import REPO_ROOT, base_env, run
+from arena_testlib import check_role_input
 
 ROLE = "runtime_config"
 GOOD: dict = {"runtime_config_tiers": [{"name": "api", "group": "arena-api", "required_keys": ["REDIS_HOST"]}]}
@@ -16,25 +15,7 @@ SPEC_TASK = "Validating arguments against arg spec 'main' - First-boot runtime c
 
 def play(tmp_path: Path, overrides: dict) -> tuple[str, str, dict]:
     """Run the role in --check with GOOD | overrides; return (failed task, its message, stats)."""
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(f"- hosts: localhost\n  gather_facts: false\n  roles: [{ROLE}]\n")
-    variables = tmp_path / "vars.json"
-    variables.write_text(json.dumps({**GOOD, **overrides}))
-    env = base_env(
-        {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_ROLES_PATH": str(REPO_ROOT / "roles")},
-        keep_aws=False,
-    )
-    cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", "--check", str(playbook), "-e", f"@{variables}"]
-    result = run(cmd, env, timeout=120)
-    assert result.returncode == 2, result.stdout + result.stderr
-    output, _ = json.JSONDecoder().raw_decode(result.stdout)  # the timer callback prints after it
-    failed = [
-        (task["task"]["name"], task["hosts"]["localhost"].get("msg", ""))
-        for task in output["plays"][0]["tasks"]
-        if task["hosts"].get("localhost", {}).get("failed")
-    ]
-    assert len(failed) == 1, failed
-    return failed[0][0], failed[0][1], output["stats"]["localhost"]
+    return check_role_input(tmp_path, ROLE, {**GOOD, **overrides})
 
 
 TIERS_TASK = "Assert | Tiers are named, unique and readable by an existing kind of group"
