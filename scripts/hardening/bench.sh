@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 need_root "bench-hardening"
 cd "$ARENA_ROOT"
 export ANSIBLE_CONFIG="${ARENA_ROOT}/ansible.cfg" PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 NO_COLOR=1
-export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer,ansible.posix.profile_tasks
+export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer,ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=all
 
 profile="${BENCH_PROFILE:-web}"
 name=hard-bench

@@ -39,6 +39,6 @@ hard_unproxy() { podman exec "$1" rm -f /etc/apt/apt.conf.d/01arena-lab-proxy; }
 # ansible-playbook on the container over the podman connection, with base + hardening.
 hard_converge() {
   local name="$1"; shift
-  ANSIBLE_ROLES_PATH="${ARENA_ROOT}/roles" ansible-playbook -i "${name}," -c containers.podman.podman \
+  ANSIBLE_ROLES_PATH="${ARENA_ROOT}/roles" ansible-playbook -i "${name}," -c podman \
     "${ARENA_ROOT}/scripts/hardening/converge.yml" "$@"
 }
