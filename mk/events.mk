@@ -1,5 +1,21 @@
-# Live-event scaling (issue 8): season replay of the calendar through the scaling plan.
-.PHONY: simulate-season
+# Live-event scaling (issue 8): season replay of the calendar through the scaling plan, and the
+# playbook that applies the plan (docs/live-events.md). event-* targets act on the AWS emulator
+# only: they source the lab's emulator.env (make emulator-up, then make platform-up first).
+EVENTS_LAB := $(or $(ARENA_LAB_DIR),$(CURDIR)/.lab)
+
+.PHONY: simulate-season event-scaling event-scaling-plan event-scaling-test
 
 simulate-season: venv ## Replay simulation/season.yml through the event-scaling plan (docs/live-events.md + PNG)
 	@python simulation/replay.py
+
+event-scaling: venv ## Apply the local calendar's plan to the platform in the running emulator
+	@source $(EVENTS_LAB)/emulator.env && ansible-playbook -i inventories/local playbooks/event_scaling.yml
+
+event-scaling-plan: venv ## Print the local calendar's plan (validation and planning only, no API call)
+	@source $(EVENTS_LAB)/emulator.env && ansible-playbook -i inventories/local playbooks/event_scaling.yml \
+	  --tags event_scaling_validate
+
+event-scaling-test: venv ## Event-scaling playbook: bad input, plan, platform names (unit) and against a fresh emulator
+	@scripts/pytest.sh tests/unit/roles/test_event_scaling_inputs.py tests/unit/roles/test_event_scaling_plan.py \
+	  tests/unit/roles/test_event_scaling_platform_names.py
+	@scripts/with-emulator.sh scripts/pytest.sh tests/integration/events

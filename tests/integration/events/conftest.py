@@ -1,0 +1,30 @@
+"""Fixtures of the event-scaling integration test: the emulator and the platform's groups."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+
+import events_fixtures  # this directory is on sys.path (pytest's rootdir-relative conftest import)
+import pytest
+
+
+def reset(endpoint: str) -> None:
+    """Empty the emulator: the groups' names are the platform's, so start and leave it clean."""
+    request = urllib.request.Request(endpoint + "/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> str:
+    return events_fixtures.require_emulator()
+
+
+@pytest.fixture(scope="module")
+def groups(endpoint: str) -> Iterator[list[str]]:
+    reset(endpoint)
+    names = events_fixtures.create_groups()
+    yield names
+    events_fixtures.delete_groups()
+    reset(endpoint)

@@ -1,0 +1,191 @@
+"""playbooks/event_scaling.yml refuses bad input before any AWS call.
+
+Each case runs the real playbook against inventories/local with one bad variable. The AWS endpoint
+is a closed loopback port (an API call could not succeed anyway) and the run is in --check; the
+tests assert the exact message, that it comes from the role's validation, that no AWS module ran
+and that nothing changed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from arena_testlib import REPO_ROOT, base_env, run
+
+PLAYBOOK = "playbooks/event_scaling.yml"
+GROUP_VARS = REPO_ROOT / "inventories" / "local" / "group_vars" / "all"
+MODEL = yaml.safe_load((GROUP_VARS / "capacity.yml").read_text())["arena_capacity_model"]
+GAME = {
+    "name": "G",
+    "kind": "basketball",
+    "start": "2031-01-15T20:45",
+    "timezone": "Europe/Madrid",
+    "duration_minutes": 120,
+    "peak_viewers": 5000,
+}
+PLAN = "event_scaling_events / event_scaling_capacity_model: arena_scaling_schedule: "
+# Actions of the guard and of the validation; any other action would be an AWS call or a change.
+LOCAL_ACTIONS = {
+    "ansible.builtin.set_fact",
+    "ansible.builtin.assert",
+    "ansible.builtin.fail",
+    "ansible.builtin.debug",
+    "ansible.builtin.validate_argument_spec",
+    "validate_argument_spec",
+}
+
+
+def events(*changes: dict[str, Any], drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    listed = []
+    for change in changes:
+        event = {key: value for key, value in GAME.items() if key not in drop}
+        listed.append(event | change)
+    return {"arena_events": listed}
+
+
+def model(**tiers: dict[str, Any]) -> dict[str, Any]:
+    changed = copy.deepcopy(MODEL)
+    for tier, values in tiers.items():
+        changed["tiers"][tier] = changed["tiers"].get(tier, changed["tiers"]["web"]) | values
+    return {"arena_capacity_model": changed}
+
+
+CASES = [
+    pytest.param(
+        events({}, {"start": "2031-01-15T21:00"}),
+        PLAN + "event 'G' is listed twice with overlapping times: "
+        "2031-01-15T19:45:00Z..2031-01-15T21:45:00Z and 2031-01-15T20:00:00Z..2031-01-15T22:00:00Z",
+        id="overlapping-duplicate",
+    ),
+    pytest.param(
+        events({"end": "2031-01-15T19:00"}, drop=("duration_minutes",)),
+        PLAN + "event 'G': end 2031-01-15T19:00 is not after start 2031-01-15T20:45 (Europe/Madrid)",
+        id="end-before-start",
+    ),
+    pytest.param(
+        events({"timezone": "Europe/Madird"}),
+        PLAN + "event 'G': unknown time zone 'Europe/Madird'",
+        id="unknown-time-zone",
+    ),
+    pytest.param(
+        events({"peak_viewers": -3}),
+        PLAN + "event 'G': peak_viewers must be a non-negative integer, got -3",
+        id="negative-audience",
+    ),
+    pytest.param(
+        events({"start": "2031-03-30T02:30"}),
+        PLAN + "event 'G': start 2031-03-30T02:30 does not exist in Europe/Madrid (DST change)",
+        id="start-in-dst-gap",
+    ),
+    pytest.param(
+        model(cache={}),
+        "event_scaling_capacity_model.tiers names tiers without a platform Auto Scaling group ['cache'] "
+        "(known: web, api, admin).",
+        id="unknown-tier",
+    ),
+    pytest.param(
+        model(web={"min_size": 5, "max_size": 2}),
+        PLAN + "tiers.web.max_size 2 is below min_size 5",
+        id="min-above-max",
+    ),
+    pytest.param(
+        events({"peak_viewers": 50000}),
+        PLAN + "event 'G' needs 24 api instances for 50000 viewers, above max_size 6",
+        id="event-above-max-size",
+    ),
+    pytest.param(
+        {"event_scaling_now": "2031-01-01 00:00"},
+        "event_scaling_now must be empty (the clock) or UTC like 2027-01-01T00:00:00Z, got '2031-01-01 00:00'.",
+        id="malformed-now",
+    ),
+    pytest.param(
+        {"event_scaling_action_prefix": ""},
+        "event_scaling_action_prefix must be letters, digits, '.', '_' or '-' (not at either end), got '': "
+        "it scopes the scheduled actions this role may delete.",
+        id="empty-action-prefix",
+    ),
+    pytest.param(
+        {"event_scaling_warm_pool": {"min_size": -1}},
+        "event_scaling_warm_pool.min_size must be >= 0, got -1.",
+        id="negative-warm-pool",
+    ),
+]
+
+
+def play(tmp_path: Path, extra_vars: dict[str, Any]) -> dict[str, Any]:
+    varfile = tmp_path / "vars.json"
+    varfile.write_text(json.dumps(extra_vars))
+    env = base_env(
+        {
+            # Nowhere to go: a closed loopback port and dummy credentials.
+            "AWS_URL": "http://127.0.0.1:9",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+            "AWS_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+        },
+        keep_aws=False,
+    )
+    # --check on top: even a wrong test could not change anything.
+    cmd = ["ansible-playbook", "-i", "inventories/local", PLAYBOOK, "--check", "-e", f"@{varfile}"]
+    result = run(cmd, env, timeout=180)
+    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
+    report, _ = json.JSONDecoder().raw_decode(result.stdout[result.stdout.index("{") :])
+    return report
+
+
+def task_results(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (task["task"]["name"], task["hosts"]["localhost"])
+        for play in report["plays"]
+        for task in play["tasks"]
+        if "localhost" in task["hosts"]
+    ]
+
+
+@pytest.mark.parametrize(("extra_vars", "message"), CASES)
+def test_bad_input_refused_before_any_api_call(tmp_path: Path, extra_vars: dict[str, Any], message: str) -> None:
+    report = play(tmp_path, extra_vars)
+    results = task_results(report)
+    failed = [
+        (name, item.get("msg", ""))
+        for name, result in results
+        for item in result.get("results", [result])
+        if item.get("failed")
+    ]
+    assert failed, results
+    # The play stops at the first failure; the plan's set_fact may fail first and is rescued.
+    name, msg = failed[-1]
+    assert name.startswith("event_scaling : Validate | "), failed
+    assert msg == message
+    assert report["stats"]["localhost"]["failures"] == 1
+    assert report["stats"]["localhost"]["changed"] == 0
+    ran = {result.get("action", "") for _, result in results}
+    assert ran <= LOCAL_ACTIONS, ran - LOCAL_ACTIONS
+
+
+def test_unknown_state_is_refused_by_the_argument_spec(tmp_path: Path) -> None:
+    report = play(tmp_path, {"event_scaling_state": "gone"})
+    results = task_results(report)
+    name, result = results[-1]
+    assert result["failed"] and "Validating arguments against arg spec" in name
+    assert "event_scaling_state" in result["msg"] and "gone" in result["msg"]
+    assert report["stats"]["localhost"]["changed"] == 0
+
+
+def test_the_local_calendar_passes_validation(tmp_path: Path) -> None:
+    """The cases above fail for their bad value only: the unchanged local inputs pass validation
+    and the play stops at the first AWS call (the closed endpoint)."""
+    report = play(tmp_path, {})
+    results = task_results(report)
+    name, result = results[-1]
+    assert name == "event_scaling : Lookup | Find the Auto Scaling groups of the planned tiers by name", results
+    assert result["failed"]
+    assert all(not r.get("failed") for _, r in results[:-1])
