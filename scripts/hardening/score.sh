@@ -26,7 +26,7 @@ keydir="$(mktemp -d)"
 trap 'rm -rf "$keydir"' EXIT
 ssh-keygen -q -t ed25519 -N "" -C hard-score -f "${keydir}/id_ed25519"
 
-declare -A index
+declare -A index instance
 for profile in "${profiles[@]}"; do
   [[ "$profile" =~ ^(web|api|admin)$ ]] || die "unknown profile '$profile' (web, api, admin)"
   build="hard-score-${profile}-build" run="hard-score-${profile}" image="localhost/hard-score:${profile}"
@@ -36,7 +36,7 @@ for profile in "${profiles[@]}"; do
     log "${profile}: converging base + hardening on ${build}"
     hard_start "$build" --cap-add NET_ADMIN "$HARD_IMAGE" /sbin/init
     hard_proxy "$build"
-    extra=(-e "hardening_profile=${profile}")
+    extra=(-e "hardening_profile=${profile}" -e hardening_converge_aide_baseline=true)
     if [[ "$profile" == admin ]]; then
       # The admin tier with its sshd on (the tightest, real configuration), for a throw-away key.
       jq -n --arg key "$(cat "${keydir}/id_ed25519.pub")" '{hardening_sshd_enabled: true,
@@ -52,10 +52,11 @@ for profile in "${profiles[@]}"; do
   fi
 
   sysctl_args=()
+  podman run --rm --entrypoint /bin/sh "$image" -c 'cat /etc/sysctl.d/*.conf 2>/dev/null' > "${out}/${profile}-sysctl.txt" || true
   if [[ "${SCORE_APPLY_SYSCTL:-1}" == 1 ]]; then
     while IFS= read -r kv; do sysctl_args+=(--sysctl "$kv"); done < <(
-      podman run --rm --entrypoint /bin/sh "$image" -c 'cat /etc/sysctl.d/*.conf 2>/dev/null' \
-        | sed -nE 's/^[[:space:]]*(net\.(ipv4|ipv6)\.[^[:space:]=]+)[[:space:]]*=[[:space:]]*([^[:space:]]+).*/\1=\3/p')
+      sed -nE 's/^[[:space:]]*(net\.(ipv4|ipv6)\.[^[:space:]=]+)[[:space:]]*=[[:space:]]*([^[:space:]]+).*/\1=\3/p' \
+        "${out}/${profile}-sysctl.txt")
   fi
   log "${profile}: scoring a fresh container of the image (${#sysctl_args[@]} network sysctl args)"
   hard_start "$run" --cap-add NET_ADMIN "${sysctl_args[@]}" "$image" /sbin/init
@@ -68,12 +69,16 @@ for profile in "${profiles[@]}"; do
   podman cp "${run}:/var/log/lynis-report.dat" "${out}/${profile}-lynis-report.dat"
   podman cp "${run}:/var/log/lynis.log" "${out}/${profile}-lynis.log"
   index[$profile]="$(sed -n 's/^hardening_index=//p' "${out}/${profile}-lynis-report.dat")"
-  log "${profile}: systemd ${state}, hardening_index=${index[$profile]}"
+  read -r inst _ _ inst_keys < <(python3 "${ARENA_ROOT}/scripts/hardening/instance_index.py" \
+    "${out}/${profile}-lynis.log" "${out}/${profile}-sysctl.txt")
+  instance[$profile]="$inst"
+  log "${profile}: systemd ${state}, hardening_index=${index[$profile]} (instance: ${inst}; re-counted keys: ${inst_keys})"
   podman rm -f "$run" >/dev/null
   [[ "${SCORE_KEEP:-0}" == 1 ]] || podman rmi "$image" >/dev/null
 done
 
 echo "Lynis hardening index (base + hardening; reports in ${out}):"
 for profile in "${profiles[@]}"; do
-  printf '  %-6s hardening_index=%s\n' "$profile" "${index[$profile]}"
+  printf '  %-6s hardening_index=%s   as on an instance (image sysctl.d applied): %s\n' \
+    "$profile" "${index[$profile]}" "${instance[$profile]}"
 done

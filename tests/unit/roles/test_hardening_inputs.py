@@ -32,7 +32,8 @@ def play(tmp_path: Path, overrides: dict) -> tuple[str, str, dict]:
             {"hardening_ssh_enabled": True},
             "Validate | Profile and component toggles",
             "unknown component toggle(s) hardening_ssh_enabled; known components: packages, sysctl, modules, "
-            "logindefs, pam, shell, coredump, permissions, suid, auditd, journald, cron, banners, sudo, firewall, sshd",
+            "logindefs, pam, shell, coredump, permissions, suid, auditd, aide, journald, cron, banners, sudo, "
+            "firewall, sshd",
             id="unknown-component-toggle",
         ),
         pytest.param(

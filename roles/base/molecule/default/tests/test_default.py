@@ -13,7 +13,7 @@ testinfra_hosts = [
     f"podman://{platform['name']}" for platform in yaml.safe_load((SCENARIO / "molecule.yml").read_text())["platforms"]
 ]
 MINIMAL_PACKAGES = ["ca-certificates", "curl", "iproute2", "less", "procps", "tzdata"]
-COMPONENT_PACKAGES = ["chrony", "locales", "unattended-upgrades"]
+COMPONENT_PACKAGES = ["chrony", "locales", "unattended-upgrades", "needrestart"]
 # The scenario's prepare installs these; the role must purge them.
 PREPARED_FORBIDDEN = ["telnet", "ftp", "rsh-client"]
 
@@ -105,6 +105,18 @@ def test_unattended_upgrades_security_only(host):
         f"origin=Debian,codename={codename}-security,label=Debian-Security",
         f"origin=Debian,codename={codename},label=Debian-Security",
     ]
+
+
+def test_needrestart_restarts_automatically_without_prompts(host):
+    # needrestart's own way of reading its configuration: the main file, then conf.d in order.
+    effective = host.check_output(
+        'perl -e \'our %nrconf; do "/etc/needrestart/needrestart.conf";'
+        ' do $_ for sort glob "/etc/needrestart/conf.d/*.conf";'
+        ' print join " ", map { "$_=$nrconf{$_}" } qw(restart kernelhints ucodehints)\''
+    )
+    assert effective == f"restart={DEFAULTS['base_unattended_upgrades_needrestart_mode']} kernelhints=0 ucodehints=0"
+    # A batch run (what the apt hook does) works without a terminal.
+    assert host.run("needrestart -b -r l").rc == 0
 
 
 @pytest.mark.parametrize("name", MINIMAL_PACKAGES + COMPONENT_PACKAGES)

@@ -146,6 +146,31 @@ def test_auditd_rules_and_clean_skip(host):
     assert _unit(host, "auditd.service", "ActiveState") == "inactive"
 
 
+def test_aide_configured_and_daily_check_skipped_without_baseline(host):
+    assert host.run("aide --config-check").rc == 0
+    assert "Checksums = sha512" in host.check_output("grep -E '^Checksums' /etc/aide/aide.conf")
+    assert _unit(host, "dailyaidecheck.timer", "UnitFileState") == "enabled"
+    # Only a baked image has a baseline (tasks/aide_baseline.yml): elsewhere the check is skipped.
+    assert not host.file("/var/lib/aide/aide.db").exists
+    host.run("systemctl start dailyaidecheck.service")
+    assert _unit(host, "dailyaidecheck.service", "ConditionResult") == "no"
+    assert _unit(host, "dailyaidecheck.service", "Result") == "success"
+
+
+@pytest.mark.skipif(PROFILE != "web", reason="one profile is enough: a baseline takes a while")
+def test_aide_baseline_then_check_reports_a_changed_file(host):
+    init = host.run("aide --init")
+    assert init.rc == 0, init.stderr
+    host.check_output("mv /var/lib/aide/aide.db.new /var/lib/aide/aide.db")
+    assert host.run("aide --check").rc == 0
+    host.check_output("echo tampered >> /etc/issue.net")
+    check = host.run("aide --check")
+    # aide's exit code is a bit mask of added (1), removed (2) and changed (4) entries.
+    assert check.rc & 4, check.stdout
+    assert "/etc/issue.net" in check.stdout
+    host.check_output("rm -f /var/lib/aide/aide.db")
+
+
 def test_firewall(host):
     assert host.file("/etc/nftables.conf").mode == 0o600
     assert _unit(host, "nftables.service", "UnitFileState") == "enabled"
