@@ -1,13 +1,18 @@
-"""arena_elbv2_lb_attributes: which attributes are set."""
+"""arena_elbv2_lb_attributes: which attributes are set, and the API calls against botocore's Stubber."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import boto3
 import pytest
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -38,3 +43,76 @@ def test_same_values_change_nothing(mod: ModuleType) -> None:
     current = {"routing.http.drop_invalid_header_fields.enabled": "true", "idle_timeout.timeout_seconds": "60"}
     desired = {"routing.http.drop_invalid_header_fields.enabled": True, "idle_timeout.timeout_seconds": 60}
     assert mod.attribute_changes(current, desired) == {}
+
+
+LB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/arena-local-public/0123456789abcdef"
+
+
+@pytest.fixture
+def stubbed() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client(
+        "elbv2", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    with Stubber(client) as stubber:
+        # As AnsibleAWSModule.client hands it out: calls take aws_retry=True.
+        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff()), stubber
+        stubber.assert_no_pending_responses()
+
+
+def describe(stub: Stubber, attributes: dict[str, str]) -> None:
+    stub.add_response(
+        "describe_load_balancers",
+        {"LoadBalancers": [{"LoadBalancerArn": LB_ARN, "LoadBalancerName": "arena-local-public"}]},
+        {"Names": ["arena-local-public"]},
+    )
+    stub.add_response(
+        "describe_load_balancer_attributes",
+        {"Attributes": [{"Key": k, "Value": v} for k, v in attributes.items()]},
+        {"LoadBalancerArn": LB_ARN},
+    )
+
+
+def test_ensure_modifies_only_what_differs(mod: ModuleType, stubbed: Any) -> None:
+    client, stub = stubbed
+    describe(stub, {"deletion_protection.enabled": "false", "routing.http.drop_invalid_header_fields.enabled": "false"})
+    stub.add_response(
+        "modify_load_balancer_attributes",
+        {"Attributes": [{"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"}]},
+        {
+            "LoadBalancerArn": LB_ARN,
+            "Attributes": [{"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"}],
+        },
+    )
+    result = mod.ensure(
+        client,
+        "arena-local-public",
+        {"deletion_protection.enabled": False, "routing.http.drop_invalid_header_fields.enabled": True},
+        check=False,
+    )
+    assert result["changes"] == {"routing.http.drop_invalid_header_fields.enabled": "true"}
+    assert result["load_balancer_arn"] == LB_ARN
+
+
+def test_ensure_unchanged_and_check_mode_only_read(mod: ModuleType, stubbed: Any) -> None:
+    client, stub = stubbed
+    describe(stub, {"deletion_protection.enabled": "false"})
+    assert (
+        mod.ensure(client, "arena-local-public", {"deletion_protection.enabled": False}, check=False)["changes"] == {}
+    )
+    describe(stub, {"deletion_protection.enabled": "false"})
+    result = mod.ensure(client, "arena-local-public", {"deletion_protection.enabled": True}, check=True)
+    assert result["changes"] == {"deletion_protection.enabled": "true"}
+    assert result["attributes"]["deletion_protection.enabled"] == "true"  # as it would be
+
+
+def test_ensure_names_a_missing_load_balancer(mod: ModuleType, stubbed: Any) -> None:
+    client, stub = stubbed
+    stub.add_client_error(
+        "describe_load_balancers",
+        service_error_code="LoadBalancerNotFound",
+        http_status_code=400,
+        expected_params={"Names": ["arena-local-public"]},
+    )
+    with pytest.raises(mod.NotFoundError) as err:
+        mod.ensure(client, "arena-local-public", {}, check=False)
+    assert str(err.value) == "arena_elbv2_lb_attributes: load balancer 'arena-local-public' not found"

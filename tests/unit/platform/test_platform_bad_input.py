@@ -94,6 +94,20 @@ CASES = [
         "platform_autoscaling_tiers.web.spot_percentage must be 0-100 (got -5) and on_demand_base >= 0.",
         id="spot-share-negative",
     ),
+    # The services are part of platform.yml: their input is refused before the core is built.
+    pytest.param(
+        {"platform_static_public_access": True},
+        "platform_static_public_access is true: the site bucket stays private (all public access blocked); "
+        "viewers read through CloudFront with Origin Access Control only.",
+        id="public-static-bucket",
+    ),
+    pytest.param(
+        {"platform_cache_availability_zones": ["a"]},
+        "platform_cache_availability_zones must list two distinct zones or more (got ['a']) with "
+        "platform_cache_multi_az and platform_cache_automatic_failover true (got True / True): a single-AZ "
+        "cache loses the api tier's sessions with one zone.",
+        id="single-az-cache",
+    ),
     pytest.param(
         {"platform_network_nat_mode": "two"},
         None,  # refused by the argument spec (choices); its message is ansible's
@@ -125,6 +139,8 @@ def run_playbook(extra_vars: dict[str, Any]) -> dict[str, Any]:
         "@inventories/local/group_vars/all/arena.yml",
         "-e",
         "@inventories/local/group_vars/all/platform.yml",
+        "-e",
+        "@inventories/local/group_vars/all/services.yml",
         "-e",
         json.dumps(extra_vars),
         PLAYBOOK,
