@@ -47,17 +47,15 @@ step "AWS call against the emulator (playbooks/aws_identity.yml)"
 ansible-playbook playbooks/aws_identity.yml | tee "${out}/identity"
 grep -q "failed=0" "${out}/identity" || die "identity playbook failed"
 
-step "Platform core in the emulator (playbooks/platform.yml)"
+step "Platform core and services in the emulator (playbooks/platform.yml)"
 # What an operator provides before the first run: image ids in SSM and the ALB's certificate.
 python tests/integration/platform/platform_fixtures.py seed >/dev/null
 ansible-playbook playbooks/platform.yml > "${out}/platform" || { tail -40 "${out}/platform"; die "platform.yml failed"; }
 grep -A1 "PLAY RECAP" "${out}/platform" | tail -1
 
-step "Platform services in the emulator (playbooks/platform_services.yml)"
-python scripts/demo_platform.py services-vars "${out}/services-vars.json"
-ansible-playbook playbooks/platform_services.yml -e "@${out}/services-vars.json" > "${out}/services" \
-  || { tail -40 "${out}/services"; die "platform_services.yml failed"; }
-grep -A1 "PLAY RECAP" "${out}/services" | tail -1
+step "Event scaling plan applied to the Auto Scaling groups (playbooks/event_scaling.yml)"
+ansible-playbook playbooks/event_scaling.yml > "${out}/events" || { tail -40 "${out}/events"; die "event_scaling.yml failed"; }
+grep -A1 "PLAY RECAP" "${out}/events" | tail -1
 
 account="$(grep -oP "account: '\K[0-9]+" "${out}/identity")"
 azs="$(sed -n '/availability_zones:/,/region:/p' "${out}/identity" | grep -oP -- '- \K\S+' | paste -sd, -)"
@@ -69,7 +67,7 @@ AWS emulator      ${AWS_URL} (region ${AWS_REGION})
 AWS account       ${account} (emulated), AZs: ${azs}
 Real-AWS guard    passed: target is the emulator
 Container host    ${CONTAINER}: Debian ${debian}, systemd ${state}
-Ansible           ping via containers.podman.podman: pong
+Ansible           ping via the podman connection: pong
 SUMMARY
 python scripts/demo_platform.py summary
 cat <<SUMMARY

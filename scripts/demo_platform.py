@@ -1,13 +1,10 @@
 """`make demo` helper: read the platform the demo built in the emulator.
 
-demo_platform.py services-vars FILE   write the platform-core outputs that platform_services.yml
-                                      needs (VPC, private subnets, cache security group) to FILE
-demo_platform.py summary              print what exists in the emulator, tagged Project=arena
+demo_platform.py summary   print what exists in the emulator, tagged Project=arena
 """
 
 from __future__ import annotations
 
-import json
 import sys
 
 import boto3
@@ -17,29 +14,6 @@ TAGS = [{"Name": "tag:Project", "Values": ["arena"]}, {"Name": "tag:Environment"
 
 def name_of(resource: dict) -> str:
     return next((t["Value"] for t in resource.get("Tags", []) if t["Key"] == "Name"), "")
-
-
-def services_vars(path: str) -> None:
-    ec2 = boto3.client("ec2")
-    vpcs = ec2.describe_vpcs(Filters=TAGS)["Vpcs"]
-    if len(vpcs) != 1:
-        sys.exit(f"demo_platform: expected one arena VPC in the emulator, found {len(vpcs)}")
-    vpc_id = vpcs[0]["VpcId"]
-    subnets = ec2.describe_subnets(Filters=[*TAGS, {"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
-    private = sorted(s["SubnetId"] for s in subnets if "-private-" in name_of(s))
-    groups = ec2.describe_security_groups(Filters=[*TAGS, {"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"]
-    cache = [g["GroupId"] for g in groups if g["GroupName"].endswith("-cache")]
-    if len(private) < 2 or len(cache) != 1:
-        sys.exit(f"demo_platform: need 2 private subnets and 1 cache group, found {private} and {cache}")
-    with open(path, "w", encoding="utf-8") as out:
-        json.dump(
-            {
-                "platform_cache_vpc_id": vpc_id,
-                "platform_cache_subnet_ids": private,
-                "platform_cache_security_group_ids": cache,
-            },
-            out,
-        )
 
 
 def summary() -> None:
@@ -54,6 +28,10 @@ def summary() -> None:
     for g in boto3.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]:
         azs = ",".join(sorted(g["AvailabilityZones"]))
         print(f"Auto Scaling      {g['AutoScalingGroupName']:<28} min {g['MinSize']} max {g['MaxSize']} {azs}")
+        actions = boto3.client("autoscaling").describe_scheduled_actions(AutoScalingGroupName=g["AutoScalingGroupName"])
+        for a in sorted(actions["ScheduledUpdateGroupActions"], key=lambda a: a["StartTime"])[:4]:
+            sizes = f"min {a.get('MinSize')} desired {a.get('DesiredCapacity')}"
+            print(f"  scheduled       {a['ScheduledActionName']:<40} {sizes}")
     for rg in boto3.client("elasticache").describe_replication_groups()["ReplicationGroups"]:
         endpoint = (rg.get("NodeGroups") or [{}])[0].get("PrimaryEndpoint", {})
         address = f"{endpoint.get('Address', '?')}:{endpoint.get('Port', '?')}"
@@ -67,9 +45,7 @@ def summary() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["services-vars"] and len(sys.argv) == 3:
-        services_vars(sys.argv[2])
-    elif sys.argv[1:] == ["summary"]:
+    if sys.argv[1:] == ["summary"]:
         summary()
     else:
         sys.exit(__doc__)
