@@ -80,6 +80,12 @@ def test_mail_arrives_over_tls_authenticated_with_rewritten_sender(host, sink) -
     assert not stored(sink, 2525, tag)
 
 
+def restart(host):
+    """Re-run the boot unit. These tests restart it more than systemd's default start limit
+    (5 starts in 10 s) allows, so clear the counter first, as an operator re-running it would."""
+    return host.run(f"systemctl reset-failed {UNIT}; systemctl restart {UNIT}")
+
+
 @pytest.fixture
 def runtime_env(host):
     """Change the runtime configuration for one test; restore it and re-run the boot unit after."""
@@ -87,11 +93,11 @@ def runtime_env(host):
 
     def change(expression: str) -> None:
         assert host.run(f"sed -i '{expression}' {ENV_FILE}").rc == 0
-        assert host.run(f"systemctl restart {UNIT}").rc == 0
+        assert restart(host).rc == 0
 
     yield change
     assert host.run(f"cp -p /root/mail.env.good {ENV_FILE}").rc == 0
-    assert host.run(f"systemctl restart {UNIT}").rc == 0
+    assert restart(host).rc == 0
     assert host.run("postsuper -d ALL").rc == 0
 
 
@@ -118,7 +124,7 @@ def test_relay_with_an_unverifiable_name_gets_nothing(host, sink, runtime_env) -
 
 def test_missing_credentials_fail_the_boot_unit_and_empty_the_tables(host, runtime_env) -> None:
     assert host.run(f"sed -i '/^SMTP_PASSWORD=/d' {ENV_FILE}").rc == 0
-    assert host.run(f"systemctl restart {UNIT}").rc != 0
+    assert restart(host).rc != 0
     journal = host.run(f"journalctl -u {UNIT} -n 40 --no-pager -o cat").stdout
     assert "SMTP_USERNAME or SMTP_PASSWORD missing from the runtime configuration" in journal
     assert host.file("/etc/postfix/runtime/sasl_passwd").size == 0
