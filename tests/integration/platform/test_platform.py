@@ -176,8 +176,8 @@ def test_tier_groups_reference_groups_not_cidrs(aws: dict[str, Any], vpc: dict[s
     expected = {
         "web": ("public-alb", 80),
         "internal-alb": ("web", 80),
-        "api": ("internal-alb", 8080),
-        "admin": ("admin-alb", 8080),
+        "api": ("internal-alb", 80),
+        "admin": ("admin-alb", 80),
         "cache": ("api", 6379),
     }
     for name, (source, port) in expected.items():

@@ -62,3 +62,33 @@ def test_every_tier_file_lists_roles_and_gate_expectations(tier: str) -> None:
     assert "base" not in data["bake_roles"] and "image_cleanup" not in data["bake_roles"]
     assert data["bake_gate_lynis_min"] == (88 if tier == "admin" else 85)
     assert all(isinstance(port, int) for port in data["bake_gate_listen_ports"])
+
+
+def role_defaults(role: str) -> dict:
+    return yaml.safe_load((REPO_ROOT / "roles" / role / "defaults" / "main.yml").read_text())
+
+
+@pytest.mark.parametrize("tier", ["web", "api", "admin"])
+def test_the_load_balancer_the_firewall_and_the_image_agree_on_the_tier_port(tier: str) -> None:
+    """An instance whose serving port differs from its target group's fails every health check."""
+    data = yaml.safe_load((TIERS / f"{tier}.yml").read_text())
+    profiles = yaml.safe_load((REPO_ROOT / "roles" / "hardening" / "vars" / "main.yml").read_text())
+    opened = {port for rule in profiles["__hardening_profiles"][tier]["firewall_rules"] for port in rule["ports"]}
+    lb_port = role_defaults("platform_load_balancers")["platform_load_balancers_tier_ports"][tier]
+    sg_port = role_defaults("platform_security_groups")["platform_security_groups_tier_ports"][tier]
+    assert lb_port == sg_port == data["bake_gate_health_port"], tier
+    assert lb_port in data["bake_gate_listen_ports"] and lb_port in opened, tier
+
+
+@pytest.mark.parametrize("tier", ["web", "api", "admin"])
+def test_first_boot_fetches_every_env_file_the_tier_reads(tier: str) -> None:
+    """mail_relay reads mail.env: a tier that bakes it must fetch `mail` (the SES SMTP credentials)."""
+    data = yaml.safe_load((TIERS / f"{tier}.yml").read_text())
+    fetched = {t["name"]: set(t["required_keys"]) for t in data["runtime_config_tiers"]}
+    assert tier in fetched
+    if "mail_relay" in data["bake_roles"]:
+        env_file = role_defaults("mail_relay")["mail_relay_runtime_env_file"]
+        assert env_file == "/etc/arena/runtime/mail.env"
+        assert fetched.get("mail", set()) >= {"SMTP_USERNAME", "SMTP_PASSWORD"}, tier
+    else:
+        assert "mail" not in fetched, tier

@@ -5,25 +5,11 @@ exchanges run in one probe on the node per state and tests assert on the answers
 import json
 
 import pytest
+from arena_nodelib import HTTP_PROBE, http_answers
 
 ENV_FILE = "/etc/arena/runtime/api.env"
 # The scenario's other container is the Redis server; the tests are about the API node.
 testinfra_hosts = ["ansible://tier-wa-api-default"]
-
-# Runs on the node. argv[1]: JSON list of [name, method, url]. Prints name -> {status, headers, body}.
-PROBE = r"""
-import json, sys, urllib.error, urllib.request
-out = {}
-for name, method, url in json.loads(sys.argv[1]):
-    req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
-    try:
-        resp = urllib.request.urlopen(req, timeout=10)
-    except urllib.error.HTTPError as err:
-        resp = err
-    out[name] = {"status": resp.status, "headers": {k.lower(): v for k, v in resp.headers.items()},
-                 "body": json.loads(resp.read() or b"null")}
-print(json.dumps(out))
-"""
 
 REQUESTS = [
     ["healthz", "GET", "http://127.0.0.1/healthz"],
@@ -36,7 +22,7 @@ REQUESTS = [
 
 
 def probe(host, requests=None):
-    return json.loads(host.check_output("python3 -c %s %s", PROBE, json.dumps(requests or REQUESTS)))
+    return http_answers(host, requests or REQUESTS)
 
 
 def with_env(host, sed_expr):
@@ -48,7 +34,7 @@ def with_env(host, sed_expr):
         'python3 -c "$1" "$2"'
     )
     out = host.check_output(
-        "bash -c %s probe %s %s", script, PROBE, json.dumps([["healthz", "GET", "http://127.0.0.1/healthz"]])
+        "bash -c %s probe %s %s", script, HTTP_PROBE, json.dumps([["healthz", "GET", "http://127.0.0.1/healthz"]])
     )
     return json.loads(out)["healthz"]
 

@@ -7,6 +7,7 @@ Every testinfra call is an ansible round trip, so the HTTP exchanges run in one 
 import json
 
 import pytest
+from arena_nodelib import WEB_SECURITY_HEADERS
 
 # Runs on the node. argv[1]: JSON list of requests {name, addr, path, count, headers}; "{css}" and
 # "{js}" in a path are the fingerprinted asset paths linked from the index page. Prints a JSON map
@@ -43,13 +44,7 @@ out["access_log"] = [json.loads(line) for line in list(open(log))[start:] if lin
 print(json.dumps(out))
 """
 
-SECURITY_HEADERS = {
-    "strict-transport-security": "max-age=31536000; includeSubDomains",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "strict-origin-when-cross-origin",
-    "permissions-policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
-    "x-frame-options": "DENY",
-}
+SECURITY_HEADERS = WEB_SECURITY_HEADERS
 
 
 @pytest.fixture(scope="module")
