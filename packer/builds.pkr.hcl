@@ -14,11 +14,12 @@ build {
       "ANSIBLE_HOST_KEY_CHECKING=False",
     ]
     override = {
-      # The local container is reached through podman, not SSH.
+      # The local container is reached through podman, not SSH: the repo's pipelined `podman`
+      # connection (connection_plugins/, configured in ansible.cfg), one `podman exec` per task.
       local = {
         user = "root"
         extra_arguments = concat(local.bake_arguments, [
-          "-e", "ansible_connection=containers.podman.podman",
+          "-e", "ansible_connection=podman",
           "-e", "ansible_become=false",
           "-e", "ansible_host=${var.local_container_name}-${var.tier}",
         ])

@@ -2,8 +2,10 @@
 # `make demo`: the local lab end to end. Starts the AWS emulator and a systemd container from the
 # base image (the stand-in for an EC2 instance), reaches the container through ansible's podman
 # connection, calls AWS (the emulator) through the guarded identity playbook, builds the platform
-# core and the platform services in the emulator, prints a summary of all of it,
-# and removes everything it started, also on failure.
+# core and the platform services in the emulator, applies the event-scaling plan, runs the three
+# node tiers in containers (molecule/{web,api,admin}: base + hardening + the tier's roles, with
+# Redis and the SMTP sink in side containers), prints a summary of all of it, and removes
+# everything it started, also on failure.
 source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
 export PATH="${ARENA_VENV}/bin:${PATH}" ANSIBLE_CONFIG="${ARENA_ROOT}/ansible.cfg" ANSIBLE_NOCOLOR=1
@@ -12,7 +14,14 @@ IMAGE="localhost/arena-base:${DEBIAN_RELEASE:-bookworm}"
 CONTAINER=arena-demo
 out="$(mktemp -d)"
 
+TIERS=(web api admin)
+# molecule as scripts/molecule.sh runs it (the lab's podman connection, the shared modules).
+molecule_env=(env -u ANSIBLE_CONFIG ANSIBLE_ROLES_PATH="${ARENA_ROOT}/roles"
+  ANSIBLE_CONNECTION_PLUGINS="${ARENA_ROOT}/connection_plugins" ANSIBLE_LIBRARY="${ARENA_ROOT}/library")
+
 cleanup() {
+  for tier in "${TIERS[@]}"; do "${molecule_env[@]}" molecule destroy -s "$tier" >/dev/null 2>&1 & done
+  wait
   podman rm -f -t 2 "$CONTAINER" >/dev/null 2>&1 || true
   scripts/emulator.sh down >/dev/null 2>&1 || true
   rm -rf "$out"
@@ -21,6 +30,12 @@ trap cleanup EXIT
 start=$SECONDS
 
 step() { printf '\n--- %s\n' "$*"; }
+
+step "Tier containers: converging web, api and admin in the background (molecule converge)"
+for tier in "${TIERS[@]}"; do
+  ( "${molecule_env[@]}" molecule converge -s "$tier" > "${out}/tier-${tier}.log" 2>&1
+    echo $? > "${out}/tier-${tier}.rc" ) &
+done
 
 step "AWS emulator"
 scripts/emulator.sh up
@@ -57,6 +72,16 @@ step "Event scaling plan applied to the Auto Scaling groups (playbooks/event_sca
 ansible-playbook playbooks/event_scaling.yml > "${out}/events" || { tail -40 "${out}/events"; die "event_scaling.yml failed"; }
 grep -A1 "PLAY RECAP" "${out}/events" | tail -1
 
+step "Tier containers (waiting for the converges)"
+wait
+for tier in "${TIERS[@]}"; do
+  if [[ "$(cat "${out}/tier-${tier}.rc")" != 0 ]]; then
+    tail -40 "${out}/tier-${tier}.log"
+    die "molecule converge -s ${tier} failed"
+  fi
+  echo "${tier}: $(grep -A1 'PLAY RECAP' "${out}/tier-${tier}.log" | grep -m1 -o 'tier-[a-z]* *: ok=.*' | tr -s ' ')"
+done
+
 account="$(grep -oP "account: '\K[0-9]+" "${out}/identity")"
 azs="$(sed -n '/availability_zones:/,/region:/p' "${out}/identity" | grep -oP -- '- \K\S+' | paste -sd, -)"
 debian="$(podman exec "$CONTAINER" cat /etc/debian_version)"
@@ -70,7 +95,8 @@ Container host    ${CONTAINER}: Debian ${debian}, systemd ${state}
 Ansible           ping via the podman connection: pong
 SUMMARY
 python scripts/demo_platform.py summary
+python scripts/demo_tiers.py
 cat <<SUMMARY
-Took              $((SECONDS - start)) s; cleaning up (container and emulator)
+Took              $((SECONDS - start)) s; cleaning up (containers and emulator)
 ==========================================================
 SUMMARY
