@@ -64,11 +64,20 @@ def run(cmd: list[str], env: Mapping[str, str], timeout: int = 300) -> subproces
     )
 
 
+def item_messages(result: Mapping[str, object]) -> str:
+    """A task result's message; for a looped task, its failed items' messages, one per line."""
+    items = result.get("results")
+    if isinstance(items, list) and items:
+        return "\n".join(str(item.get("msg", "")) for item in items if item.get("failed"))
+    return str(result.get("msg", ""))
+
+
 def check_role_input(tmp_path: Path, role: str, variables: Mapping[str, object]) -> tuple[str, str, dict]:
     """Run `role` on localhost in --check with `variables`; the play must fail in exactly one task.
 
-    Returns (failed task name, its message, the host's stats). --check keeps a wrong test from
-    changing this machine; callers assert the task, the message and that nothing changed before it.
+    Returns (failed task name, its message, the host's stats). A looped task's message is the
+    messages of its failed items, one per line. --check keeps a wrong test from changing this
+    machine; callers assert the task, the message and that nothing changed before it.
     """
     playbook = tmp_path / "play.yml"
     playbook.write_text(f"- hosts: localhost\n  gather_facts: false\n  roles: [{role}]\n")
@@ -79,11 +88,11 @@ def check_role_input(tmp_path: Path, role: str, variables: Mapping[str, object])
         keep_aws=False,
     )
     cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", "--check", str(playbook), "-e", f"@{varfile}"]
-    result = run(cmd, env, timeout=120)
+    result = run(cmd, env, timeout=300)
     assert result.returncode == 2, result.stdout + result.stderr
     output, _ = json.JSONDecoder().raw_decode(result.stdout)  # the timer callback prints after it
     failed = [
-        (task["task"]["name"], task["hosts"]["localhost"].get("msg", ""))
+        (task["task"]["name"], item_messages(task["hosts"]["localhost"]))
         for task in output["plays"][0]["tasks"]
         if task["hosts"].get("localhost", {}).get("failed")
     ]

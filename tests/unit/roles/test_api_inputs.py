@@ -2,63 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from arena_testlib import check_role_input
 
-REPO = Path(__file__).resolve().parents[3]
 GOOD_SHA = "0" * 64
-
-
-def run_role(role: str, extra_vars: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(
-        f"- name: Input check\n  hosts: localhost\n  connection: local\n  gather_facts: false\n"
-        f"  roles:\n    - role: {role}\n"
-    )
-    varfile = tmp_path / "vars.json"
-    varfile.write_text(json.dumps(extra_vars))
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_ROLES_PATH=str(REPO / "roles"),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_NOCOLOR="1",
-    )
-    bindir = Path(sys.executable).parent
-    proc = subprocess.run(
-        [str(bindir / "ansible-playbook"), "--check", "-i", "localhost,", str(playbook), "-e", f"@{varfile}"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 2, f"expected a failed play (rc 2), got {proc.returncode}\n{proc.stderr}"
-    # The timer callback (ansible.cfg) prints its line after the JSON document.
-    document, _ = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])
-    return document["plays"][0]["tasks"]
-
-
-def first_failure(tasks: list[dict[str, Any]]) -> tuple[int, str, list[str]]:
-    """Index and name of the first failed task, and its messages (per loop item when looped)."""
-    for index, task in enumerate(tasks):
-        result = task["hosts"].get("localhost", {})
-        if result.get("failed"):
-            items = result.get("results") or [result]
-            messages = [str(item.get("msg", "")) for item in items if item.get("failed")]
-            return index, task["task"]["name"], messages
-    raise AssertionError("no task failed")
-
-
-def changed_before(tasks: list[dict[str, Any]], index: int) -> list[str]:
-    return [t["task"]["name"] for t in tasks[:index] if t["hosts"].get("localhost", {}).get("changed")]
 
 
 GOOD: dict[str, Any] = {
@@ -114,8 +64,7 @@ CASES = [
 
 @pytest.mark.parametrize(("bad", "task", "message"), CASES)
 def test_bad_input_rejected(tmp_path: Path, bad: dict[str, Any], task: str, message: str) -> None:
-    tasks = run_role("api", GOOD | bad, tmp_path)
-    index, name, messages = first_failure(tasks)
+    name, messages, stats = check_role_input(tmp_path, "api", GOOD | bad)
     assert name == task
-    assert any(message in m for m in messages), messages
-    assert changed_before(tasks, index) == []
+    assert message in messages
+    assert stats["changed"] == 0
