@@ -47,6 +47,22 @@ def test_groups_match_the_capacity_model(env: str) -> None:
         assert templates[tier]["instance_type"] == plan["instance_type"], (env, tier)
 
 
+@pytest.mark.parametrize("env", ENVS)
+def test_lead_time_counts_the_load_balancers_health_check(env: str) -> None:
+    """The lead time adds interval x healthy threshold: the target groups' own values."""
+    gv = group_vars(env)
+    health = gv["arena_capacity_model"]["health_check"]
+    interval = gv.get(
+        "platform_load_balancers_health_check_interval",
+        role_default("platform_load_balancers", "platform_load_balancers_health_check_interval"),
+    )
+    threshold = gv.get(
+        "platform_load_balancers_healthy_threshold",
+        role_default("platform_load_balancers", "platform_load_balancers_healthy_threshold"),
+    )
+    assert (health["interval_seconds"], health["healthy_threshold"]) == (interval, threshold), env
+
+
 def test_the_check_fails_on_a_mismatch() -> None:
     """The comparison above is not vacuous: the role defaults alone do not fit production's model."""
     model = group_vars("production")["arena_capacity_model"]
