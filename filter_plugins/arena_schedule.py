@@ -8,8 +8,14 @@ baseline ``min_size``. The result is the list of changes of that step function, 
 tier: no two actions share a (time, tier), consecutive actions of a tier differ in size, and the
 last action of every tier returns it to the baseline.
 
-Each action sets ``min_size`` and ``desired_capacity`` to the planned floor and ``max_size`` to the
-tier maximum: target tracking still scales above the floor during an event.
+Each action sets ``min_size`` to the planned floor and ``max_size`` to the tier maximum: target
+tracking still scales above the floor during an event. ``desired_capacity`` is set (to the floor)
+only by the action that returns a tier to its baseline, after ``end + tail`` of every event of the
+window: that is the planned, fast scale-in. Every other action (a step up, or a step down to a level
+an event still holds) has ``desired_capacity: null`` and sets MinSize/MaxSize only: EC2 Auto Scaling
+raises a desired capacity below the new MinSize to it and leaves a higher one (target tracking's,
+for an audience above forecast) alone, so such an action never lowers capacity mid-event
+(docs/live-events.md, "Scheduled floor and target tracking together").
 
 An event whose need exceeds a tier's ``max_size`` is an error (the plan would not cover it), not a
 silent clamp.
@@ -69,6 +75,18 @@ class Action:
     max_size: int
     events: tuple[str, ...]
 
+    @property
+    def returns_to_baseline(self) -> bool:
+        """No event holds the new level: every window has ended (a level above the baseline always
+        names the events that hold it, see tier_actions)."""
+        return not self.events
+
+    @property
+    def desired_capacity(self) -> int | None:
+        """DesiredCapacity the action sets: the baseline on the return to it, otherwise none (the
+        group keeps max(its desired capacity, the new MinSize))."""
+        return self.size if self.returns_to_baseline else None
+
 
 def floor_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
@@ -124,10 +142,10 @@ def action_dict(action: Action, prefix: str) -> dict[str, Any]:
         "tier": action.tier,
         "start_time": calendar_lib.utc_text(action.start),
         "min_size": action.size,
-        "desired_capacity": action.size,
+        "desired_capacity": action.desired_capacity,
         "max_size": action.max_size,
         "events": list(action.events),
-        "kind": "event" if action.events else "baseline",
+        "kind": "baseline" if action.returns_to_baseline else "event",
     }
 
 

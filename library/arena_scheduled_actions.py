@@ -18,6 +18,12 @@ description:
     removes one-off actions itself); existing past actions are left alone.
   - The list is what the C(arena_scaling_schedule) filter returns for one tier; its informational keys
     (V(tier), V(events), V(kind)) are accepted and ignored.
+  - An action without O(actions[].desired_capacity) sets MinSize and MaxSize only. When it runs, EC2 Auto
+    Scaling raises a desired capacity below the new MinSize to it and leaves a higher one alone, so a
+    step-up never lowers capacity that target tracking added.
+  - AWS keeps the old value of a parameter left out when an existing scheduled action is put again, so an
+    existing action that has a DesiredCapacity the wanted one lacks is deleted and created again (reported
+    in RV(updated)).
 options:
   autoscaling_group_name:
     description: Name of the Auto Scaling group.
@@ -50,9 +56,10 @@ options:
         type: int
         required: true
       desired_capacity:
-        description: Desired capacity the action sets.
+        description:
+          - Desired capacity the action sets; must lie within O(actions[].min_size)..O(actions[].max_size).
+          - Omit it (or V(null)) for an action that must not lower the group's capacity (the filter's step-ups).
         type: int
-        required: true
       tier:
         description: Informational (from arena_scaling_schedule), ignored.
         type: str
@@ -79,6 +86,22 @@ EXAMPLES = r"""
     name_prefix: arena-event-web-
     actions: "{{ arena_events | arena_scaling_schedule(arena_capacity_model) | selectattr('tier', 'eq', 'web') }}"
     region: eu-west-1
+
+- name: Raise the floor at 19:20Z without lowering capacity, back to the baseline at 22:15Z
+  arena_scheduled_actions:
+    autoscaling_group_name: arena-production-web
+    name_prefix: arena-event-web-
+    actions:
+      - name: arena-event-web-20270112T1920Z
+        start_time: "2027-01-12T19:20:00Z"
+        min_size: 15
+        max_size: 40
+      - name: arena-event-web-20270112T2215Z
+        start_time: "2027-01-12T22:15:00Z"
+        min_size: 2
+        max_size: 40
+        desired_capacity: 2
+    region: eu-west-1
 """
 
 RETURN = r"""
@@ -88,7 +111,8 @@ created:
   type: list
   elements: str
 updated:
-  description: Names of the actions replaced because their time or sizes changed.
+  description: Names of the actions replaced because their time or sizes changed (or because they carry a
+    DesiredCapacity the wanted action leaves out).
   returned: always
   type: list
   elements: str
@@ -142,16 +166,25 @@ def wanted_actions(actions: list[dict[str, Any]], prefix: str, now: datetime) ->
             raise ActionError(f"action {name!r} does not start with name_prefix {prefix!r}")
         if name in wanted or name in past:
             raise ActionError(f"action {name!r} is listed twice")
-        if not 0 <= action["min_size"] <= action["desired_capacity"] <= action["max_size"]:
+        desired = action.get("desired_capacity")
+        if desired is None and not 0 <= action["min_size"] <= action["max_size"]:
+            raise ActionError(
+                f"action {name!r}: sizes must satisfy 0 <= min_size <= max_size, got "
+                f"{action['min_size']}/{action['max_size']}"
+            )
+        if desired is not None and not 0 <= action["min_size"] <= desired <= action["max_size"]:
             raise ActionError(
                 f"action {name!r}: sizes must satisfy 0 <= min_size <= desired_capacity <= max_size, got "
-                f"{action['min_size']}/{action['desired_capacity']}/{action['max_size']}"
+                f"{action['min_size']}/{desired}/{action['max_size']}"
             )
         start = parse_utc(action["start_time"], f"action {name!r}")
         if start <= now:
             past.append(name)
             continue
-        wanted[name] = {"ScheduledActionName": name, "StartTime": start} | {api: action[key] for key, api in SIZES}
+        sizes = {api: action.get(key) for key, api in SIZES}
+        wanted[name] = {"ScheduledActionName": name, "StartTime": start} | {
+            api: value for api, value in sizes.items() if value is not None
+        }
     return wanted, past
 
 
@@ -170,7 +203,19 @@ def differs(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
         return True
     if current.get("StartTime") is None or current["StartTime"].astimezone(UTC) != wanted["StartTime"]:
         return True
-    return any(current.get(api) != wanted[api] for _, api in SIZES)
+    # A size the wanted action leaves out must be absent from the existing one too (DesiredCapacity on
+    # a step-up): AWS would otherwise keep running the old value.
+    return any(current.get(api) != wanted.get(api) for _, api in SIZES)
+
+
+def must_recreate(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Putting an existing action again keeps the parameters the put leaves out (older AWS API reference
+    wording of BatchPutScheduledUpdateGroupAction: "If you leave a parameter unspecified when updating a
+    scheduled scaling action, the corresponding value remains unchanged"), so dropping a size, a
+    recurrence or an end time needs a delete first."""
+    if current.get("Recurrence") or current.get("EndTime"):
+        return True
+    return any(current.get(api) is not None and api not in wanted for _, api in SIZES)
 
 
 def plan(current: dict[str, dict], wanted: dict[str, dict], now: datetime) -> dict[str, list[str]]:
@@ -187,7 +232,25 @@ def plan(current: dict[str, dict], wanted: dict[str, dict], now: datetime) -> di
     }
 
 
-def apply(client: Any, group: str, wanted: dict[str, dict], changes: dict[str, list[str]]) -> None:
+def delete_batches(client: Any, group: str, names: list[str]) -> None:
+    for index in range(0, len(names), BATCH):
+        result = client.batch_delete_scheduled_action(
+            AutoScalingGroupName=group, ScheduledActionNames=names[index : index + BATCH]
+        )
+        failed = result.get("FailedScheduledActions", [])
+        if failed:
+            raise ActionError(f"AWS refused to delete scheduled actions on {group}: {failed}")
+
+
+def apply(
+    client: Any,
+    group: str,
+    wanted: dict[str, dict],
+    changes: dict[str, list[str]],
+    recreate: list[str],
+) -> None:
+    """Deletes ``recreate`` (updated actions that must lose a size) first, then puts, then deletes."""
+    delete_batches(client, group, recreate)
     puts = [wanted[name] for name in changes["created"] + changes["updated"]]
     for index in range(0, len(puts), BATCH):
         result = client.batch_put_scheduled_update_group_action(
@@ -196,14 +259,7 @@ def apply(client: Any, group: str, wanted: dict[str, dict], changes: dict[str, l
         failed = result.get("FailedScheduledUpdateGroupActions", [])
         if failed:
             raise ActionError(f"AWS refused scheduled actions on {group}: {failed}")
-    deletes = changes["deleted"]
-    for index in range(0, len(deletes), BATCH):
-        result = client.batch_delete_scheduled_action(
-            AutoScalingGroupName=group, ScheduledActionNames=deletes[index : index + BATCH]
-        )
-        failed = result.get("FailedScheduledActions", [])
-        if failed:
-            raise ActionError(f"AWS refused to delete scheduled actions on {group}: {failed}")
+    delete_batches(client, group, changes["deleted"])
 
 
 def run(client: Any, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
@@ -213,10 +269,12 @@ def run(client: Any, params: dict[str, Any], check_mode: bool) -> dict[str, Any]
         raise ActionError("name_prefix must not be empty (it would manage every scheduled action of the group)")
     now = parse_utc(params["now"], "now") if params.get("now") else datetime.now(UTC)
     wanted, past = wanted_actions(params["actions"] or [], prefix, now)
-    changes = plan(current_actions(client, group, prefix), wanted, now)
+    current = current_actions(client, group, prefix)
+    changes = plan(current, wanted, now)
     changed = any(changes.values())
     if changed and not check_mode:
-        apply(client, group, wanted, changes)
+        recreate = [name for name in changes["updated"] if must_recreate(current[name], wanted[name])]
+        apply(client, group, wanted, changes, recreate)
     return {"changed": changed, "skipped_past": past, **changes}
 
 
@@ -234,7 +292,7 @@ def main() -> None:
                     "start_time": {"type": "str", "required": True},
                     "min_size": {"type": "int", "required": True},
                     "max_size": {"type": "int", "required": True},
-                    "desired_capacity": {"type": "int", "required": True},
+                    "desired_capacity": {"type": "int"},
                     "tier": {"type": "str"},
                     "events": {"type": "list", "elements": "str"},
                     "kind": {"type": "str"},

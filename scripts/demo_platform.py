@@ -30,7 +30,7 @@ def summary() -> None:
         print(f"Auto Scaling      {g['AutoScalingGroupName']:<28} min {g['MinSize']} max {g['MaxSize']} {azs}")
         actions = boto3.client("autoscaling").describe_scheduled_actions(AutoScalingGroupName=g["AutoScalingGroupName"])
         for a in sorted(actions["ScheduledUpdateGroupActions"], key=lambda a: a["StartTime"])[:4]:
-            sizes = f"min {a.get('MinSize')} desired {a.get('DesiredCapacity')}"
+            sizes = f"min {a.get('MinSize')} desired {a.get('DesiredCapacity', '-')}"
             print(f"  scheduled       {a['ScheduledActionName']:<40} {sizes}")
     for rg in boto3.client("elasticache").describe_replication_groups()["ReplicationGroups"]:
         endpoint = (rg.get("NodeGroups") or [{}])[0].get("PrimaryEndpoint", {})

@@ -2,6 +2,8 @@
 
 Three ways to run each scaled tier over the season, minute by minute:
 - planned:  the arena_scaling_schedule floor (one-off scheduled actions) with target tracking on top;
+            an action sets MinSize; one without a desired capacity (a step-up) leaves the group at
+            max(its desired capacity, the new floor), the return to the baseline sets desired = floor;
 - reactive: target tracking alone on the baseline (no schedule);
 - fixed:    a fleet sized for the season's peak, running the whole time.
 
@@ -154,9 +156,10 @@ def run_tier(
     requests: np.ndarray,
     load: LoadModel,
     ready: int,
-    actions: dict[int, int],
+    actions: dict[int, tuple[int, int | None]],
 ) -> Timeline:
-    """Target tracking on (1 - headroom) utilisation, with optional scheduled floors (minute -> size)."""
+    """Target tracking on (1 - headroom) utilisation, with optional scheduled actions
+    (minute -> (MinSize, DesiredCapacity or None))."""
     target = tier.planned_rpm_per_instance
     fleet = Fleet(ready=ready, in_service=tier.min_size, max_size=tier.max_size, floor=tier.min_size)
     in_service = np.zeros(len(requests), dtype=int)
@@ -165,8 +168,11 @@ def run_tier(
     for minute in range(len(requests)):
         fleet.promote(minute)
         if minute in actions:
-            fleet.floor = actions[minute]
-            fleet.set_desired(actions[minute], minute)
+            floor, desired = actions[minute]
+            fleet.floor = floor
+            # EC2 Auto Scaling: without a DesiredCapacity the new MinSize raises a lower desired
+            # capacity to it and leaves a higher one alone; with one, the group goes to it.
+            fleet.set_desired(max(fleet.desired, floor) if desired is None else desired, minute)
         observed = requests[max(0, minute - load.metric_delay)]
         per_target = observed / max(fleet.in_service, 1)
         high = high + 1 if per_target > target else 0
@@ -230,7 +236,7 @@ def replay(season: Any, model_raw: Any, load_raw: Any) -> dict[str, Any]:
     tiers: dict[str, dict[str, Any]] = {}
     for tier in model.tiers:
         requests = viewers * tier.requests_per_viewer_per_minute
-        floors = {minute_of(a.start, origin): a.size for a in actions if a.tier == tier.name}
+        floors = {minute_of(a.start, origin): (a.size, a.desired_capacity) for a in actions if a.tier == tier.name}
         fixed_size = max([tier.min_size, *(capacity_lib.instances_for(e.peak_viewers, tier) for e in events)])
         tiers[tier.name] = {
             "tier": tier,

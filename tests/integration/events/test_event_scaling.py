@@ -88,8 +88,10 @@ Actions = dict[str, tuple[str, int | None, int | None, int | None]]
 
 
 def expected(tier: str, rows: list[tuple[str, str, int, int]]) -> Actions:
+    """(start, MinSize, DesiredCapacity, MaxSize): a step-up has no DesiredCapacity (it must not lower
+    what target tracking holds); the return to the baseline (1) sets it."""
     return {
-        f"arena-event-{tier}-{suffix}": (start, size, size, 6)
+        f"arena-event-{tier}-{suffix}": (start, size, size if size == 1 else None, 6)
         for suffix, start, web, api in rows
         for size in [web if tier == "web" else api]
     }
@@ -139,6 +141,15 @@ def pool(prepared: int) -> dict[str, Any]:
     }
 
 
+def assert_step_ups_without_desired_capacity(endpoint: str, group: str, events: int) -> None:
+    """Every step-up (scale-out) carries MinSize and MaxSize only; only the returns to the baseline (1)
+    set a DesiredCapacity."""
+    owned = {name: sizes for name, sizes in scheduled(endpoint, group).items() if name.startswith("arena-event-")}
+    assert len(owned) == 2 * events
+    assert sorted(desired for _, _, desired, _ in owned.values() if desired is not None) == [1] * events
+    assert all(desired is None for _, size, desired, _ in owned.values() if size > 1)
+
+
 def test_apply_rerun_check_remove_event_and_absent(tmp_path: Path, endpoint: str, groups: list[str]) -> None:
     assert groups == ["arena-local-web", "arena-local-api", "arena-local-admin"]
     autoscaling = boto3.client("autoscaling", endpoint_url=endpoint)
@@ -161,11 +172,25 @@ def test_apply_rerun_check_remove_event_and_absent(tmp_path: Path, endpoint: str
     )
     others = {group: scheduled(endpoint, group) for group in groups}
     assert all(len(actions) == 1 for actions in others.values())
+    # An owned step-up as the plan wrote it before step-ups dropped DesiredCapacity: the apply must
+    # replace it with one that has none (the module deletes it first: AWS would keep the old value).
+    autoscaling.put_scheduled_update_group_action(
+        AutoScalingGroupName="arena-local-web",
+        ScheduledActionName="arena-event-web-20310114T1920Z",
+        StartTime="2031-01-14T19:20:00Z",
+        MinSize=2,
+        DesiredCapacity=2,
+        MaxSize=6,
+    )
+    old_style = scheduled(endpoint, "arena-local-web")["arena-event-web-20310114T1920Z"]
+    assert old_style == ("2031-01-14T19:20:00Z", 2, 2, 6)
 
     calendar = [MADRID, SYDNEY, NEW_YORK]
     changed, output = play(tmp_path, calendar, "--check")
     assert changed == 2, output
-    assert {group: scheduled(endpoint, group) for group in groups} == others
+    assert {group: scheduled(endpoint, group) for group in groups} == others | {
+        "arena-local-web": others["arena-local-web"] | {"arena-event-web-20310114T1920Z": old_style}
+    }
     assert warm_pool(endpoint, "arena-local-web") is None
 
     changed, output = play(tmp_path, calendar)
@@ -174,6 +199,8 @@ def test_apply_rerun_check_remove_event_and_absent(tmp_path: Path, endpoint: str
     assert scheduled(endpoint, "arena-local-web") == others["arena-local-web"] | expected("web", all_rows)
     assert scheduled(endpoint, "arena-local-api") == others["arena-local-api"] | expected("api", all_rows)
     assert scheduled(endpoint, "arena-local-admin") == others["arena-local-admin"]
+    for group in ("arena-local-web", "arena-local-api"):
+        assert_step_ups_without_desired_capacity(endpoint, group, events=3)
     # Prepared capacity = the largest upcoming floor.
     assert warm_pool(endpoint, "arena-local-web") == pool(5)
     assert warm_pool(endpoint, "arena-local-api") == pool(6)

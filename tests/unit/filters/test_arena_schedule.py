@@ -6,6 +6,9 @@ Properties (for any calendar and model):
 - merge by maximum: the floor at any moment is max(baseline, needs of the windows active then);
 - no contradiction: actions sorted by (time, tier), one per (time, tier), minute-aligned, and
   consecutive actions of a tier change its size;
+- never lowers capacity mid-event: no step-up carries a desired capacity (it sets MinSize only, so
+  capacity target tracking added above the new floor stays), and the only actions that do set one
+  return a tier to its baseline at a moment outside every event's window;
 - the schedule ends at every tier's baseline; the order of the calendar does not matter.
 """
 
@@ -60,7 +63,7 @@ def game(name: str, start: str, viewers: int, minutes: int = 120, zone: str = "E
 
 
 def brief(actions: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
-    return [(a["start_time"], a["tier"], a["desired_capacity"]) for a in actions]
+    return [(a["start_time"], a["tier"], a["min_size"]) for a in actions]
 
 
 def test_single_event_scales_out_at_lead_time_and_back_after_tail(schedule: ModuleType) -> None:
@@ -78,13 +81,21 @@ def test_single_event_scales_out_at_lead_time_and_back_after_tail(schedule: Modu
         "tier": "web",
         "start_time": "2027-01-12T19:20:00Z",
         "min_size": 15,
-        "desired_capacity": 15,
+        "desired_capacity": None,  # a step-up: MinSize only, target tracking's extra capacity stays
         "max_size": 40,
         "events": ["Arena Basket vs Real Madrid"],
         "kind": "event",
     }
-    assert actions[3]["kind"] == "baseline"
-    assert actions[3]["events"] == []
+    assert actions[3] == {
+        "name": "arena-event-web-20270112T2215Z",
+        "tier": "web",
+        "start_time": "2027-01-12T22:15:00Z",
+        "min_size": 2,
+        "desired_capacity": 2,  # back to the baseline: the planned scale-in
+        "max_size": 40,
+        "events": [],
+        "kind": "baseline",
+    }
 
 
 def test_kick_off_on_the_dst_change_day_uses_summer_time(schedule: ModuleType) -> None:
@@ -121,12 +132,14 @@ def test_smaller_event_inside_a_bigger_one_changes_nothing(schedule: ModuleType)
 def test_second_larger_event_raises_then_lowers_the_floor(schedule: ModuleType) -> None:
     # Overlapping events take the maximum, not the sum: 40000 -> 15 web, 70000 -> 25 web.
     events = [game("Game", "2027-05-30T20:00", 40000, 180), game("Ceremony", "2027-05-30T21:00", 70000, 30)]
-    web = [(a["start_time"], a["desired_capacity"]) for a in schedule.arena_scaling_schedule(events, MODEL)]
-    assert web[1::2] == [
-        ("2027-05-30T17:35:00Z", 15),
-        ("2027-05-30T18:35:00Z", 25),
-        ("2027-05-30T20:00:00Z", 15),
-        ("2027-05-30T21:30:00Z", 2),
+    plan = schedule.arena_scaling_schedule(events, MODEL)
+    web = [(a["start_time"], a["min_size"], a["desired_capacity"], a["kind"]) for a in plan[1::2]]
+    assert web == [
+        ("2027-05-30T17:35:00Z", 15, None, "event"),
+        ("2027-05-30T18:35:00Z", 25, None, "event"),
+        # down to the game's floor while the game is on: MinSize only, target tracking scales in
+        ("2027-05-30T20:00:00Z", 15, None, "event"),
+        ("2027-05-30T21:30:00Z", 2, 2, "baseline"),
     ]
 
 
@@ -229,7 +242,7 @@ def floor_at(actions: list[dict[str, Any]], tier: str, moment: datetime, baselin
     level = baseline
     for action in actions:
         if action["tier"] == tier and parse_utc(action["start_time"]) <= moment:
-            level = action["desired_capacity"]
+            level = action["min_size"]
     return level
 
 
@@ -250,16 +263,24 @@ def test_property_plan_covers_every_kick_off_and_returns_to_baseline(
     ready = timedelta(seconds=parsed.ready_seconds)
     tail = timedelta(seconds=parsed.tail_seconds)
 
-    # ordered, unique per (time, tier), minute-aligned, UTC, floor == desired, no redundant action
+    # ordered, unique per (time, tier), minute-aligned, UTC, no redundant action
     keys = [(parse_utc(a["start_time"]), a["tier"]) for a in actions]
     assert keys == sorted(keys)
     assert len(set(keys)) == len(keys)
     assert all(moment.second == 0 for moment, _ in keys)
-    assert all(a["min_size"] == a["desired_capacity"] for a in actions)
     assert len({a["name"] for a in actions}) == len(actions)
     for tier in parsed.tiers:
-        sizes = [a["desired_capacity"] for a in actions if a["tier"] == tier.name]
+        tier_plan = [a for a in actions if a["tier"] == tier.name]
+        sizes = [a["min_size"] for a in tier_plan]
         assert all(a != b for a, b in zip([tier.min_size, *sizes], sizes, strict=False))
+        # no step-up carries a desired capacity (it could be below what target tracking holds);
+        # a desired capacity is set exactly on the returns to the baseline, and equals it
+        for before, action in zip([tier.min_size, *sizes], tier_plan, strict=False):
+            if action["min_size"] > before:
+                assert action["desired_capacity"] is None, action
+            baseline = action["min_size"] == tier.min_size
+            assert action["kind"] == ("baseline" if baseline else "event")
+            assert action["desired_capacity"] == (tier.min_size if baseline else None), action
         # returns to the baseline after the last event
         assert not sizes or sizes[-1] == tier.min_size
         assert all(a["max_size"] == tier.max_size for a in actions if a["tier"] == tier.name)
@@ -275,6 +296,17 @@ def test_property_plan_covers_every_kick_off_and_returns_to_baseline(
             for moment in [event.start - lead, *inside]:
                 assert floor_at(actions, tier.name, moment, tier.min_size) >= need
         boundaries |= {event.start - lead, event.end + tail}
+
+    # an action that sets a desired capacity runs outside every window of an event above the baseline
+    # (the audience has gone, tail included): it cannot cut capacity an event's load still needs
+    for action in actions:
+        if action["desired_capacity"] is not None:
+            moment = parse_utc(action["start_time"])
+            tier = next(t for t in parsed.tiers if t.name == action["tier"])
+            for event in validated:
+                if capacity.instances_needed(event.peak_viewers, tier) > tier.min_size:
+                    window = (schedule.floor_minute(event.start - lead), schedule.ceil_minute(event.end + tail))
+                    assert not window[0] <= moment < window[1], (action, event)
 
     # merge by maximum: the step function equals the oracle just before and at every boundary
     for tier in parsed.tiers:

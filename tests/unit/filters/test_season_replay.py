@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 from collections import Counter
 from datetime import UTC, datetime
@@ -139,3 +140,57 @@ def test_doc_markers_are_required(replay: ModuleType, tmp_path: Path) -> None:
     doc.write_text(f"head\n{replay.MARK_START}\nold\n{replay.MARK_END}\ntail\n")
     replay.write_doc(doc, "new\n")
     assert doc.read_text() == f"head\n{replay.MARK_START}\nnew\n{replay.MARK_END}\ntail\n"
+
+
+def test_step_up_keeps_what_target_tracking_added_above_the_new_floor(replay: ModuleType, calendar: ModuleType) -> None:
+    """Double-header whose first game draws three times its forecast: the second game's step-up runs
+    while the first is still on. It sets MinSize only, so the group keeps the capacity target tracking
+    added for the first game; a step-up that also set DesiredCapacity (the old plan) cut it to the floor."""
+    load = replay.LoadModel.from_dict(replay.read_yaml(ROOT / "simulation" / "load_model.yml"))
+    model = replay.capacity_lib.parse_model(
+        replay.read_yaml(
+            ROOT / "inventories" / "production" / "group_vars" / "all" / "capacity.yml", "arena_capacity_model"
+        )
+    )
+
+    def games(first_viewers: int) -> list[Any]:
+        raw = [("Game 1", "2027-02-13T18:00", 90, first_viewers), ("Game 2", "2027-02-13T19:50", 120, 40000)]
+        return calendar.validate_events(
+            [
+                {
+                    "name": n,
+                    "kind": "basketball",
+                    "start": s,
+                    "timezone": "UTC",
+                    "duration_minutes": d,
+                    "peak_viewers": v,
+                }
+                for n, s, d, v in raw
+            ]
+        )
+
+    forecast, actual = games(20000), games(60000)
+    origin = datetime(2027, 2, 13, tzinfo=UTC)
+    web = next(t for t in model.tiers if t.name == "web")
+    requests = replay.viewer_series(actual, load, origin, 1440) * web.requests_per_viewer_per_minute
+    actions = [a for a in replay.schedule_lib.build_schedule(forecast, model) if a.tier == "web"]
+    # 18:00 - 1460 s -> 17:35 floor 8; game 2: 19:50 - 1460 s -> 19:25 floor 15 (game 1 on until 19:30)
+    assert [(a.start.strftime("%H:%M"), a.size, a.desired_capacity) for a in actions] == [
+        ("17:35", 8, None),
+        ("19:25", 15, None),
+        ("22:20", 2, 2),
+    ]
+    ready = math.ceil(model.ready_seconds / 60)
+    step_up, game_1_end = 19 * 60 + 25, 19 * 60 + 30
+    need = replay.capacity_lib.instances_needed(60000, web)
+    assert need == 22
+
+    planned = replay.run_tier(
+        web, requests, load, ready, {replay.minute_of(a.start, origin): (a.size, a.desired_capacity) for a in actions}
+    )
+    assert planned.in_service[step_up - 1] >= need  # target tracking had scaled game 1 up
+    assert planned.in_service[step_up:game_1_end].min() >= need
+
+    forced = {replay.minute_of(a.start, origin): (a.size, a.size) for a in actions}
+    old = replay.run_tier(web, requests, load, ready, forced)
+    assert old.in_service[step_up] == 15

@@ -41,26 +41,22 @@ def stubbed() -> Iterator[tuple[Any, Stubber]]:
         stubber.assert_no_pending_responses()
 
 
-def action(stamp: str, size: int, **extra: Any) -> dict[str, Any]:
+def action(stamp: str, size: int, desired: bool = True, **extra: Any) -> dict[str, Any]:
+    """A wanted action as the filter writes it: a step-up has desired_capacity None."""
     return {
         "name": f"{PREFIX}{stamp}",
         "start_time": f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:00Z",
         "min_size": size,
         "max_size": 40,
-        "desired_capacity": size,
+        "desired_capacity": size if desired else None,
         **extra,
     }
 
 
-def api(stamp: str, size: int) -> dict[str, Any]:
+def api(stamp: str, size: int, desired: bool = True) -> dict[str, Any]:
     start = datetime.strptime(stamp, "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
-    return {
-        "ScheduledActionName": f"{PREFIX}{stamp}",
-        "StartTime": start,
-        "MinSize": size,
-        "MaxSize": 40,
-        "DesiredCapacity": size,
-    }
+    shape = {"ScheduledActionName": f"{PREFIX}{stamp}", "StartTime": start, "MinSize": size, "MaxSize": 40}
+    return shape | ({"DesiredCapacity": size} if desired else {})
 
 
 def existing(*actions: dict[str, Any]) -> dict[str, Any]:
@@ -231,3 +227,115 @@ def test_empty_prefix_is_refused(mod: ModuleType, stubbed: tuple[Any, Stubber]) 
     client, _ = stubbed
     with pytest.raises(mod.ActionError, match="name_prefix must not be empty"):
         mod.run(client, {**params([]), "name_prefix": ""}, check_mode=False)
+
+
+# --- step-ups without a desired capacity ---------------------------------------------------------
+
+
+def test_step_up_is_created_without_desired_capacity(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    stubber.add_response("describe_scheduled_actions", existing(), {"AutoScalingGroupName": GROUP})
+    stubber.add_response(
+        "batch_put_scheduled_update_group_action",
+        {"FailedScheduledUpdateGroupActions": []},
+        {
+            "AutoScalingGroupName": GROUP,
+            # the step-up carries MinSize and MaxSize only; the return to the baseline its DesiredCapacity
+            "ScheduledUpdateGroupActions": [api("20270112T1920Z", 15, desired=False), api("20270112T2215Z", 2)],
+        },
+    )
+    wanted = [action("20270112T1920Z", 15, desired=False), action("20270112T2215Z", 2)]
+    result = mod.run(client, params(wanted), check_mode=False)
+    assert (result["changed"], result["created"]) == (True, [f"{PREFIX}20270112T1920Z", f"{PREFIX}20270112T2215Z"])
+
+
+@pytest.mark.parametrize("missing", [None, "absent"], ids=["null", "key-left-out"])
+def test_step_up_without_desired_capacity_is_idempotent(
+    mod: ModuleType, stubbed: tuple[Any, Stubber], missing: str | None
+) -> None:
+    client, stubber = stubbed
+    stubber.add_response(
+        "describe_scheduled_actions",
+        existing(api("20270112T1920Z", 15, desired=False), api("20270112T2215Z", 2)),
+        {"AutoScalingGroupName": GROUP},
+    )
+    step_up = action("20270112T1920Z", 15, desired=False)
+    if missing == "absent":
+        del step_up["desired_capacity"]
+    result = mod.run(client, params([step_up, action("20270112T2215Z", 2)]), check_mode=False)
+    assert result == {"changed": False, "created": [], "updated": [], "deleted": [], "skipped_past": []}
+
+
+def test_existing_desired_capacity_is_removed_by_delete_then_put(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    # An action made before step-ups dropped DesiredCapacity: putting it again without the key would
+    # keep DesiredCapacity 15 in AWS, so it is deleted first (the Stubber enforces the order).
+    client, stubber = stubbed
+    stubber.add_response(
+        "describe_scheduled_actions", existing(api("20270112T1920Z", 15)), {"AutoScalingGroupName": GROUP}
+    )
+    stubber.add_response(
+        "batch_delete_scheduled_action",
+        {"FailedScheduledActions": []},
+        {"AutoScalingGroupName": GROUP, "ScheduledActionNames": [f"{PREFIX}20270112T1920Z"]},
+    )
+    stubber.add_response(
+        "batch_put_scheduled_update_group_action",
+        {"FailedScheduledUpdateGroupActions": []},
+        {"AutoScalingGroupName": GROUP, "ScheduledUpdateGroupActions": [api("20270112T1920Z", 15, desired=False)]},
+    )
+    result = mod.run(client, params([action("20270112T1920Z", 15, desired=False)]), check_mode=False)
+    assert (result["changed"], result["updated"], result["deleted"]) == (True, [f"{PREFIX}20270112T1920Z"], [])
+
+
+def test_adding_a_desired_capacity_is_a_plain_put(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    stubber.add_response(
+        "describe_scheduled_actions",
+        existing(api("20270112T2215Z", 2, desired=False)),
+        {"AutoScalingGroupName": GROUP},
+    )
+    stubber.add_response(
+        "batch_put_scheduled_update_group_action",
+        {"FailedScheduledUpdateGroupActions": []},
+        {"AutoScalingGroupName": GROUP, "ScheduledUpdateGroupActions": [api("20270112T2215Z", 2)]},
+    )
+    result = mod.run(client, params([action("20270112T2215Z", 2)]), check_mode=False)
+    assert (result["changed"], result["updated"]) == (True, [f"{PREFIX}20270112T2215Z"])
+
+
+def test_check_mode_reports_a_desired_capacity_to_remove_without_writing(
+    mod: ModuleType, stubbed: tuple[Any, Stubber]
+) -> None:
+    client, stubber = stubbed  # only the describe is queued: a delete or put would fail the test
+    stubber.add_response(
+        "describe_scheduled_actions", existing(api("20270112T1920Z", 15)), {"AutoScalingGroupName": GROUP}
+    )
+    result = mod.run(client, params([action("20270112T1920Z", 15, desired=False)]), check_mode=True)
+    assert (result["changed"], result["updated"]) == (True, [f"{PREFIX}20270112T1920Z"])
+
+
+@pytest.mark.parametrize(
+    ("wanted", "message"),
+    [
+        (
+            {**action("20270112T1920Z", 15, desired=False), "max_size": 10},
+            f"action '{PREFIX}20270112T1920Z': sizes must satisfy 0 <= min_size <= max_size, got 15/10",
+        ),
+        (
+            {**action("20270112T1920Z", 15, desired=False), "min_size": -1},
+            f"action '{PREFIX}20270112T1920Z': sizes must satisfy 0 <= min_size <= max_size, got -1/40",
+        ),
+        (
+            {**action("20270112T1920Z", 15), "desired_capacity": 41},
+            f"action '{PREFIX}20270112T1920Z': sizes must satisfy 0 <= min_size <= desired_capacity <= max_size,"
+            " got 15/41/40",
+        ),
+    ],
+)
+def test_sizes_are_checked_with_and_without_desired_capacity(
+    mod: ModuleType, stubbed: tuple[Any, Stubber], wanted: dict[str, Any], message: str
+) -> None:
+    client, _ = stubbed
+    with pytest.raises(mod.ActionError) as caught:
+        mod.run(client, params([wanted]), check_mode=False)
+    assert str(caught.value) == message
