@@ -21,7 +21,9 @@ scenarios=()
 if [[ -n "${MOLECULE_SCENARIOS:-}" ]]; then
   read -r -a scenarios <<< "$MOLECULE_SCENARIOS"
 else
-  for f in roles/*/molecule/*/molecule.yml molecule/*/molecule.yml; do
+  # The whole-tier scenarios (molecule/*) first: they take longest, and starting the longest jobs
+  # first keeps the last ones from running alone at the end.
+  for f in molecule/*/molecule.yml roles/*/molecule/*/molecule.yml; do
     [[ -f "$f" ]] || continue
     if [[ "$f" == molecule/* ]]; then dir=.; else dir="${f%%/molecule/*}"; fi
     scenarios+=("${dir}:$(basename "$(dirname "$f")")")
