@@ -10,6 +10,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
 export PATH="${ARENA_ROOT}/scripts/docker-podman-shim:${ARENA_VENV}/bin:${PATH}"
 export ANSIBLE_CONFIG="${ARENA_ROOT}/ansible.cfg" CHECKPOINT_DISABLE=1 PACKER_NO_COLOR=1 ANSIBLE_NOCOLOR=1
+# Per-task times in bake.log (the slowest tasks are listed at the end of the run).
+export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer,ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=25
 
 tiers=("$@")
 ((${#tiers[@]})) || tiers=(web api admin)
@@ -35,11 +37,14 @@ for role in base hardening web api admin mail_relay runtime_config image_cleanup
 done
 
 # The host's apt-cacher-ng, reached from build containers through the podman network's gateway.
+# It listens on all addresses (scripts/setup-host.sh) and is probed on loopback: the gateway address
+# only exists on the host while some container is attached to the network.
 apt_proxy=""
 gateway="$(podman network inspect podman --format '{{range .Subnets}}{{.Gateway}}{{end}}' 2>/dev/null || true)"
-if [[ -n "$gateway" ]] && curl -fsS -m 2 -o /dev/null "http://${gateway}:3142/acng-report.html" 2>/dev/null; then
+if [[ -n "$gateway" ]] && curl -fsS -m 5 -o /dev/null http://127.0.0.1:3142/acng-report.html 2>/dev/null; then
   apt_proxy="http://${gateway}:3142"
 fi
+[[ -n "$apt_proxy" ]] || log "no apt cache on 127.0.0.1:3142: baking straight from Debian's mirror (slower)"
 
 python3 apps/build_artifacts.py --out "${ARENA_ROOT}/build/artifacts" >/dev/null
 scripts/packer-validate.sh --derive 2>/dev/null

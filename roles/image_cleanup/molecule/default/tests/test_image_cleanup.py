@@ -45,6 +45,8 @@ def test_machine_id_empty_but_present(host) -> None:
         "/tmp/build-scratch",
         "/var/tmp/build-scratch",
         "/etc/apt/apt.conf.d/01arena-lab-proxy",
+        "/etc/ssl/private/ssl-cert-snakeoil.key",
+        "/etc/ssl/certs/ssl-cert-snakeoil.pem",
     ],
 )
 def test_trace_removed(host, path: str) -> None:
@@ -63,6 +65,11 @@ def test_active_logs_truncated_not_removed(host) -> None:
 
 def test_firstboot_unit_enabled(host) -> None:
     assert host.service("arena-ssh-hostkeys.service").is_enabled
+    assert host.service("arena-ssl-snakeoil.service").is_enabled
+
+
+def test_no_dangling_snakeoil_hash_link(host) -> None:
+    assert host.run("find /etc/ssl -lname ssl-cert-snakeoil.pem | wc -l").stdout.strip() == "0"
 
 
 def run_cleanup_verify(extra: list[str]) -> subprocess.CompletedProcess[str]:
@@ -142,9 +149,13 @@ def test_first_boot_generates_host_keys_and_machine_id() -> None:
             assert "Result=success" in unit.stdout and "ActiveState=active" in unit.stdout
             assert podman("exec", name, "systemctl", "is-active", "ssh.service", check=False).stdout.strip() == "active"
             fingerprint = podman("exec", name, "ssh-keygen", "-lf", "/etc/ssh/ssh_host_ed25519_key.pub").stdout
-            identities.append((machine_id, fingerprint.split()[1]))
+            snakeoil = podman(
+                "exec", name, "openssl", "x509", "-noout", "-fingerprint", "-in", "/etc/ssl/certs/ssl-cert-snakeoil.pem"
+            ).stdout
+            identities.append((machine_id, fingerprint.split()[1], snakeoil.strip()))
         assert identities[0][0] != identities[1][0], "two boots, one machine-id"
         assert identities[0][1] != identities[1][1], "two boots, one host key"
+        assert identities[0][2] != identities[1][2], "two boots, one snakeoil certificate"
     finally:
         for name in names:
             podman("rm", "-f", "-t", "0", name, check=False)
