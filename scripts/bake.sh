@@ -13,11 +13,7 @@ export ANSIBLE_CONFIG="${ARENA_ROOT}/ansible.cfg" CHECKPOINT_DISABLE=1 PACKER_NO
 # Per-task times in bake.log (the slowest tasks are listed at the end of the run).
 export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer,ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=25
 
-tiers=("$@")
-((${#tiers[@]})) || tiers=(web api admin)
-for tier in "${tiers[@]}"; do
-  [[ "$tier" =~ ^(web|api|admin)$ ]] || die "unknown tier '$tier' (web, api, admin)"
-done
+parse_tiers "$@"
 command -v packer >/dev/null || die "packer is not installed (make setup)"
 podman image exists localhost/arena-base:bookworm || die "no localhost/arena-base:bookworm (make base-image)"
 

@@ -20,11 +20,7 @@ CONFIGURE_RUNS="${ARENA_BENCH_CONFIGURE_RUNS:-1}"
 TIMEOUT="${ARENA_BENCH_TIMEOUT:-900}"
 BUDGET="${ARENA_BOOT_BUDGET:-60}"
 out_root="${ARENA_BAKE_DIR:-${ARENA_ROOT}/build/images}"
-tiers=("$@")
-((${#tiers[@]})) || tiers=(web api admin)
-for tier in "${tiers[@]}"; do
-  [[ "$tier" =~ ^(web|api|admin)$ ]] || die "unknown tier '$tier' (web, api, admin)"
-done
+parse_tiers "$@"
 
 work="$(mktemp -d)"
 cleanup() {

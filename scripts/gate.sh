@@ -33,11 +33,7 @@ out_root="${ARENA_BAKE_DIR:-${ARENA_ROOT}/build/images}"
 [[ -n "${AWS_URL:-}" ]] || die "no emulator: run through scripts/with-emulator.sh (AWS_URL is unset)"
 command -v lynis >/dev/null || die "lynis is not installed on the host (make setup)"
 
-tiers=("$@")
-((${#tiers[@]})) || tiers=(web api admin)
-for tier in "${tiers[@]}"; do
-  [[ "$tier" =~ ^(web|api|admin)$ ]] || die "unknown tier '$tier' (web, api, admin)"
-done
+parse_tiers "$@"
 
 work="$(mktemp -d)"
 cleanup() {

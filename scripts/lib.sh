@@ -23,3 +23,14 @@ recipe_hash() {
     done
   } | sha256sum | cut -d' ' -f1
 }
+
+# Tier arguments of the image scripts (bake, gate, bench-boot): sets the global array `tiers` to the
+# arguments, or to all three without any; an unknown tier is an error.
+parse_tiers() {
+  tiers=("$@")
+  ((${#tiers[@]})) || tiers=(web api admin)
+  local tier
+  for tier in "${tiers[@]}"; do
+    [[ "$tier" =~ ^(web|api|admin)$ ]] || die "unknown tier '$tier' (web, api, admin)"
+  done
+}

@@ -76,17 +76,19 @@ def params(actions: list[dict[str, Any]]) -> dict[str, Any]:
     return {"autoscaling_group_name": GROUP, "name_prefix": PREFIX, "actions": actions, "now": NOW}
 
 
-def test_creates_missing_actions(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
-    client, stubber = stubbed
-    stubber.add_response("describe_scheduled_actions", existing(), {"AutoScalingGroupName": GROUP})
+def expect_put(stubber: Stubber, actions: list[dict[str, Any]]) -> None:
+    """The module's next call: one accepted batch put of exactly `actions` (API shape) on GROUP."""
     stubber.add_response(
         "batch_put_scheduled_update_group_action",
         {"FailedScheduledUpdateGroupActions": []},
-        {
-            "AutoScalingGroupName": GROUP,
-            "ScheduledUpdateGroupActions": [api("20270112T1920Z", 15), api("20270112T2215Z", 2)],
-        },
+        {"AutoScalingGroupName": GROUP, "ScheduledUpdateGroupActions": actions},
     )
+
+
+def test_creates_missing_actions(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    client, stubber = stubbed
+    stubber.add_response("describe_scheduled_actions", existing(), {"AutoScalingGroupName": GROUP})
+    expect_put(stubber, [api("20270112T1920Z", 15), api("20270112T2215Z", 2)])
     wanted = [action("20270112T1920Z", 15, tier="web", events=["G"], kind="event"), action("20270112T2215Z", 2)]
     result = mod.run(client, params(wanted), check_mode=False)
     assert result == {
@@ -116,11 +118,7 @@ def test_changed_size_is_put_again_and_removed_event_deleted(mod: ModuleType, st
         existing(api("20270112T1920Z", 12), api("20270116T1635Z", 10)),
         {"AutoScalingGroupName": GROUP},
     )
-    stubber.add_response(
-        "batch_put_scheduled_update_group_action",
-        {"FailedScheduledUpdateGroupActions": []},
-        {"AutoScalingGroupName": GROUP, "ScheduledUpdateGroupActions": [api("20270112T1920Z", 15)]},
-    )
+    expect_put(stubber, [api("20270112T1920Z", 15)])
     stubber.add_response(
         "batch_delete_scheduled_action",
         {"FailedScheduledActions": []},
@@ -167,11 +165,7 @@ def test_more_than_fifty_actions_go_in_batches(mod: ModuleType, stubbed: tuple[A
     stamps = [f"202702{day:02d}T{hour:02d}00Z" for day in range(1, 27) for hour in (10, 20)][:51]
     stubber.add_response("describe_scheduled_actions", existing(), {"AutoScalingGroupName": GROUP})
     for chunk in (stamps[:50], stamps[50:]):
-        stubber.add_response(
-            "batch_put_scheduled_update_group_action",
-            {"FailedScheduledUpdateGroupActions": []},
-            {"AutoScalingGroupName": GROUP, "ScheduledUpdateGroupActions": [api(s, 5) for s in chunk]},
-        )
+        expect_put(stubber, [api(s, 5) for s in chunk])
     result = mod.run(client, params([action(s, 5) for s in stamps]), check_mode=False)
     assert len(result["created"]) == 51
 
@@ -235,15 +229,8 @@ def test_empty_prefix_is_refused(mod: ModuleType, stubbed: tuple[Any, Stubber]) 
 def test_step_up_is_created_without_desired_capacity(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
     client, stubber = stubbed
     stubber.add_response("describe_scheduled_actions", existing(), {"AutoScalingGroupName": GROUP})
-    stubber.add_response(
-        "batch_put_scheduled_update_group_action",
-        {"FailedScheduledUpdateGroupActions": []},
-        {
-            "AutoScalingGroupName": GROUP,
-            # the step-up carries MinSize and MaxSize only; the return to the baseline its DesiredCapacity
-            "ScheduledUpdateGroupActions": [api("20270112T1920Z", 15, desired=False), api("20270112T2215Z", 2)],
-        },
-    )
+    # the step-up carries MinSize and MaxSize only; the return to the baseline its DesiredCapacity
+    expect_put(stubber, [api("20270112T1920Z", 15, desired=False), api("20270112T2215Z", 2)])
     wanted = [action("20270112T1920Z", 15, desired=False), action("20270112T2215Z", 2)]
     result = mod.run(client, params(wanted), check_mode=False)
     assert (result["changed"], result["created"]) == (True, [f"{PREFIX}20270112T1920Z", f"{PREFIX}20270112T2215Z"])
@@ -278,11 +265,7 @@ def test_existing_desired_capacity_is_removed_by_delete_then_put(mod: ModuleType
         {"FailedScheduledActions": []},
         {"AutoScalingGroupName": GROUP, "ScheduledActionNames": [f"{PREFIX}20270112T1920Z"]},
     )
-    stubber.add_response(
-        "batch_put_scheduled_update_group_action",
-        {"FailedScheduledUpdateGroupActions": []},
-        {"AutoScalingGroupName": GROUP, "ScheduledUpdateGroupActions": [api("20270112T1920Z", 15, desired=False)]},
-    )
+    expect_put(stubber, [api("20270112T1920Z", 15, desired=False)])
     result = mod.run(client, params([action("20270112T1920Z", 15, desired=False)]), check_mode=False)
     assert (result["changed"], result["updated"], result["deleted"]) == (True, [f"{PREFIX}20270112T1920Z"], [])
 
@@ -294,11 +277,7 @@ def test_adding_a_desired_capacity_is_a_plain_put(mod: ModuleType, stubbed: tupl
         existing(api("20270112T2215Z", 2, desired=False)),
         {"AutoScalingGroupName": GROUP},
     )
-    stubber.add_response(
-        "batch_put_scheduled_update_group_action",
-        {"FailedScheduledUpdateGroupActions": []},
-        {"AutoScalingGroupName": GROUP, "ScheduledUpdateGroupActions": [api("20270112T2215Z", 2)]},
-    )
+    expect_put(stubber, [api("20270112T2215Z", 2)])
     result = mod.run(client, params([action("20270112T2215Z", 2)]), check_mode=False)
     assert (result["changed"], result["updated"]) == (True, [f"{PREFIX}20270112T2215Z"])
 
