@@ -15,12 +15,11 @@ CONTAINER=arena-demo
 out="$(mktemp -d)"
 
 TIERS=(web api admin)
-# molecule as scripts/molecule.sh runs it (the lab's podman connection, the shared modules).
-molecule_env=(env -u ANSIBLE_CONFIG ANSIBLE_ROLES_PATH="${ARENA_ROOT}/roles"
-  ANSIBLE_CONNECTION_PLUGINS="${ARENA_ROOT}/connection_plugins" ANSIBLE_LIBRARY="${ARENA_ROOT}/library")
+# molecule as scripts/molecule.sh runs it (lib.sh molecule_env), without the demo's ANSIBLE_CONFIG.
+run_molecule() { (unset ANSIBLE_CONFIG; molecule_env; molecule "$@"); }
 
 cleanup() {
-  for tier in "${TIERS[@]}"; do "${molecule_env[@]}" molecule destroy -s "$tier" >/dev/null 2>&1 & done
+  for tier in "${TIERS[@]}"; do run_molecule destroy -s "$tier" >/dev/null 2>&1 & done
   wait
   podman rm -f -t 2 "$CONTAINER" >/dev/null 2>&1 || true
   scripts/emulator.sh down >/dev/null 2>&1 || true
@@ -33,7 +32,7 @@ step() { printf '\n--- %s\n' "$*"; }
 
 step "Tier containers: converging web, api and admin in the background (molecule converge)"
 for tier in "${TIERS[@]}"; do
-  ( "${molecule_env[@]}" molecule converge -s "$tier" > "${out}/tier-${tier}.log" 2>&1
+  ( run_molecule converge -s "$tier" > "${out}/tier-${tier}.log" 2>&1
     echo $? > "${out}/tier-${tier}.rc" ) &
 done
 

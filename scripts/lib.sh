@@ -34,3 +34,12 @@ parse_tiers() {
     [[ "$tier" =~ ^(web|api|admin)$ ]] || die "unknown tier '$tier' (web, api, admin)"
   done
 }
+
+# What molecule needs in this repo (scripts/molecule.sh, scripts/demo.sh): exported into the caller.
+molecule_env() {
+  export ANSIBLE_ROLES_PATH="${ARENA_ROOT}/roles"
+  # molecule-podman connects with the short name `podman`: this makes it the pipelined lab plugin.
+  export ANSIBLE_CONNECTION_PLUGINS="${ARENA_ROOT}/connection_plugins"
+  # Shared custom modules (library/, e.g. arena_files used by roles/base and roles/hardening).
+  export ANSIBLE_LIBRARY="${ARENA_ROOT}/library"
+}

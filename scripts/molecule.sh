@@ -8,11 +8,7 @@
 # a failed scenario's log tail is printed.
 source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
-export ANSIBLE_ROLES_PATH="${ARENA_ROOT}/roles"
-# molecule-podman connects with the short name `podman`: this makes it the pipelined lab plugin.
-export ANSIBLE_CONNECTION_PLUGINS="${ARENA_ROOT}/connection_plugins"
-# Shared custom modules (library/, e.g. arena_files used by roles/base and roles/hardening).
-export ANSIBLE_LIBRARY="${ARENA_ROOT}/library"
+molecule_env
 JOBS="${MOLECULE_JOBS:-2}"
 LOGDIR="${ARENA_LAB_DIR}/molecule"
 mkdir -p "$LOGDIR"
