@@ -1,6 +1,7 @@
 """publish_image.yml and rollback_image.yml against the AWS emulator: the manifest's AMI goes to
-SSM /arena/<env>/images/<tier>, the replaced value is kept for rollback, re-runs change nothing,
-and bad manifests or AMIs are refused before SSM is touched.
+SSM /arena/<env>/images/<tier> with DataType aws:ec2:image, the replaced value is kept for rollback
+(same DataType), re-runs change nothing, a parameter stored as text is refused by name (or migrated
+on request), and bad manifests or AMIs are refused before SSM is touched.
 
 Run through scripts/with-emulator.sh (it sets AWS_URL, AWS_ENDPOINT_URL, AWS_REGION and dummy
 credentials)."""
@@ -20,6 +21,7 @@ from arena_testlib import VENV_BIN, base_env, run
 pytestmark = pytest.mark.skipif(not os.environ.get("AWS_URL"), reason="needs the emulator (scripts/with-emulator.sh)")
 
 ENV = "staging"
+IMAGE = "aws:ec2:image"
 
 
 @pytest.fixture(scope="module")
@@ -77,17 +79,19 @@ def manifest(tmp_path: Path, tier: str, ami: str, *, stale_ami: str = "ami-00000
     return path
 
 
-def playbook(name: str, **extra: str) -> tuple[int, str]:
+def playbook(name: str, *flags: str, **extra: object) -> tuple[int, str]:
     result = run(
-        [str(VENV_BIN / "ansible-playbook"), f"playbooks/{name}.yml", "-e", json.dumps(extra)],
+        [str(VENV_BIN / "ansible-playbook"), f"playbooks/{name}.yml", *flags, "-e", json.dumps(extra)],
         base_env(),
         timeout=300,
     )
     return result.returncode, re.sub(r"\s+", " ", result.stdout + result.stderr)
 
 
-def publish(tier: str, path: Path) -> tuple[int, str]:
-    return playbook("publish_image", publish_image_env=ENV, publish_image_tier=tier, publish_image_manifest=str(path))
+def publish(tier: str, path: Path, *flags: str) -> tuple[int, str]:
+    return playbook(
+        "publish_image", *flags, publish_image_env=ENV, publish_image_tier=tier, publish_image_manifest=str(path)
+    )
 
 
 def rollback(tier: str) -> tuple[int, str]:
@@ -101,6 +105,17 @@ def param(ssm, name: str) -> str | None:
         return None
 
 
+def data_type(ssm, name: str) -> tuple[str, str]:
+    """DataType as GetParameter and as DescribeParameters report it."""
+    got = ssm.get_parameter(Name=name)["Parameter"]["DataType"]
+    described = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [name]}])
+    return got, described["Parameters"][0]["DataType"]
+
+
+def version(ssm, name: str) -> int:
+    return ssm.get_parameter(Name=name)["Parameter"]["Version"]
+
+
 def changed(out: str) -> int:
     return int(re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)", out).group(1))
 
@@ -112,10 +127,13 @@ def test_publish_keep_previous_rollback_and_rerun(ec2, ssm, tmp_path: Path) -> N
     rc, out = publish("web", manifest(tmp_path, "web", first))
     assert rc == 0, out[-3000:]
     assert param(ssm, current) == first and param(ssm, previous) is None
+    assert data_type(ssm, current) == (IMAGE, IMAGE)
 
     rc, out = publish("web", manifest(tmp_path, "web", second))
     assert rc == 0, out[-3000:]
     assert (param(ssm, current), param(ssm, previous)) == (second, first)
+    assert data_type(ssm, current) == data_type(ssm, previous) == (IMAGE, IMAGE)
+    versions = version(ssm, current), version(ssm, previous)
     tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=current)["TagList"]
     assert {t["Key"]: t["Value"] for t in tags} == {
         "Project": "arena",
@@ -127,13 +145,55 @@ def test_publish_keep_previous_rollback_and_rerun(ec2, ssm, tmp_path: Path) -> N
     rc, out = publish("web", manifest(tmp_path, "web", second))
     assert rc == 0 and changed(out) == 0, out[-3000:]
     assert (param(ssm, current), param(ssm, previous)) == (second, first)
+    assert (version(ssm, current), version(ssm, previous)) == versions  # no PutParameter at all
+
+    rc, out = publish("web", manifest(tmp_path, "web", make_ami(ec2, "web")), "--check")
+    assert rc == 0 and changed(out) == 2, out[-3000:]  # would keep the previous and re-point
+    assert (version(ssm, current), version(ssm, previous)) == versions
 
     rc, out = rollback("web")
     assert rc == 0, out[-3000:]
     assert param(ssm, current) == first
+    assert data_type(ssm, current) == (IMAGE, IMAGE)
     rc, out = rollback("web")
     assert rc == 0 and changed(out) == 0, out[-3000:]
     assert param(ssm, current) == first
+    assert data_type(ssm, current) == (IMAGE, IMAGE)
+
+
+def test_text_parameter_is_refused_then_migrated(ec2, ssm, tmp_path: Path) -> None:
+    """A parameter written as text before: AWS cannot change its DataType, so publish refuses it by
+    name (leaving it as it is) unless publish_image_replace_data_type re-creates it."""
+    old, new = make_ami(ec2, "admin"), make_ami(ec2, "admin")
+    current, previous = f"/arena/{ENV}/images/admin", f"/arena/{ENV}/images-previous/admin"
+    ssm.put_parameter(Name=current, Value=old, Type="String", DataType="text")
+    path = manifest(tmp_path, "admin", new)
+    try:
+        rc, out = publish("admin", path)
+        assert rc != 0
+        assert (
+            f"arena_ssm_parameter: {current} is stored with data_type text; AWS cannot change it to "
+            "aws:ec2:image: delete the parameter first or set replace_on_data_type_change=true" in out
+        ), out[-3000:]
+        assert (param(ssm, current), data_type(ssm, current)) == (old, ("text", "text"))
+        # The rollback copy is written first (a new parameter, so no conversion): it already holds
+        # the value being replaced, which is what it should hold after the migration too.
+        assert (param(ssm, previous), data_type(ssm, previous)) == (old, (IMAGE, IMAGE))
+
+        rc, out = playbook(
+            "publish_image",
+            publish_image_env=ENV,
+            publish_image_tier="admin",
+            publish_image_manifest=str(path),
+            publish_image_replace_data_type=True,
+        )
+        assert rc == 0, out[-3000:]
+        assert (param(ssm, current), param(ssm, previous)) == (new, old)
+        assert data_type(ssm, current) == data_type(ssm, previous) == (IMAGE, IMAGE)
+        rc, out = publish("admin", path)
+        assert rc == 0 and changed(out) == 0, out[-3000:]
+    finally:
+        ssm.delete_parameters(Names=[current, previous])
 
 
 def test_rollback_without_previous_is_refused(ec2, ssm, tmp_path: Path) -> None:
