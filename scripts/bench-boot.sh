@@ -49,18 +49,18 @@ rows=()
 for tier in "${tiers[@]}"; do
   image="$(image_of "$tier")" || die "${tier}: no manifest, run make bake first"
   python3 scripts/image_gate.py seed "$tier" bench "bench-$(date +%s%N)" >/dev/null || die "${tier}: seeding failed"
-  health_path="$(tier_value "$tier" bake_gate_health_path | tr -d '"')"
   health_port="$(tier_value "$tier" bake_gate_health_port)"
   mapfile -t instance_args < <(images_instance_args "$image")
   baked=()
   for n in $(seq 1 "$RUNS"); do
     port="$(free_port)" name="ami-bench-${tier}"
+    url="$(tier_url "$tier" "$port")"
     podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
     t0=$(date +%s.%N)
     podman run -d --name "$name" --systemd=always --network slirp4netns:allow_host_loopback=true \
       "${instance_args[@]}" -p "127.0.0.1:${port}:${health_port}" \
       -v "${work}/source.conf:/etc/arena/runtime/source.conf:ro,Z" "$image" >/dev/null
-    if read -r _ s < <(wait_healthy "$port" "$health_path" "$t0" "$BUDGET"); then
+    if read -r _ s < <(wait_healthy "$url" "$t0" "$BUDGET"); then
       baked+=("$s")
     else
       log "${tier}: baked run ${n} not healthy within ${BUDGET} s"
@@ -71,6 +71,7 @@ for tier in "${tiers[@]}"; do
   configured=()
   for n in $(seq 1 "$CONFIGURE_RUNS"); do
     port="$(free_port)" name="ami-bench-cab-${tier}" logf="${out_root}/${tier}/configure-at-boot-${n}.log"
+    url="$(tier_url "$tier" "$port")"
     podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
     t0=$(date +%s.%N)
     podman run -d --name "$name" --systemd=always --network slirp4netns:allow_host_loopback=true \
@@ -79,7 +80,7 @@ for tier in "${tiers[@]}"; do
         -e "bake_tier=${tier}" -e ansible_become=false -e "bake_apt_proxy=${cab_proxy}" \
         -e "@${out_root}/${tier}/bake-vars.yml" -e "@${work}/override.json" > "$logf" 2>&1 \
        && podman restart -t 5 "$name" >/dev/null \
-       && read -r _ s < <(wait_healthy "$port" "$health_path" "$t0" "$TIMEOUT"); then
+       && read -r _ s < <(wait_healthy "$url" "$t0" "$TIMEOUT"); then
       configured+=("$s")
     else
       log "${tier}: configure-at-boot run ${n} failed (${logf#"${ARENA_ROOT}"/}; its tail follows)"

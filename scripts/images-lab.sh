@@ -107,11 +107,22 @@ images_instance_args() {
     | sed -nE 's/^[[:space:]]*(net\.(ipv4|ipv6)\.[^[:space:]=]+)[[:space:]]*=[[:space:]]*([^[:space:]]+).*/--sysctl=\1=\3/p'
 }
 
-# wait_healthy PORT PATH T0 LIMIT: poll until 200; print "<code> <seconds since T0>"; 1 if never 200.
+# tier_url TIER PORT [PATH]: the tier's URL on a published host port: bake_gate_health_scheme
+# (default http; admin: https) and PATH (default the health path, bake_gate_health_path).
+tier_url() {
+  local scheme path="${3:-}"
+  scheme="$(python3 -c 'import sys,yaml; print(yaml.safe_load(open(sys.argv[1])).get("bake_gate_health_scheme", "http"))' \
+    "${ARENA_ROOT}/packer/tiers/$1.yml")"
+  [[ -n "$path" ]] || path="$(tier_value "$1" bake_gate_health_path | tr -d '"')"
+  echo "${scheme}://127.0.0.1:$2${path}"
+}
+
+# wait_healthy URL T0 LIMIT: poll until 200; print "<code> <seconds since T0>"; 1 if never 200.
+# TLS is not verified (-k): each instance has its own self-signed certificate, as behind the ALB.
 wait_healthy() {
-  local port="$1" path="$2" t0="$3" limit="$4" code elapsed
+  local url="$1" t0="$2" limit="$3" code elapsed
   while :; do
-    code="$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:${port}${path}" || true)"
+    code="$(curl -ks -o /dev/null -m 1 -w '%{http_code}' "$url" || true)"
     elapsed="$(echo "$(date +%s.%N) - $t0" | bc)"
     if [[ "$code" == 200 ]]; then printf '200 %.2f\n' "$elapsed"; return 0; fi
     if (($(echo "$elapsed > $limit" | bc))); then printf '%s %.2f\n' "$code" "$elapsed"; return 1; fi

@@ -1,16 +1,17 @@
-"""The admin tier end to end on one node: an allow-listed source gets in with the credentials from
-the runtime configuration, a wrong or missing password gets 401, a source outside the allow-list
-403 even with the password; sshd as the hardening admin profile says; the audit rules for privileged
+"""The admin tier end to end on one node, over HTTPS on 443 (TLS 1.2/1.3 only, nothing on port 80):
+an allow-listed source gets in with the credentials from the runtime configuration, a wrong or
+missing password gets 401, a source outside the allow-list 403 even with the password; fail2ban
+guards the login; sshd as the hardening admin profile says; the audit rules for privileged
 commands. Shared checks (systemd, first-boot unit, mail over TLS + AUTH, load balancer path, Lynis)
 are in molecule/resources/tests."""
 
 from __future__ import annotations
 
-import json
 import pathlib
 
 import pytest
 import yaml
+from arena_nodelib import basic_auth, http_answers
 
 testinfra_hosts = ["podman://tier-admin"]
 
@@ -22,18 +23,7 @@ PROFILE = yaml.safe_load((REPO / "roles" / "hardening" / "vars" / "main.yml").re
 GOOD = "editor:molecule-editor-pw"  # roles/admin's scenario fixture (bcrypt line in molecule.yml)
 BAD = "editor:not-the-password"
 
-# Runs on the node. argv[1]: JSON list of [name, address, credentials or ""]. Prints name -> status.
-PROBE = r"""
-import base64, http.client, json, sys
-out = {}
-for name, addr, creds in json.loads(sys.argv[1]):
-    headers = {"Authorization": "Basic " + base64.b64encode(creds.encode()).decode()} if creds else {}
-    conn = http.client.HTTPConnection(addr, 80, timeout=5)
-    conn.request("GET", "/", headers=headers)
-    out[name] = conn.getresponse().status
-    conn.close()
-print(json.dumps(out))
-"""
+PORT = yaml.safe_load((REPO / "roles" / "admin" / "defaults" / "main.yml").read_text())["admin_listen_port"]
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +31,13 @@ def statuses(host):
     own = host.check_output("hostname -I").split()[0]
     assert not own.startswith("127.")
     requests = [
-        ["allowed_good", "127.0.0.1", GOOD],
-        ["allowed_bad", "127.0.0.1", BAD],
-        ["allowed_none", "127.0.0.1", ""],
-        ["outside_good", own, GOOD],
-        ["outside_none", own, ""],
+        ["allowed_good", "GET", f"https://127.0.0.1:{PORT}/", basic_auth(GOOD)],
+        ["allowed_bad", "GET", f"https://127.0.0.1:{PORT}/", basic_auth(BAD)],
+        ["allowed_none", "GET", f"https://127.0.0.1:{PORT}/"],
+        ["outside_good", "GET", f"https://{own}:{PORT}/", basic_auth(GOOD)],
+        ["outside_none", "GET", f"https://{own}:{PORT}/"],
     ]
-    return json.loads(host.check_output("python3 -c %s %s", PROBE, json.dumps(requests)))
+    return {name: answer["status"] for name, answer in http_answers(host, requests).items()}
 
 
 def test_allowed_source_with_credentials_gets_in(statuses):
@@ -60,6 +50,34 @@ def test_wrong_or_missing_credentials_get_401(statuses):
 
 def test_source_outside_the_allow_list_gets_403(statuses):
     assert (statuses["outside_good"], statuses["outside_none"]) == (403, 403)
+
+
+def test_tls_only_on_443_and_nothing_on_80(host):
+    assert PORT == 443
+    listening = host.socket.get_listening_sockets()
+    assert "tcp://0.0.0.0:443" in listening
+    assert [s for s in listening if s.startswith("tcp://") and s.endswith(":80")] == []
+
+
+@pytest.mark.parametrize(("version", "accepted"), [("tls1_1", False), ("tls1_2", True), ("tls1_3", True)])
+def test_tls_versions(host, version, accepted):
+    # SECLEVEL=0 lets the client offer TLS 1.1 at all: a refusal is then the server's alert.
+    handshake = host.run(
+        f"openssl s_client -connect 127.0.0.1:{PORT} -brief -{version} -cipher 'DEFAULT:@SECLEVEL=0' </dev/null"
+    )
+    if accepted:
+        assert handshake.rc == 0, handshake.stderr
+        assert f"Protocol version: {version.replace('tls', 'TLSv').replace('_', '.')}" in handshake.stderr
+    else:
+        assert handshake.rc != 0
+        assert "alert protocol version" in handshake.stdout + handshake.stderr
+
+
+def test_fail2ban_guards_the_login(host):
+    assert host.service("fail2ban").is_running
+    status = host.check_output("fail2ban-client status nginx-http-auth")
+    assert "/var/log/nginx/error.log" in status
+    assert host.file("/etc/fail2ban/jail.local").exists
 
 
 def test_credentials_come_from_the_runtime_config(host):

@@ -177,7 +177,7 @@ def test_tier_groups_reference_groups_not_cidrs(aws: dict[str, Any], vpc: dict[s
         "web": ("public-alb", 80),
         "internal-alb": ("web", 80),
         "api": ("internal-alb", 80),
-        "admin": ("admin-alb", 80),
+        "admin": ("admin-alb", 443),  # the admin tier's nginx speaks TLS to its load balancer
         "cache": ("api", 6379),
     }
     for name, (source, port) in expected.items():
@@ -232,6 +232,14 @@ def test_target_groups_check_healthz_fast(aws: dict[str, Any], created: str) -> 
     elbv2 = aws["elbv2"]
     tgs = elbv2.describe_target_groups(Names=[f"{PREFIX}-{t}" for t in TIERS])["TargetGroups"]
     assert len(tgs) == 3
+    # web and api instances serve plain HTTP (TLS ends at the ALB); admin instances speak TLS on 443.
+    assert {
+        tg["TargetGroupName"][len(PREFIX) + 1 :]: (tg["Protocol"], tg["Port"], tg["HealthCheckProtocol"]) for tg in tgs
+    } == {
+        "web": ("HTTP", 80, "HTTP"),
+        "api": ("HTTP", 80, "HTTP"),
+        "admin": ("HTTPS", 443, "HTTPS"),
+    }
     for tg in tgs:
         assert tg["HealthCheckPath"] == "/healthz"
         assert tg["HealthCheckIntervalSeconds"] == 10

@@ -78,6 +78,20 @@ def test_the_load_balancer_the_firewall_and_the_image_agree_on_the_tier_port(tie
     sg_port = role_defaults("platform_security_groups")["platform_security_groups_tier_ports"][tier]
     assert lb_port == sg_port == data["bake_gate_health_port"], tier
     assert lb_port in data["bake_gate_listen_ports"] and lb_port in opened, tier
+    assert data["bake_gate_listen_ports"] == [lb_port], tier
+
+
+@pytest.mark.parametrize("tier", ["web", "api", "admin"])
+def test_the_load_balancer_the_gate_and_the_tier_role_agree_on_the_protocol(tier: str) -> None:
+    """A target group on HTTPS against an instance serving plain HTTP (or the reverse) is never healthy."""
+    data = yaml.safe_load((TIERS / f"{tier}.yml").read_text())
+    protocol = role_defaults("platform_load_balancers")["platform_load_balancers_tier_protocols"][tier]
+    lb_port = role_defaults("platform_load_balancers")["platform_load_balancers_tier_ports"][tier]
+    assert protocol == ("HTTPS" if tier == "admin" else "HTTP")
+    assert data.get("bake_gate_health_scheme", "http") == protocol.lower(), tier
+    if tier == "admin":
+        # The admin role serves TLS on its listen port, which is the target group's port.
+        assert role_defaults("admin")["admin_listen_port"] == lb_port == 443
 
 
 @pytest.mark.parametrize("tier", ["web", "api", "admin"])

@@ -109,6 +109,18 @@ CASES = [
         id="single-az-cache",
     ),
     pytest.param(
+        {"platform_load_balancers_tier_protocols": {"web": "HTTP", "api": "HTTP", "admin": "TLS"}},
+        "platform_load_balancers_tier_protocols needs exactly the tiers web, api and admin, each HTTP or HTTPS, "
+        "got {'web': 'HTTP', 'api': 'HTTP', 'admin': 'TLS'}.",
+        id="unknown-target-protocol",
+    ),
+    pytest.param(
+        {"platform_load_balancers_tier_protocols": {"web": "HTTP", "admin": "HTTPS"}},
+        "platform_load_balancers_tier_protocols needs exactly the tiers web, api and admin, each HTTP or HTTPS, "
+        "got {'web': 'HTTP', 'admin': 'HTTPS'}.",
+        id="target-protocol-tier-missing",
+    ),
+    pytest.param(
         {"platform_network_nat_mode": "two"},
         None,  # refused by the argument spec (choices); its message is ansible's
         id="unknown-nat-mode",

@@ -32,7 +32,7 @@ def play(tmp_path: Path, overrides: dict) -> tuple[str, str, dict]:
             {"hardening_ssh_enabled": True},
             "Validate | Profile and component toggles",
             "unknown component toggle(s) hardening_ssh_enabled; known components: packages, sysctl, modules, "
-            "logindefs, pam, shell, coredump, permissions, suid, auditd, aide, journald, cron, banners, sudo, "
+            "logindefs, pam, shell, coredump, permissions, suid, auditd, acct, aide, journald, cron, banners, sudo, "
             "firewall, sshd",
             id="unknown-component-toggle",
         ),

@@ -1,10 +1,12 @@
-"""admin over HTTP: allow-list (403), basic auth with the bcrypt line from the runtime config (401),
-WebDAV content management (201/204/200), /healthz tied to the boot step."""
+"""admin over HTTPS (TLS 1.2/1.3 only, nothing on port 80): allow-list (403), basic auth with the
+bcrypt line from the runtime config (401), WebDAV content management (201/204/200), /healthz tied to
+the boot step and not logged, fail2ban banning a brute-forcing client at nginx (403)."""
 
 from __future__ import annotations
 
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -28,9 +30,15 @@ GOOD = "editor:molecule-editor-pw"
 BAD = "editor:not-the-password"
 
 
+BASE = "https://127.0.0.1"
+BANNED = "192.0.2.10"  # in the allow-list; reaches nginx through loopback (a trusted proxy) with X-Forwarded-For
+JAIL = "nginx-http-auth"
+
+
 def curl(host, url: str, *args: str) -> tuple[int, str]:
-    """Status and body of one request made from inside the container (one remote call)."""
-    cmd = host.run("curl -s -w '\\n%{http_code}' --max-time 5 " + " ".join(args) + f" '{url}'")
+    """Status and body of one request made from inside the container (one remote call). -k: the
+    certificate is the machine's self-signed snakeoil pair (the load balancer does not verify it)."""
+    cmd = host.run("curl -k -s -w '\\n%{http_code}' --max-time 5 " + " ".join(args) + f" '{url}'")
     assert cmd.rc == 0, cmd.stderr
     body, _, status = cmd.stdout.rpartition("\n")
     return int(status), body
@@ -43,30 +51,66 @@ def eth0(host) -> str:
     return address
 
 
-def test_nginx_listens_and_hides_its_version(host) -> None:
-    assert host.socket("tcp://0.0.0.0:80").is_listening
-    headers = host.run("curl -s -D - -o /dev/null http://127.0.0.1/healthz").stdout
+def test_nginx_listens_on_443_only_and_hides_its_version(host) -> None:
+    assert host.socket("tcp://0.0.0.0:443").is_listening
+    assert [s for s in host.socket.get_listening_sockets() if s.startswith("tcp://") and s.endswith(":80")] == []
+    assert curl(host, "http://127.0.0.1:443/healthz")[0] == 400  # plain HTTP on the TLS port
+    headers = host.run(f"curl -k -s -D - -o /dev/null {BASE}/healthz").stdout
     assert "Server: nginx\r\n" in headers
 
 
+def s_client(host, *args: str):
+    return host.run("openssl s_client -connect 127.0.0.1:443 -brief " + " ".join(args) + " </dev/null")
+
+
+@pytest.mark.parametrize("version", ["tls1_2", "tls1_3"])
+def test_tls_1_2_and_1_3_are_accepted(host, version: str) -> None:
+    handshake = s_client(host, f"-{version}")
+    assert handshake.rc == 0, handshake.stderr
+    assert f"Protocol version: {version.replace('tls', 'TLSv').replace('_', '.')}" in handshake.stderr
+
+
+def test_tls_1_1_is_refused_by_the_server(host) -> None:
+    # SECLEVEL=0 lets this client offer TLS 1.1 at all; the refusal must be the server's alert.
+    handshake = s_client(host, "-tls1_1", "-cipher", "'DEFAULT:@SECLEVEL=0'")
+    assert handshake.rc != 0
+    assert "alert protocol version" in handshake.stdout + handshake.stderr
+
+
+def test_tls_1_2_without_aead_is_refused(host) -> None:
+    handshake = s_client(host, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA256")
+    assert handshake.rc != 0
+    assert "handshake failure" in handshake.stdout + handshake.stderr
+
+
+def test_served_certificate_is_the_machines_snakeoil_pair(host) -> None:
+    served = host.check_output(
+        "openssl s_client -connect 127.0.0.1:443 </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256"
+    )
+    on_disk = host.check_output("openssl x509 -noout -fingerprint -sha256 -in /etc/ssl/certs/ssl-cert-snakeoil.pem")
+    assert served == on_disk
+    after = host.check_output("systemctl show -p After -p Wants nginx.service")
+    assert after.count("arena-ssl-snakeoil.service") == 2
+
+
 def test_allowed_source_with_credentials_gets_in(host) -> None:
-    status, body = curl(host, "http://127.0.0.1/", "-u", GOOD)
+    status, body = curl(host, f"{BASE}/", "-u", GOOD)
     assert status == 200
     assert "Index of /" in body
 
 
 def test_wrong_or_missing_credentials_get_401(host) -> None:
-    assert curl(host, "http://127.0.0.1/", "-u", BAD)[0] == 401
-    assert curl(host, "http://127.0.0.1/")[0] == 401
+    assert curl(host, f"{BASE}/", "-u", BAD)[0] == 401
+    assert curl(host, f"{BASE}/")[0] == 401
 
 
 def test_source_outside_the_allow_list_gets_403_even_with_credentials(host, eth0: str) -> None:
-    assert curl(host, f"http://{eth0}/", "-u", GOOD)[0] == 403
-    assert curl(host, f"http://{eth0}/")[0] == 403
+    assert curl(host, f"https://{eth0}/", "-u", GOOD)[0] == 403
+    assert curl(host, f"https://{eth0}/")[0] == 403
 
 
 def test_content_is_managed_over_webdav(host) -> None:
-    url = "http://127.0.0.1/news/2026/final.html"
+    url = f"{BASE}/news/2026/final.html"
     assert curl(host, url, "-u", GOOD, "-X", "PUT", "--data-binary", "'<h1>Final tonight</h1>'")[0] == 201
     assert curl(host, url, "-u", GOOD) == (200, "<h1>Final tonight</h1>")
     assert host.file("/srv/arena-admin/content/news/2026/final.html").user == "www-data"
@@ -76,7 +120,7 @@ def test_content_is_managed_over_webdav(host) -> None:
 
 
 def test_healthz_follows_the_runtime_credentials(host) -> None:
-    assert curl(host, "http://127.0.0.1/healthz") == (200, "ok\n")
+    assert curl(host, f"{BASE}/healthz") == (200, "ok\n")
     # Without a usable runtime configuration the boot step fails and removes the file.
     assert host.run("mv /etc/arena/runtime/admin.env /root/admin.env").rc == 0
     try:
@@ -84,13 +128,55 @@ def test_healthz_follows_the_runtime_credentials(host) -> None:
         assert failed.rc != 0
         journal = host.run("journalctl -u arena-admin-credentials.service -n 5 --no-pager -o cat").stdout
         assert "ADMIN_HTPASSWD is missing from the runtime configuration" in journal
-        assert curl(host, "http://127.0.0.1/healthz")[0] == 503
-        assert curl(host, "http://127.0.0.1/", "-u", GOOD)[0] != 200
+        assert curl(host, f"{BASE}/healthz")[0] == 503
+        assert curl(host, f"{BASE}/", "-u", GOOD)[0] != 200
     finally:
         assert host.run("mv /root/admin.env /etc/arena/runtime/admin.env").rc == 0
         assert host.run("systemctl restart arena-admin-credentials.service").rc == 0
-    assert curl(host, "http://127.0.0.1/healthz") == (200, "ok\n")
-    assert curl(host, "http://127.0.0.1/", "-u", GOOD)[0] == 200
+    assert curl(host, f"{BASE}/healthz") == (200, "ok\n")
+    assert curl(host, f"{BASE}/", "-u", GOOD)[0] == 200
+
+
+def test_healthz_is_not_logged_and_other_requests_are(host) -> None:
+    marker = f"probe-{uuid.uuid4()}"
+    assert curl(host, f"{BASE}/healthz", "-A", f"{marker}-health")[0] == 200
+    assert curl(host, f"{BASE}/", "-A", f"{marker}-index")[0] == 401
+    log = host.file("/var/log/nginx/arena-admin.access.log").content_string
+    assert f"{marker}-index" in log
+    assert f"{marker}-health" not in log
+
+
+def test_fail2ban_bans_a_brute_forcing_client_at_nginx(host) -> None:
+    """Behind the load balancer: the client is the X-Forwarded-For address from a trusted proxy
+    (loopback here), the ban is nginx's 403 for that address, even with the right password."""
+    assert host.service("fail2ban").is_running
+    xff = f"-H 'X-Forwarded-For: {BANNED}'"
+    assert curl(host, f"{BASE}/", "-u", GOOD, xff)[0] == 200
+    try:
+        for _ in range(5):  # admin_fail2ban_maxretry
+            assert curl(host, f"{BASE}/", "-u", BAD, xff)[0] == 401
+        status = 0
+        for _ in range(30):  # fail2ban polls the error log each second, then nginx reloads
+            status = curl(host, f"{BASE}/", "-u", GOOD, xff)[0]
+            if status == 403:
+                break
+            time.sleep(1)
+        assert status == 403
+        assert BANNED in host.check_output(f"fail2ban-client status {JAIL}")
+        assert host.file("/var/lib/arena-admin/banned.map").contains(BANNED)
+        # Other clients are not affected.
+        assert curl(host, f"{BASE}/", "-u", GOOD)[0] == 200
+        assert curl(host, f"{BASE}/", "-u", GOOD, "-H 'X-Forwarded-For: 192.0.2.11'")[0] == 200
+    finally:
+        host.run(f"fail2ban-client set {JAIL} unbanip {BANNED}")
+    status = 0
+    for _ in range(10):  # nginx reload after the unban
+        status = curl(host, f"{BASE}/", "-u", GOOD, xff)[0]
+        if status == 200:
+            break
+        time.sleep(1)
+    assert status == 200
+    assert BANNED not in host.check_output(f"fail2ban-client status {JAIL}")
 
 
 def test_basic_auth_file_is_readable_by_nginx_only(host) -> None:
@@ -117,5 +203,6 @@ def test_credentials_are_rewritten_at_every_boot(host) -> None:
     assert state == "running", host.run("systemctl --failed --no-pager").stdout
     order = host.run("systemctl show -p Before arena-admin-credentials.service").stdout
     assert "nginx.service" in order
-    assert curl(host, "http://127.0.0.1/healthz") == (200, "ok\n")
-    assert curl(host, "http://127.0.0.1/", "-u", GOOD)[0] == 200
+    assert host.service("fail2ban").is_running
+    assert curl(host, f"{BASE}/healthz") == (200, "ok\n")
+    assert curl(host, f"{BASE}/", "-u", GOOD)[0] == 200

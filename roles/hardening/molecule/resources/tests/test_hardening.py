@@ -149,6 +149,21 @@ def test_auditd_rules_and_clean_skip(host):
     assert _unit(host, "auditd.service", "ActiveState") == "inactive"
 
 
+def test_process_accounting_file_and_clean_skip(host):
+    assert _unit(host, "acct.service", "UnitFileState") == "enabled"
+    # accton(8) needs CAP_SYS_PACCT over the host's kernel: in a container skipped, not failed.
+    assert _unit(host, "acct.service", "ConditionResult") == "no"
+    assert _unit(host, "acct.service", "Result") == "success"
+    # At boot systemd-tmpfiles makes the accounting file (an image's /var/log is emptied): delete
+    # it and let the boot-time rule recreate it with its owner and mode.
+    host.run("rm -f /var/log/account/pacct")
+    assert host.run("systemd-tmpfiles --create /etc/tmpfiles.d/arena-acct.conf").rc == 0
+    pacct = host.file("/var/log/account/pacct")
+    assert pacct.is_file
+    assert (pacct.user, pacct.group, pacct.mode) == ("root", "adm", 0o640)
+    assert host.exists("lastcomm")
+
+
 def test_aide_configured_and_daily_check_skipped_without_baseline(host):
     assert host.run("aide --config-check --config /etc/aide/aide.conf").rc == 0
     assert "Checksums = sha512" in host.check_output("grep -E '^Checksums' /etc/aide/aide.conf")

@@ -1,0 +1,81 @@
+"""roles/admin: bad TLS and fail2ban inputs fail in the validation task with the exact message, and
+nothing changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from arena_testlib import check_role_input
+
+ROLE = "admin"
+GOOD: dict = {"admin_allowed_cidrs": ["10.20.0.0/16"]}
+TLS_TASK = "Assert | TLS certificate, key and ciphers"
+F2B_TASK = "Assert | fail2ban thresholds"
+CIPHERS = (
+    "['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', "
+    "'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305']"
+)
+
+
+def tls_message(cert: str, key: str, ciphers: str) -> str:
+    return (
+        "admin_tls_certificate and admin_tls_certificate_key must be absolute paths without spaces or ';', "
+        f"admin_tls_ciphers a non-empty list of OpenSSL cipher names (got certificate='{cert}', key='{key}', "
+        f"ciphers={ciphers})."
+    )
+
+
+SNAKEOIL = ("/etc/ssl/certs/ssl-cert-snakeoil.pem", "/etc/ssl/private/ssl-cert-snakeoil.key")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "task", "message"),
+    [
+        pytest.param(
+            {"admin_tls_certificate": "certs/admin.pem"},
+            TLS_TASK,
+            tls_message("certs/admin.pem", SNAKEOIL[1], CIPHERS),
+            id="relative-certificate",
+        ),
+        pytest.param(
+            {"admin_tls_certificate_key": "/etc/ssl/private/a key;"},
+            TLS_TASK,
+            tls_message(SNAKEOIL[0], "/etc/ssl/private/a key;", CIPHERS),
+            id="key-path-with-space-and-semicolon",
+        ),
+        pytest.param(
+            {"admin_tls_ciphers": []},
+            TLS_TASK,
+            tls_message(*SNAKEOIL, "[]"),
+            id="no-ciphers",
+        ),
+        pytest.param(
+            {"admin_tls_ciphers": ["ECDHE-RSA-AES128-GCM-SHA256; ssl_protocols TLSv1"]},
+            TLS_TASK,
+            tls_message(*SNAKEOIL, "['ECDHE-RSA-AES128-GCM-SHA256; ssl_protocols TLSv1']"),
+            id="cipher-injecting-a-directive",
+        ),
+        pytest.param(
+            {"admin_fail2ban_maxretry": 0},
+            F2B_TASK,
+            "admin_fail2ban_maxretry, admin_fail2ban_findtime and admin_fail2ban_bantime must be at least 1 "
+            "(got maxretry=0, findtime=600, bantime=3600).",
+            id="maxretry-zero",
+        ),
+        pytest.param(
+            {"admin_fail2ban_bantime": -1},
+            F2B_TASK,
+            "admin_fail2ban_maxretry, admin_fail2ban_findtime and admin_fail2ban_bantime must be at least 1 "
+            "(got maxretry=5, findtime=600, bantime=-1).",
+            id="negative-bantime",
+        ),
+    ],
+)
+def test_bad_tls_or_fail2ban_input_fails_in_validation(
+    tmp_path: Path, overrides: dict, task: str, message: str
+) -> None:
+    failed_task, failed_message, stats = check_role_input(tmp_path, ROLE, {**GOOD, **overrides})
+    assert failed_task == f"{ROLE} : {task}"
+    assert failed_message == message
+    assert stats["changed"] == 0
