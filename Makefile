@@ -39,7 +39,7 @@ emulator-down: ## Stop the AWS emulator
 emulator-status: ## Is the AWS emulator running, and where
 	@scripts/emulator.sh status
 
-test: setup ## All checks: lint, unit, molecule, integration (prints each stage's time)
+test: setup ## All checks: lint, unit, then molecule, integration and images (bake + gate) side by side
 	@scripts/test.sh
 
 lint: venv ## ansible-lint (production), yamllint, ruff, packer fmt/validate

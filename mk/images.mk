@@ -1,11 +1,18 @@
 # Images: local bake of the tier images, the acceptance gate, the boot benchmark (docs/ami-pipeline.md).
-.PHONY: bake gate bench-boot
+# The gate and the benchmark use their own emulator (lab dir .lab/images): `make test` runs them
+# beside the integration suite, whose emulator a shared lab dir would reset.
+IMAGES_LAB := $(or $(ARENA_LAB_DIR),$(CURDIR)/.lab)/images
+
+.PHONY: bake gate images bench-boot
 
 bake: setup ## Bake the web, api and admin images locally in parallel (summary table, SBOMs)
 	@$(STAGE) bake scripts/bake.sh
 
 gate: venv ## Boot each baked image and run the acceptance gate (emulator started here)
-	@$(STAGE) gate scripts/with-emulator.sh scripts/gate.sh
+	@ARENA_LAB_DIR=$(IMAGES_LAB) $(STAGE) gate scripts/with-emulator.sh scripts/gate.sh
+
+images: setup ## The image pipeline as make test runs it: bake the three tiers, then gate them
+	@$(MAKE) --no-print-directory bake && $(MAKE) --no-print-directory gate
 
 bench-boot: venv ## Boot-to-healthy of the baked images vs configure-at-boot (medians, ratio)
-	@scripts/with-emulator.sh scripts/bench-boot.sh
+	@ARENA_LAB_DIR=$(IMAGES_LAB) scripts/with-emulator.sh scripts/bench-boot.sh

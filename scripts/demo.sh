@@ -2,11 +2,13 @@
 # `make demo`: the local lab end to end. Starts the AWS emulator and a systemd container from the
 # base image (the stand-in for an EC2 instance), reaches the container through ansible's podman
 # connection, calls AWS (the emulator) through the guarded identity playbook, builds the platform
-# core and the platform services in the emulator, applies the event-scaling plan, runs the three
-# node tiers in containers (molecule/{web,api,admin}: base + hardening + the tier's roles, with
-# Redis and the SMTP sink in side containers), prints a summary of all of it, and removes
-# everything it started, also on failure.
+# core and the platform services in the emulator, applies the event-scaling plan, bakes the three
+# tier images (scripts/bake.sh, in the background from the start) and runs each tier from its image
+# as an instance would boot it (runtime configuration from the emulator's SSM, Redis in a side
+# container: scripts/images-lab.sh, as the acceptance gate does), prints a summary of all of it, and
+# removes everything it started, also on failure. The images stay (localhost/arena-<tier>:<version>).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/images-lab.sh"
 cd "$ARENA_ROOT"
 export PATH="${ARENA_VENV}/bin:${PATH}" ANSIBLE_CONFIG="${ARENA_ROOT}/ansible.cfg" ANSIBLE_NOCOLOR=1
 export ARENA_LAB_DIR="${ARENA_LAB_DIR}/demo"
@@ -15,12 +17,11 @@ CONTAINER=arena-demo
 out="$(mktemp -d)"
 
 TIERS=(web api admin)
-# molecule as scripts/molecule.sh runs it (lib.sh molecule_env), without the demo's ANSIBLE_CONFIG.
-run_molecule() { (unset ANSIBLE_CONFIG; molecule_env; molecule "$@"); }
 
 cleanup() {
-  for tier in "${TIERS[@]}"; do run_molecule destroy -s "$tier" >/dev/null 2>&1 & done
-  wait
+  local tier
+  for tier in "${TIERS[@]}"; do podman rm -f -t 0 "ami-demo-${tier}" >/dev/null 2>&1 || true; done
+  podman rm -f -t 0 ami-demo-redis >/dev/null 2>&1 || true
   podman rm -f -t 2 "$CONTAINER" >/dev/null 2>&1 || true
   scripts/emulator.sh down >/dev/null 2>&1 || true
   rm -rf "$out"
@@ -30,11 +31,8 @@ start=$SECONDS
 
 step() { printf '\n--- %s\n' "$*"; }
 
-step "Tier containers: converging web, api and admin in the background (molecule converge)"
-for tier in "${TIERS[@]}"; do
-  ( run_molecule converge -s "$tier" > "${out}/tier-${tier}.log" 2>&1
-    echo $? > "${out}/tier-${tier}.rc" ) &
-done
+step "Tier images: baking web, api and admin in the background (scripts/bake.sh)"
+( scripts/bake.sh "${TIERS[@]}" > "${out}/bake.log" 2>&1; echo $? > "${out}/bake.rc" ) &
 
 step "AWS emulator"
 scripts/emulator.sh up
@@ -71,14 +69,31 @@ step "Event scaling plan applied to the Auto Scaling groups (playbooks/event_sca
 ansible-playbook playbooks/event_scaling.yml > "${out}/events" || { tail -40 "${out}/events"; die "event_scaling.yml failed"; }
 grep -A1 "PLAY RECAP" "${out}/events" | tail -1
 
-step "Tier containers (waiting for the converges)"
+step "Tier images (waiting for the bake)"
 wait
+sed -n '/^TIER /,$p' "${out}/bake.log"
+[[ "$(cat "${out}/bake.rc")" == 0 ]] || { tail -40 "${out}/bake.log"; die "scripts/bake.sh failed"; }
+
+step "Tiers booted from their images (runtime configuration from the emulator's SSM)"
+images_lab_secrets
+images_redis_up ami-demo-redis "$out"
+images_source_conf "${out}/source.conf" demo
+tiers_json="{}"
 for tier in "${TIERS[@]}"; do
-  if [[ "$(cat "${out}/tier-${tier}.rc")" != 0 ]]; then
-    tail -40 "${out}/tier-${tier}.log"
-    die "molecule converge -s ${tier} failed"
-  fi
-  echo "${tier}: $(grep -A1 'PLAY RECAP' "${out}/tier-${tier}.log" | grep -m1 -o 'tier-[a-z]* *: ok=.*' | tr -s ' ')"
+  image="$(image_of "$tier")" || die "${tier}: no manifest after the bake"
+  python scripts/image_gate.py seed "$tier" demo "demo-$(date +%s%N)" >/dev/null || die "${tier}: seeding SSM failed"
+  port="$(free_port)" url="" name="ami-demo-${tier}"
+  url="$(tier_url "$tier" "$port")"
+  mapfile -t instance_args < <(images_instance_args "$image")
+  t0=$(date +%s.%N)
+  podman run -d --name "$name" --systemd=always --network slirp4netns:allow_host_loopback=true \
+    "${instance_args[@]}" -p "127.0.0.1:${port}:$(tier_value "$tier" bake_gate_health_port)" \
+    -v "${out}/source.conf:/etc/arena/runtime/source.conf:ro,Z" "$image" >/dev/null
+  read -r code secs < <(wait_healthy "$url" "$t0" 30 || true)
+  [[ "$code" == 200 ]] || die "${tier}: ${url} answered ${code} after ${secs} s"
+  echo "${tier}: ${image} healthy in ${secs} s"
+  tiers_json="$(jq -c --arg t "$tier" --arg c "$name" --arg i "$image" --arg u "$(tier_url "$tier" "$port" /)" --arg s "$secs" \
+    '.[$t] = {container: $c, image: $i, base_url: $u, boot_seconds: ($s | tonumber)}' <<< "$tiers_json")"
 done
 
 account="$(grep -oP "account: '\K[0-9]+" "${out}/identity")"
@@ -94,7 +109,7 @@ Container host    ${CONTAINER}: Debian ${debian}, systemd ${state}
 Ansible           ping via the podman connection: pong
 SUMMARY
 python scripts/demo_platform.py summary
-python scripts/demo_tiers.py
+python scripts/demo_tiers.py --tiers "$tiers_json"
 cat <<SUMMARY
 Took              $((SECONDS - start)) s; cleaning up (containers and emulator)
 ==========================================================

@@ -3,7 +3,8 @@
 
     image_gate.py seed TIER ENV MARKER      write the tier's runtime configuration to the emulator's SSM
     image_gate.py ports ALLOWED < ss-output list listening ports, exit 1 on unexpected ones
-    image_gate.py lynis LOG REPORT SYSCTL   Lynis index in the container and as on an instance
+    image_gate.py lynis LOG REPORT SYSCTL [UNITS]   Lynis index in the container and as on an instance
+                                            (UNITS: the image's enabled unit files)
     image_gate.py lost LOG                  Lynis tests that gave fewer than their maximum points
 
 seed: every runtime tier of packer/tiers/<TIER>.yml (runtime_config_tiers) gets GATE_MARKER=MARKER
@@ -123,13 +124,13 @@ def unexpected(listening: Iterable[str], allowed_tcp: Iterable[int]) -> list[str
     return [entry for entry in listening if entry not in allowed]
 
 
-def lynis_indexes(log: str, report: str, sysctl_text: str) -> tuple[int, int, list[str]]:
-    """(index in the container, index as on an instance, re-counted sysctl keys)."""
+def lynis_indexes(log: str, report: str, sysctl_text: str, units: str = "") -> tuple[int, int, list[str]]:
+    """(index in the container, index as on an instance, re-counted items: sysctl keys, auditd)."""
     match = re.search(r"^hardening_index=(\d+)$", report, re.MULTILINE)
     if not match:
         raise GateError("no hardening_index in the Lynis report")
     try:
-        on_instance, _, _, keys = instance_index(log, sysctl_text)
+        on_instance, _, _, keys = instance_index(log, sysctl_text, units)
     except ValueError as err:
         raise GateError(f"Lynis log: {err}") from None
     return int(match[1]), on_instance, keys
@@ -190,8 +191,8 @@ def main(argv: list[str]) -> int:
             bad = unexpected(listening, allowed)
             print(",".join(listening) or "none", ",".join(bad) or "-")
             return 1 if bad else 0
-        if len(argv) == 5 and argv[1] == "lynis":
-            texts = [Path(path).read_text(errors="replace") for path in argv[2:5]]
+        if len(argv) in (5, 6) and argv[1] == "lynis":
+            texts = [Path(path).read_text(errors="replace") for path in argv[2:]]
             container, on_instance, keys = lynis_indexes(*texts)
             print(container, on_instance, ",".join(keys) or "-")
             return 0

@@ -69,8 +69,9 @@ for profile in "${profiles[@]}"; do
   podman cp "${run}:/var/log/lynis-report.dat" "${out}/${profile}-lynis-report.dat"
   podman cp "${run}:/var/log/lynis.log" "${out}/${profile}-lynis.log"
   index[$profile]="$(sed -n 's/^hardening_index=//p' "${out}/${profile}-lynis-report.dat")"
+  podman exec "$run" systemctl list-unit-files --state=enabled --no-legend > "${out}/${profile}-units.txt"
   read -r inst _ _ inst_keys < <(python3 "${ARENA_ROOT}/scripts/hardening/instance_index.py" \
-    "${out}/${profile}-lynis.log" "${out}/${profile}-sysctl.txt")
+    "${out}/${profile}-lynis.log" "${out}/${profile}-sysctl.txt" "${out}/${profile}-units.txt")
   instance[$profile]="$inst"
   log "${profile}: systemd ${state}, hardening_index=${index[$profile]} (instance: ${inst}; re-counted keys: ${inst_keys})"
   podman rm -f "$run" >/dev/null

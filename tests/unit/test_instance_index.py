@@ -57,3 +57,28 @@ def test_nothing_set_means_the_container_index(mod: ModuleType) -> None:
 def test_a_log_without_points_is_an_error(mod: ModuleType) -> None:
     with pytest.raises(ValueError, match="no hardening points"):
         mod.instance_index("Performing test ID KRNL-6000\n", "")
+
+
+AUDITD_LOG = "\n".join(
+    [
+        "Performing test ID ACCT-9628 (Check for auditd)",
+        "Test: Check auditd status",
+        "Result: auditd not active",
+        "Hardening: assigned partial number of hardening points (0 of 1). Currently having 99 points (out of 120)",
+        "Performing test ID ACCT-9630 (Check for auditd rules)",
+        "Hardening: assigned maximum (1). Currently having 160 points (out of 200)",
+    ]
+)
+ENABLED = "auditd.service                 enabled enabled\nnginx.service enabled enabled\n"
+
+
+def test_auditd_recounted_only_when_the_image_enables_it(mod: ModuleType) -> None:
+    assert mod.instance_index(AUDITD_LOG, "", ENABLED) == (80, 161, 200, ["auditd"])
+    # Not enabled in the image (or no unit list): the container's point stands.
+    assert mod.instance_index(AUDITD_LOG, "", "nginx.service enabled enabled\n")[3] == []
+    assert mod.instance_index(AUDITD_LOG, "")[1] == 160
+
+
+def test_auditd_not_recounted_when_lynis_found_it_running(mod: ModuleType) -> None:
+    running = AUDITD_LOG.replace("Result: auditd not active", "Result: auditd running").replace("(0 of 1)", "(1 of 1)")
+    assert mod.instance_index(running, "", ENABLED)[1:] == (160, 200, [])
