@@ -32,7 +32,7 @@ start=$SECONDS
 step() { printf '\n--- %s\n' "$*"; }
 
 step "Tier images: baking web, api and admin in the background (scripts/bake.sh)"
-( scripts/bake.sh "${TIERS[@]}" > "${out}/bake.log" 2>&1; echo $? > "${out}/bake.rc" ) &
+( rc=0; scripts/bake.sh "${TIERS[@]}" > "${out}/bake.log" 2>&1 || rc=$?; echo "$rc" > "${out}/bake.rc" ) &
 
 step "AWS emulator"
 scripts/emulator.sh up
