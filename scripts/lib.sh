@@ -24,6 +24,23 @@ recipe_hash() {
   } | sha256sum | cut -d' ' -f1
 }
 
+# podman's default network: netavark deletes its bridge (podman0, the host's 10.88.0.1, where
+# containers reach the apt cache) when the last container leaves it and makes it again for the next
+# one. With containers coming and going in parallel (molecule scenarios, bakes) that churn raced
+# twice in a day: a running container lost its network mid-run (apt: "Could not connect to
+# 10.88.0.1:3142 ... connection timed out", nothing in apt-cacher-ng's log). An idle anchor
+# container on the network keeps the bridge up for the whole run.
+# net_anchor_up: start the anchor unless it runs; prints "started" when this call started it.
+NET_ANCHOR=arena-net-anchor
+net_anchor_up() {
+  [[ "$(podman container inspect -f '{{.State.Running}}' "$NET_ANCHOR" 2>/dev/null)" == true ]] && return 0
+  podman rm -f -t 0 "$NET_ANCHOR" >/dev/null 2>&1 || true
+  podman run -d --name "$NET_ANCHOR" --network podman "localhost/arena-base:${DEBIAN_RELEASE:-bookworm}" \
+    sleep infinity >/dev/null
+  echo started
+}
+net_anchor_down() { podman rm -f -t 0 "$NET_ANCHOR" >/dev/null 2>&1 || true; }
+
 # Tier arguments of the image scripts (bake, gate, bench-boot): sets the global array `tiers` to the
 # arguments, or to all three without any; an unknown tier is an error.
 parse_tiers() {

@@ -8,6 +8,8 @@
 # a failed scenario's log tail is printed.
 source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
+anchor="$(net_anchor_up)"
+trap '[[ "$anchor" != started ]] || net_anchor_down' EXIT
 molecule_env
 JOBS="${MOLECULE_JOBS:-2}"
 LOGDIR="${ARENA_LAB_DIR}/molecule"

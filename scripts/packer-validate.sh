@@ -14,7 +14,10 @@ cd "$ARENA_ROOT"
 export PATH="${ARENA_VENV}/bin:${PATH}"
 
 src="${ARENA_ROOT}/packer"
-out="${src}/.derived"
+# ARENA_PACKER_DERIVED: another directory directly under packer/ (the derived files refer to the
+# repository as ${path.root}/../../), for a run beside another that writes packer/.derived.
+out="${ARENA_PACKER_DERIVED:-${src}/.derived}"
+[[ "$(dirname "$out")" == "$src" ]] || die "ARENA_PACKER_DERIVED must be a directory directly under ${src}"
 
 derive() {
   rm -rf "$out"

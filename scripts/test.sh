@@ -2,7 +2,8 @@
 # `make test`: every stage runs, each is timed, and any failure fails the run.
 #
 # Stages run in groups, one group after the other; the stages of a group (joined by commas) run at
-# the same time. Default "lint unit molecule,integration,images": the molecule scenarios and the
+# the same time. Default "lint,unit molecule,integration,images": lint and unit are each mostly one
+# busy core, so they share the two; the molecule scenarios and the
 # image bake spend much of their time waiting on podman and apt, which leaves room for the
 # integration suite (ansible against its own emulator, no containers) and for each other. `images`
 # bakes the three tier images and gates them (make images; its emulator has its own lab dir). A
@@ -12,13 +13,14 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
 report="$(mktemp)"
-trap 'rm -f "$report"' EXIT
+anchor="$(net_anchor_up)"
+trap 'rm -f "$report"; [[ "$anchor" != started ]] || net_anchor_down' EXIT
 export ARENA_STAGE_REPORT="$report"
 logdir="${ARENA_LAB_DIR}/test"
 mkdir -p "$logdir"
 total_start=$SECONDS
 failed=0
-for group in ${ARENA_TEST_STAGES:-lint unit molecule,integration,images}; do
+for group in ${ARENA_TEST_STAGES:-lint,unit molecule,integration,images}; do
   IFS=, read -r -a stages <<< "$group"
   if ((${#stages[@]} == 1)); then
     make --no-print-directory "${stages[0]}" || failed=1

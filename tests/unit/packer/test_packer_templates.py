@@ -8,9 +8,11 @@ official Debian source AMI with a pinned owner. The real files are modern Packer
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -155,13 +157,18 @@ def test_local_source_commits_with_init_entrypoint() -> None:
     assert "/sbin/init" in body["changes"]
 
 
-def derived_view() -> Path:
-    subprocess.run([str(ROOT / "scripts" / "packer-validate.sh"), "--derive"], check=True, capture_output=True)
-    return PACKER / ".derived"
+@pytest.fixture(scope="module")
+def derived_dir() -> Iterator[Path]:
+    """The derived view in a directory of this run's own (make lint derives packer/.derived meanwhile)."""
+    out = PACKER / f".derived-test-{os.getpid()}"
+    env = {**os.environ, "ARENA_PACKER_DERIVED": str(out)}
+    subprocess.run([str(ROOT / "scripts" / "packer-validate.sh"), "--derive"], check=True, capture_output=True, env=env)
+    yield out
+    shutil.rmtree(out, ignore_errors=True)
 
 
-def test_derived_view_drops_only_modern_settings() -> None:
-    out = derived_view()
+def test_derived_view_drops_only_modern_settings(derived_dir: Path) -> None:
+    out = derived_dir
     assert not (out / "plugins.pkr.hcl").exists()
     text = "\n".join(p.read_text() for p in sorted(out.glob("*.pkr.hcl")))
     code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
@@ -191,13 +198,13 @@ def test_packer_fmt_is_clean() -> None:
         ("source_ami_owner", "self", "The source_ami_owner variable must be a 12-digit AWS account id"),
     ],
 )
-def test_bad_variables_are_rejected(var: str, value: str, message: str) -> None:
+def test_bad_variables_are_rejected(var: str, value: str, message: str, derived_dir: Path) -> None:
     good = {"tier": "web", "image_version": "1.0.0", "git_sha": "0000000", "kms_key_id": "alias/arena"}
     good[var] = value
     args = [arg for key, val in good.items() for arg in ("-var", f"{key}={val}")]
     env_path = f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin"
     result = subprocess.run(
-        ["packer", "validate", *args, str(derived_view())],
+        ["packer", "validate", *args, str(derived_dir)],
         check=False,
         capture_output=True,
         text=True,
