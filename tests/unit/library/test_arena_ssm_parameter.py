@@ -86,6 +86,16 @@ def readable(stubber: Stubber, value: str, version: int) -> None:
     stubber.add_response("get_parameter", {"Parameter": got}, {"Name": NAME})
 
 
+def expect_put(stubber: Stubber, value: str, version: int, *, create: bool, description: str = DESCRIPTION) -> None:
+    """Queue the PutParameter: a create carries the tags, an overwrite carries Overwrite instead."""
+    params = {"Name": NAME, "Value": value, "Type": "String", "DataType": "aws:ec2:image", "Description": description}
+    if create:
+        params["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(TAGS.items())]
+    else:
+        params["Overwrite"] = True
+    stubber.add_response("put_parameter", {"Version": version, "Tier": "Standard"}, params)
+
+
 def expected(value: str, version: int, **overrides: Any) -> dict[str, Any]:
     return {
         "name": NAME,
@@ -105,18 +115,7 @@ def no_sleep(_: float) -> None:
 def test_creates_a_missing_parameter_with_tags(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
     client, stubber = stubbed
     missing(stubber)
-    stubber.add_response(
-        "put_parameter",
-        {"Version": 1, "Tier": "Standard"},
-        {
-            "Name": NAME,
-            "Value": AMI,
-            "Type": "String",
-            "DataType": "aws:ec2:image",
-            "Description": DESCRIPTION,
-            "Tags": [{"Key": k, "Value": v} for k, v in sorted(TAGS.items())],
-        },
-    )
+    expect_put(stubber, AMI, 1, create=True)
     readable(stubber, AMI, 1)
     result = mod.run(client, params(), check_mode=False, sleep=no_sleep)
     assert result == {"changed": True, "parameter": expected(AMI, 1)}
@@ -132,18 +131,7 @@ def test_unchanged_parameter_is_not_written(mod: ModuleType, stubbed: tuple[Any,
 def test_changed_value_is_a_put_with_overwrite_and_waits(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
     client, stubber = stubbed
     stored(stubber)
-    stubber.add_response(
-        "put_parameter",
-        {"Version": 4, "Tier": "Standard"},
-        {
-            "Name": NAME,
-            "Value": NEW_AMI,
-            "Type": "String",
-            "DataType": "aws:ec2:image",
-            "Description": DESCRIPTION,
-            "Overwrite": True,
-        },
-    )
+    expect_put(stubber, NEW_AMI, 4, create=False)
     readable(stubber, AMI, 3)  # AWS still validating the AMI: the old version is what reads back
     readable(stubber, NEW_AMI, 4)
     slept: list[float] = []
@@ -155,18 +143,7 @@ def test_changed_value_is_a_put_with_overwrite_and_waits(mod: ModuleType, stubbe
 def test_changed_description_alone_is_a_put(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
     client, stubber = stubbed
     stored(stubber)
-    stubber.add_response(
-        "put_parameter",
-        {"Version": 4, "Tier": "Standard"},
-        {
-            "Name": NAME,
-            "Value": AMI,
-            "Type": "String",
-            "DataType": "aws:ec2:image",
-            "Description": "Rolled back",
-            "Overwrite": True,
-        },
-    )
+    expect_put(stubber, AMI, 4, create=False, description="Rolled back")
     readable(stubber, AMI, 4)
     result = mod.run(client, params(description="Rolled back"), check_mode=False, sleep=no_sleep)
     assert result == {"changed": True, "parameter": expected(AMI, 4, description="Rolled back")}
@@ -258,18 +235,7 @@ def test_data_type_change_replaces_when_allowed(mod: ModuleType, stubbed: tuple[
     client, stubber = stubbed
     stored(stubber, data_type="text")
     stubber.add_response("delete_parameter", {}, {"Name": NAME})
-    stubber.add_response(
-        "put_parameter",
-        {"Version": 1, "Tier": "Standard"},
-        {
-            "Name": NAME,
-            "Value": AMI,
-            "Type": "String",
-            "DataType": "aws:ec2:image",
-            "Description": DESCRIPTION,
-            "Tags": [{"Key": k, "Value": v} for k, v in sorted(TAGS.items())],
-        },
-    )
+    expect_put(stubber, AMI, 1, create=True)
     readable(stubber, AMI, 1)
     result = mod.run(client, params(replace_on_data_type_change=True), check_mode=False)
     assert result == {"changed": True, "parameter": expected(AMI, 1)}
