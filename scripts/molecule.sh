@@ -5,7 +5,9 @@
 #                                                   unique across the repo, so scenarios never collide)
 # Each scenario runs its own full test_sequence (create, converge, check, idempotence, verify,
 # destroy ...). All run; any failure fails the stage. Logs: .lab/molecule/<dir>__<scenario>.log;
-# a failed scenario's log tail is printed.
+# for a failed scenario its log tail and its cause (scripts/molecule_digest.py: failing tasks and
+# their errors, idempotence, failed tests) are printed; the causes also go to $ARENA_STAGE_WHY when
+# set (scripts/test.sh prints them after its summary, where a long run's output ends).
 source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
 anchor="$(net_anchor_up)"
@@ -42,7 +44,10 @@ run_one() {
     >> "${LOGDIR}/summary"
   if ((rc != 0)); then
     echo "----- ${item} FAILED; last lines of ${log}:"
-    tail -n 60 "$log"
+    tail -n 30 "$log"
+    why="$(python3 scripts/molecule_digest.py "$log")"
+    printf -- '----- why %s failed:\n%s\n' "$item" "$why"
+    [[ -z "${ARENA_STAGE_WHY:-}" ]] || printf 'molecule %s:\n%s\n' "$item" "$why" >> "$ARENA_STAGE_WHY"
   else
     echo "----- ${item} passed in $((SECONDS - start)) s"
   fi

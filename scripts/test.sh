@@ -13,9 +13,12 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
 report="$(mktemp)"
+why="$(mktemp)"
 anchor="$(net_anchor_up)"
-trap 'rm -f "$report"; [[ "$anchor" != started ]] || net_anchor_down' EXIT
+trap 'rm -f "$report" "$why"; [[ "$anchor" != started ]] || net_anchor_down' EXIT
 export ARENA_STAGE_REPORT="$report"
+# Stages append the cause of a failure here (scripts/molecule.sh does); printed at the very end.
+export ARENA_STAGE_WHY="$why"
 logdir="${ARENA_LAB_DIR}/test"
 mkdir -p "$logdir"
 total_start=$SECONDS
@@ -41,4 +44,8 @@ done
 printf '\n%-14s %-8s %10s\n' STAGE RESULT SECONDS
 while read -r name status secs; do printf '%-14s %-8s %10s\n' "$name" "$status" "$secs"; done < "$report"
 printf '%-14s %-8s %10s\n' total "$([[ $failed -eq 0 ]] && echo passed || echo FAILED)" "$((SECONDS - total_start))"
+if [[ -s "$why" ]]; then
+  printf '\nWHY (full logs under %s):\n' "$ARENA_LAB_DIR"
+  cat "$why"
+fi
 exit "$failed"
