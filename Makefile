@@ -52,7 +52,7 @@ molecule: setup ## Every molecule scenario (roles/*/molecule/*, molecule/*)
 	@$(STAGE) molecule scripts/molecule.sh
 
 integration: venv ## Playbooks against the emulator (started and stopped here)
-	@$(STAGE) integration scripts/with-emulator.sh scripts/pytest.sh tests/integration
+	@$(STAGE) integration scripts/with-emulator.sh scripts/pytest.sh tests/integration --durations=10
 
 demo: setup ## The local lab end to end; leaves nothing running
 	@scripts/demo.sh
