@@ -16,8 +16,8 @@ export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.timer,ansible.posix.profile_tasks
 parse_tiers "$@"
 command -v packer >/dev/null || die "packer is not installed (make setup)"
 podman image exists localhost/arena-base:bookworm || die "no localhost/arena-base:bookworm (make base-image)"
-anchor="$(net_anchor_up)"
-trap '[[ "$anchor" != started ]] || net_anchor_down' EXIT
+net_anchor_up
+trap net_anchor_down EXIT
 
 out_root="${ARENA_BAKE_DIR:-${ARENA_ROOT}/build/images}"
 git_sha="$(git rev-parse HEAD 2>/dev/null || echo 0000000000000000000000000000000000000000)"

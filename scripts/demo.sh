@@ -22,12 +22,12 @@ cleanup() {
   local tier
   for tier in "${TIERS[@]}"; do podman rm -f -t 0 "ami-demo-${tier}" >/dev/null 2>&1 || true; done
   podman rm -f -t 0 ami-demo-redis >/dev/null 2>&1 || true
-  [[ "$anchor" != started ]] || net_anchor_down
+  net_anchor_down
   podman rm -f -t 2 "$CONTAINER" >/dev/null 2>&1 || true
   scripts/emulator.sh down >/dev/null 2>&1 || true
   rm -rf "$out"
 }
-anchor="$(net_anchor_up)"
+net_anchor_up
 trap cleanup EXIT
 start=$SECONDS
 

@@ -30,16 +30,22 @@ recipe_hash() {
 # twice in a day: a running container lost its network mid-run (apt: "Could not connect to
 # 10.88.0.1:3142 ... connection timed out", nothing in apt-cacher-ng's log). An idle anchor
 # container on the network keeps the bridge up for the whole run.
-# net_anchor_up: start the anchor unless it runs; prints "started" when this call started it.
+# net_anchor_up starts the anchor unless it runs; net_anchor_down removes it only if this script's
+# net_anchor_up started it, so a run nested in another (molecule inside make test) leaves it up.
 NET_ANCHOR=arena-net-anchor
+NET_ANCHOR_STARTED=0
 net_anchor_up() {
   [[ "$(podman container inspect -f '{{.State.Running}}' "$NET_ANCHOR" 2>/dev/null)" == true ]] && return 0
   podman rm -f -t 0 "$NET_ANCHOR" >/dev/null 2>&1 || true
   podman run -d --name "$NET_ANCHOR" --network podman "localhost/arena-base:${DEBIAN_RELEASE:-bookworm}" \
     sleep infinity >/dev/null
-  echo started
+  NET_ANCHOR_STARTED=1
 }
-net_anchor_down() { podman rm -f -t 0 "$NET_ANCHOR" >/dev/null 2>&1 || true; }
+net_anchor_down() {
+  ((NET_ANCHOR_STARTED)) || return 0
+  podman rm -f -t 0 "$NET_ANCHOR" >/dev/null 2>&1 || true
+  NET_ANCHOR_STARTED=0
+}
 
 # Tier arguments of the image scripts (bake, gate, bench-boot): sets the global array `tiers` to the
 # arguments, or to all three without any; an unknown tier is an error.

@@ -10,8 +10,8 @@
 # set (scripts/test.sh prints them after its summary, where a long run's output ends).
 source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
-anchor="$(net_anchor_up)"
-trap '[[ "$anchor" != started ]] || net_anchor_down' EXIT
+net_anchor_up
+trap net_anchor_down EXIT
 molecule_env
 JOBS="${MOLECULE_JOBS:-2}"
 LOGDIR="${ARENA_LAB_DIR}/molecule"

@@ -68,7 +68,7 @@ def main(argv):
         log = handle.readlines()
     lines = digest(log, int(argv[2]) if len(argv) == 3 else 40)
     if not lines:  # e.g. molecule itself did not start: the log's last lines are the cause
-        tail = [clean(line) for line in log if clean(line)][-5:]
+        tail = [line for line in map(clean, log) if line][-5:]
         lines = ["  (no failing task in the log; its last lines:)"] + ["    " + line[:WIDTH] for line in tail]
     print("\n".join(lines))
 

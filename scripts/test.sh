@@ -14,8 +14,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
 report="$(mktemp)"
 why="$(mktemp)"
-anchor="$(net_anchor_up)"
-trap 'rm -f "$report" "$why"; [[ "$anchor" != started ]] || net_anchor_down' EXIT
+net_anchor_up
+trap 'rm -f "$report" "$why"; net_anchor_down' EXIT
 export ARENA_STAGE_REPORT="$report"
 # Stages append the cause of a failure here (scripts/molecule.sh does); printed at the very end.
 export ARENA_STAGE_WHY="$why"
