@@ -20,6 +20,7 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 setup: host venv base-image ## Host packages, podman config, .venv and base image (idempotent)
+	@scripts/check-podman-dns.sh
 
 host: ## apt packages and podman configuration (root)
 	@scripts/setup-host.sh

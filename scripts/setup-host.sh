@@ -7,8 +7,12 @@ need_root "setup-host"
 # podman: containers; runc: the only OCI runtime that works here (crun fails on hybrid cgroups);
 # debootstrap: builds the base image; packer: AMI templates (validate, local bake);
 # lynis: hardening score; hyperfine/time: benchmarks; apt-cacher-ng: local package cache.
+# golang-github-containernetworking-plugin-dnsname: name resolution between containers on a
+# user-defined network (molecule scenarios address their side containers by name). Debian's
+# podman 4.3 uses the CNI backend, which has no DNS of its own (netavark's is aardvark-dns).
 PACKAGES=(podman runc slirp4netns uidmap fuse-overlayfs debootstrap packer lynis
-          hyperfine time bc jq make git curl ca-certificates apt-cacher-ng python3-venv)
+          hyperfine time bc jq make git curl ca-certificates apt-cacher-ng python3-venv iproute2
+          golang-github-containernetworking-plugin-dnsname)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
