@@ -153,6 +153,14 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 IMAGE = "aws:ec2:image"
 STRING_TYPES = ("String", "StringList")
 POLL_SECONDS = 2
+# Every call passes aws_retry=True and retries, besides AWSRetry's throttling codes:
+# - ThrottlingException ("Rate exceeded"): Parameter Store's throttling error when GetParameter /
+#   PutParameter exceed the account's throughput (AWSRetry's own list has only "Throttling");
+#   https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-throughput.html
+# - TooManyUpdates: "There are concurrent updates for a resource that supports one update at a time"
+#   (an error of PutParameter, AddTagsToResource and RemoveTagsFromResource);
+#   https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html
+RETRY = AWSRetry.jittered_backoff(catch_extra_error_codes=["ThrottlingException", "TooManyUpdates"])
 
 
 class SsmParameterError(Exception):
@@ -179,12 +187,14 @@ def validate(params: dict[str, Any]) -> None:
 
 def current_parameter(client: Any, name: str) -> dict[str, Any]:
     """The stored parameter in module terms, {} when there is none."""
-    found = client.describe_parameters(ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [name]}])
+    found = client.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [name]}], aws_retry=True
+    )
     meta = next((p for p in found.get("Parameters", []) if p["Name"] == name), None)
     if meta is None:
         return {}
-    stored = client.get_parameter(Name=name)["Parameter"]
-    tags = client.list_tags_for_resource(ResourceType="Parameter", ResourceId=name).get("TagList", [])
+    stored = client.get_parameter(Name=name, aws_retry=True)["Parameter"]
+    tags = client.list_tags_for_resource(ResourceType="Parameter", ResourceId=name, aws_retry=True).get("TagList", [])
     return {
         "name": name,
         "value": stored["Value"],
@@ -259,7 +269,7 @@ def wait_for_version(
     waited = 0.0
     while True:
         try:
-            stored = client.get_parameter(Name=wanted["name"])["Parameter"]
+            stored = client.get_parameter(Name=wanted["name"], aws_retry=True)["Parameter"]
         except client.exceptions.ParameterNotFound:
             stored = {}
         if stored.get("Version", 0) >= version:
@@ -290,7 +300,7 @@ def run(
         if not current:
             return {"changed": False, "parameter": {}}
         if not check_mode:
-            client.delete_parameter(Name=name)
+            client.delete_parameter(Name=name, aws_retry=True)
         return {"changed": True, "parameter": {}}
 
     wanted = wanted_parameter(params, current)
@@ -315,7 +325,7 @@ def run(
     if check_mode or not calls:
         return {"changed": bool(calls), "parameter": wanted | {"version": version}}
     for method, request in calls:
-        response = getattr(client, method)(**request)
+        response = getattr(client, method)(aws_retry=True, **request)
         if method == "put_parameter":
             version = response["Version"]
     if write and wanted["data_type"] == IMAGE and params["wait_timeout"] > 0:
@@ -341,7 +351,7 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    client = module.client("ssm", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("ssm", retry_decorator=RETRY)
     try:
         result = run(client, module.params, module.check_mode)
     except SsmParameterError as error:

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -34,10 +35,15 @@ def mod() -> ModuleType:
 
 
 @pytest.fixture
-def stubbed() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("ssm", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-    with Stubber(client) as stubber:
-        yield client, stubber
+def raw_client() -> Any:
+    return boto3.client("ssm", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture
+def stubbed(mod: ModuleType, raw_client: Any) -> Iterator[tuple[Any, Stubber]]:
+    with Stubber(raw_client) as stubber:
+        # As AnsibleAWSModule.client hands it out with the module's retry decorator: calls take aws_retry=True.
+        yield RetryingBotoClientWrapper(raw_client, mod.RETRY), stubber
         stubber.assert_no_pending_responses()
 
 
@@ -276,6 +282,64 @@ def test_absent(mod: ModuleType, stubbed: tuple[Any, Stubber], exists: bool, che
         missing(stubber)
     result = mod.run(client, params(state="absent", value=None), check_mode=check_mode)
     assert result == {"changed": exists, "parameter": {}}
+
+
+def published_image_calls(version: int = 4) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """What publishing a new image id to an existing parameter calls, in order."""
+    meta = {"Name": NAME, "Type": "String", "DataType": IMAGE, "Description": DESCRIPTION, "Version": version - 1}
+    old = {"Name": NAME, "Type": "String", "Value": AMI, "Version": version - 1, "DataType": IMAGE}
+    new = old | {"Value": NEW_AMI, "Version": version}
+    put = {"Name": NAME, "Value": NEW_AMI, "Type": "String", "DataType": IMAGE, "Description": DESCRIPTION}
+    tags = {"ResourceType": "Parameter", "ResourceId": NAME}
+    added = sorted((k, v) for k, v in TAGS.items() if k != "Project")  # Project is already there
+    return [
+        ("describe_parameters", {"Parameters": [meta]}, FILTERS),
+        ("get_parameter", {"Parameter": old}, {"Name": NAME}),
+        ("list_tags_for_resource", {"TagList": [{"Key": "Project", "Value": "arena"}]}, tags),
+        ("put_parameter", {"Version": version, "Tier": "Standard"}, put | {"Overwrite": True}),
+        ("add_tags_to_resource", {}, tags | {"Tags": [{"Key": k, "Value": v} for k, v in added]}),
+        ("get_parameter", {"Parameter": new}, {"Name": NAME}),
+    ]
+
+
+IMAGE = "aws:ec2:image"
+
+
+@pytest.mark.parametrize(
+    ("operation", "code"),
+    [
+        # AWSRetry's own throttling code.
+        ("describe_parameters", "Throttling"),
+        # Parameter Store answers "ThrottlingException: Rate exceeded" above its throughput quota:
+        # https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-throughput.html
+        ("get_parameter", "ThrottlingException"),
+        ("put_parameter", "ThrottlingException"),
+        # "There are concurrent updates for a resource that supports one update at a time":
+        # https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html
+        ("put_parameter", "TooManyUpdates"),
+        ("add_tags_to_resource", "TooManyUpdates"),
+    ],
+)
+def test_throttled_or_busy_call_is_retried_then_succeeds(
+    mod: ModuleType,
+    raw_client: Any,
+    *,
+    run_module: Any,
+    queue_calls: Any,
+    retry_sleeps: list[float],
+    operation: str,
+    code: str,
+) -> None:
+    """main() as Ansible runs it: the call answered with `code` is retried once and the run succeeds."""
+    args = {"name": NAME, "value": NEW_AMI, "data_type": IMAGE, "description": DESCRIPTION, "tags": TAGS}
+    with Stubber(raw_client) as stubber:
+        queue_calls(stubber, published_image_calls(), (operation, code))
+        result = run_module(mod, args, {"ssm": raw_client})
+        stubber.assert_no_pending_responses()
+    assert result.get("failed") is None, result
+    assert result["changed"] is True
+    assert result["parameter"]["version"] == 4
+    assert len(retry_sleeps) == 1
 
 
 class Captured(Exception):
