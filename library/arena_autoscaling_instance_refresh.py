@@ -79,6 +79,10 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 ACTIVE_STATES = frozenset({"Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"})
+# Every call passes aws_retry=True: AWSRetry's throttling codes ("Throttling" is what Auto Scaling
+# answers above its API rate). The refresh is started on a group that exists already (a missing group
+# is an input error, reported at once), so no not-found code is retried.
+RETRY = AWSRetry.jittered_backoff()
 
 
 def preferences(params: dict[str, Any]) -> dict[str, Any]:
@@ -107,10 +111,11 @@ def run(client, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         )
     name = params["name"]
     prefs = preferences(params)
-    groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[name], aws_retry=True)["AutoScalingGroups"]
     if not groups:
         raise LookupError(f"arena_autoscaling_instance_refresh: Auto Scaling group '{name}' not found")
-    running = active_refresh(client.describe_instance_refreshes(AutoScalingGroupName=name)["InstanceRefreshes"])
+    refreshes = client.describe_instance_refreshes(AutoScalingGroupName=name, aws_retry=True)["InstanceRefreshes"]
+    running = active_refresh(refreshes)
     if running:
         return {
             "changed": False,
@@ -120,7 +125,9 @@ def run(client, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         }
     if check_mode:
         return {"changed": True, "status": "WouldStart", "preferences": prefs}
-    started = client.start_instance_refresh(AutoScalingGroupName=name, Strategy="Rolling", Preferences=prefs)
+    started = client.start_instance_refresh(
+        AutoScalingGroupName=name, Strategy="Rolling", Preferences=prefs, aws_retry=True
+    )
     return {
         "changed": True,
         "instance_refresh_id": started["InstanceRefreshId"],
@@ -140,7 +147,7 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    client = module.client("autoscaling", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("autoscaling", retry_decorator=RETRY)
     try:
         result = run(client, module.params, module.check_mode)
     except (ValueError, LookupError) as e:

@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -35,12 +36,17 @@ def mod() -> ModuleType:
 
 
 @pytest.fixture
-def stubbed() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client(
+def raw_client() -> Any:
+    return boto3.client(
         "autoscaling", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
     )
-    with Stubber(client) as stubber:
-        yield client, stubber
+
+
+@pytest.fixture
+def stubbed(mod: ModuleType, raw_client: Any) -> Iterator[tuple[Any, Stubber]]:
+    with Stubber(raw_client) as stubber:
+        # As AnsibleAWSModule.client hands it out with the module's retry decorator: calls take aws_retry=True.
+        yield RetryingBotoClientWrapper(raw_client, mod.RETRY), stubber
         stubber.assert_no_pending_responses()
 
 
@@ -151,3 +157,33 @@ def test_min_healthy_outside_0_100_is_refused_before_any_call(
     client, _ = stubbed  # no response queued: any API call would fail the test
     with pytest.raises(ValueError, match=f"min_healthy_percentage {bad} is outside 0-100"):
         mod.run(client, params(min_healthy_percentage=bad), check_mode=False)
+
+
+@pytest.mark.parametrize(
+    "operation", ["describe_auto_scaling_groups", "describe_instance_refreshes", "start_instance_refresh"]
+)
+def test_throttled_call_is_retried_then_succeeds(
+    mod: ModuleType, raw_client: Any, *, run_module: Any, queue_calls: Any, retry_sleeps: list[float], operation: str
+) -> None:
+    """main() as Ansible runs it: a call answered with Throttling (Auto Scaling's rate limit) is
+    retried once and the refresh starts."""
+    calls = [
+        ("describe_auto_scaling_groups", group_response(), {"AutoScalingGroupNames": [GROUP]}),
+        (
+            "describe_instance_refreshes",
+            {"InstanceRefreshes": [refresh("Successful")]},
+            {"AutoScalingGroupName": GROUP},
+        ),
+        (
+            "start_instance_refresh",
+            {"InstanceRefreshId": REFRESH_ID},
+            {"AutoScalingGroupName": GROUP, "Strategy": "Rolling", "Preferences": EXPECTED_PREFS},
+        ),
+    ]
+    with Stubber(raw_client) as stubber:
+        queue_calls(stubber, calls, (operation, "Throttling"))
+        result = run_module(mod, params(), {"autoscaling": raw_client})
+        stubber.assert_no_pending_responses()
+    assert result.get("failed") is None, result
+    assert (result["changed"], result["instance_refresh_id"]) == (True, REFRESH_ID)
+    assert len(retry_sleeps) == 1
