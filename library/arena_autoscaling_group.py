@@ -140,6 +140,15 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+# Every call passes aws_retry=True: AWSRetry's throttling codes, and ScalingActivityInProgress ("The
+# operation can't be performed because there are scaling activities in progress"), which
+# UpdateAutoScalingGroup and DeleteAutoScalingGroup answer while the group launches or terminates
+# instances (a group created or resized a moment ago); it clears when the activity ends.
+# amazon.aws.autoscaling_group retries it on delete the same way.
+# https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DeleteAutoScalingGroup.html
+# https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_UpdateAutoScalingGroup.html
+RETRY = AWSRetry.jittered_backoff(catch_extra_error_codes=["ScalingActivityInProgress"])
+
 
 def validate(params: dict[str, Any]) -> str | None:
     """Message for the first bad input, or None. Runs before any API call."""
@@ -339,7 +348,7 @@ def main() -> None:
     problem = validate(module.params)
     if problem:
         module.fail_json(msg=problem)
-    client = module.client("autoscaling", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("autoscaling", retry_decorator=RETRY)
     name = module.params["name"]
     try:
         group = describe(client, name)

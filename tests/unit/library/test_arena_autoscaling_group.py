@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import ANY, Stubber
 from hypothesis import given
 from hypothesis import strategies as st
@@ -33,13 +33,17 @@ def mod() -> ModuleType:
 
 
 @pytest.fixture
-def stubbed() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client(
+def raw_client() -> Any:
+    return boto3.client(
         "autoscaling", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
     )
-    with Stubber(client) as stubber:
-        # As AnsibleAWSModule.client hands it out: calls take aws_retry=True.
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff()), stubber
+
+
+@pytest.fixture
+def stubbed(mod: ModuleType, raw_client: Any) -> Iterator[tuple[Any, Stubber]]:
+    with Stubber(raw_client) as stubber:
+        # As AnsibleAWSModule.client hands it out with the module's retry decorator: calls take aws_retry=True.
+        yield RetryingBotoClientWrapper(raw_client, mod.RETRY), stubber
         stubber.assert_no_pending_responses()
 
 
@@ -209,3 +213,87 @@ def test_check_mode_calls_nothing(mod: ModuleType, stubbed: tuple[Any, Stubber])
     assert mod.ensure_present(fake_module(p, check_mode=True), client, group) == [
         "UpdateAutoScalingGroup MaxSize,MixedInstancesPolicy"
     ]
+
+
+def described(mod: ModuleType, p: dict[str, Any]) -> dict[str, Any]:
+    """DescribeAutoScalingGroups' answer for the group made from p (with the fields the model requires)."""
+    group = existing(mod, p) | {
+        "DefaultCooldown": 300,
+        "AvailabilityZones": ["eu-west-1a", "eu-west-1b"],
+        "CreatedTime": "2026-01-01T00:00:00Z",
+    }
+    return {"AutoScalingGroups": [group]}
+
+
+DESCRIBE = {"AutoScalingGroupNames": [NAME]}
+
+
+@pytest.mark.parametrize(
+    ("operation", "code"),
+    [
+        ("describe_auto_scaling_groups", "Throttling"),
+        ("delete_auto_scaling_group", "Throttling"),
+        # "The operation can't be performed because there are scaling activities in progress":
+        # https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DeleteAutoScalingGroup.html
+        ("delete_auto_scaling_group", "ScalingActivityInProgress"),
+    ],
+)
+def test_delete_retries_throttling_and_scaling_activity(
+    mod: ModuleType,
+    raw_client: Any,
+    *,
+    run_module: Any,
+    queue_calls: Any,
+    retry_sleeps: list[float],
+    operation: str,
+    code: str,
+) -> None:
+    calls = [
+        ("describe_auto_scaling_groups", described(mod, params()), DESCRIBE),
+        ("delete_auto_scaling_group", {}, {"AutoScalingGroupName": NAME, "ForceDelete": True}),
+    ]
+    with Stubber(raw_client) as stubber:
+        queue_calls(stubber, calls, (operation, code))
+        result = run_module(mod, {"name": NAME, "state": "absent"}, {"autoscaling": raw_client})
+        stubber.assert_no_pending_responses()
+    assert result.get("failed") is None, result
+    assert result["actions"] == ["DeleteAutoScalingGroup"]
+    assert len(retry_sleeps) == 1
+
+
+@pytest.mark.parametrize(
+    ("operation", "code"),
+    [
+        ("update_auto_scaling_group", "Throttling"),
+        # https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_UpdateAutoScalingGroup.html
+        ("update_auto_scaling_group", "ScalingActivityInProgress"),
+        ("create_or_update_tags", "Throttling"),
+    ],
+)
+def test_update_retries_throttling_and_scaling_activity(
+    mod: ModuleType,
+    raw_client: Any,
+    *,
+    run_module: Any,
+    queue_calls: Any,
+    retry_sleeps: list[float],
+    operation: str,
+    code: str,
+) -> None:
+    wanted = params(max_size=8, tags={"Tier": "web", "Project": "arena", "Environment": "local"})
+    before, after = described(mod, params()), described(mod, wanted)
+    update = {"AutoScalingGroupName": NAME, "MaxSize": 8, "MixedInstancesPolicy": mod.desired_policy(wanted)}
+    tag = {"Key": "Environment", "Value": "local", "PropagateAtLaunch": True}
+    calls = [
+        ("describe_auto_scaling_groups", before, DESCRIBE),
+        ("update_auto_scaling_group", {}, update),
+        ("create_or_update_tags", {}, {"Tags": [{"ResourceId": NAME, "ResourceType": "auto-scaling-group", **tag}]}),
+        ("describe_auto_scaling_groups", after, DESCRIBE),
+    ]
+    with Stubber(raw_client) as stubber:
+        queue_calls(stubber, calls, (operation, code))
+        result = run_module(mod, wanted, {"autoscaling": raw_client})
+        stubber.assert_no_pending_responses()
+    assert result.get("failed") is None, result
+    assert result["actions"] == ["UpdateAutoScalingGroup MaxSize,MixedInstancesPolicy", "CreateOrUpdateTags"]
+    assert len(retry_sleeps) == 1
