@@ -129,6 +129,13 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 # (protocol, from port, to port, "cidr" | "group", CIDR or group id)
 RuleKey = tuple[str, int, int, str, str]
 CHECK_MODE_ID = "check-mode-new"
+# Every call passes aws_retry=True: AWSRetry's codes (RequestLimitExceeded is EC2's throttling error),
+# and InvalidGroup.NotFound, which EC2 documents as an eventual-consistency error: a command that uses
+# the id CreateSecurityGroup just returned (here: authorising rules on a new group, or on a group whose
+# rule names the new group as its source) may fail with it for a while. The groups are found with
+# DescribeSecurityGroups filters (no error when missing), so that code never means "absent" here.
+# https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html
+RETRY = AWSRetry.jittered_backoff(catch_extra_error_codes=["InvalidGroup.NotFound"])
 
 
 class InputError(ValueError):
@@ -311,7 +318,7 @@ def main() -> None:
     names = [g["name"] for g in module.params["groups"]]
     if len(set(names)) != len(names):
         module.fail_json(msg=f"arena_ec2_security_groups: a group name is listed twice: {names}")
-    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("ec2", retry_decorator=RETRY)
     try:
         if module.params["state"] == "absent":
             changes = ensure_absent(client, module.params, module.check_mode)

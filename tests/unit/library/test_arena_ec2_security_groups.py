@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,11 +33,15 @@ def mod() -> ModuleType:
 
 
 @pytest.fixture
-def stubbed() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("ec2", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-    with Stubber(client) as stubber:
-        # As AnsibleAWSModule.client hands it out: calls take aws_retry=True.
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff()), stubber
+def raw_client() -> Any:
+    return boto3.client("ec2", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture
+def stubbed(mod: ModuleType, raw_client: Any) -> Iterator[tuple[Any, Stubber]]:
+    with Stubber(raw_client) as stubber:
+        # As AnsibleAWSModule.client hands it out with the module's retry decorator: calls take aws_retry=True.
+        yield RetryingBotoClientWrapper(raw_client, mod.RETRY), stubber
         stubber.assert_no_pending_responses()
 
 
@@ -341,3 +345,56 @@ def test_documentation_examples_and_return_parse(mod: ModuleType) -> None:
     }
     assert yaml.safe_load(mod.EXAMPLES)[0]["arena_ec2_security_groups"]["groups"]
     assert set(yaml.safe_load(mod.RETURN)) == {"groups", "changes"}
+
+
+def creation_calls() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """An empty VPC: both groups created, then the ALB's CIDR rules and the web group's rule from the ALB."""
+    calls: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+        ("describe_security_groups", {"SecurityGroups": []}, DESCRIBE)
+    ]
+    for name, desc, gid in (
+        ("arena-local-public-alb", "Public load balancer", ALB),
+        ("arena-local-web", "Web instances", WEB),
+    ):
+        spec = {"GroupName": name, "Description": desc, "VpcId": VPC}
+        tagging = {"TagSpecifications": [{"ResourceType": "security-group", "Tags": tags()}]}
+        calls.append(("create_security_group", {"GroupId": gid}, spec | tagging))
+    web_rule = {
+        "IpProtocol": "tcp",
+        "FromPort": 80,
+        "ToPort": 80,
+        "UserIdGroupPairs": [{"GroupId": ALB, "Description": "from alb"}],
+    }
+    calls.append(("authorize_security_group_ingress", {"Return": True}, {"GroupId": ALB, "IpPermissions": ALB_PERMS}))
+    calls.append(("authorize_security_group_ingress", {"Return": True}, {"GroupId": WEB, "IpPermissions": [web_rule]}))
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("operation", "code"),
+    [
+        # EC2's throttling error: https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html
+        ("describe_security_groups", "RequestLimitExceeded"),
+        ("create_security_group", "RequestLimitExceeded"),
+        # The id CreateSecurityGroup just returned is not known everywhere yet:
+        # https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html
+        ("authorize_security_group_ingress", "InvalidGroup.NotFound"),
+    ],
+)
+def test_throttling_and_a_new_group_not_yet_visible_are_retried(
+    mod: ModuleType,
+    raw_client: Any,
+    *,
+    run_module: Any,
+    queue_calls: Any,
+    retry_sleeps: list[float],
+    operation: str,
+    code: str,
+) -> None:
+    with Stubber(raw_client) as stubber:
+        queue_calls(stubber, creation_calls(), (operation, code))
+        result = run_module(mod, params(), {"ec2": raw_client})
+        stubber.assert_no_pending_responses()
+    assert result.get("failed") is None, result
+    assert result["groups"] == {"arena-local-public-alb": ALB, "arena-local-web": WEB}
+    assert len(retry_sleeps) == 1
