@@ -95,6 +95,12 @@ with contextlib.suppress(ImportError):  # a missing botocore is reported by Ansi
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+# Every call passes aws_retry=True: AWSRetry's throttling codes ("Throttling" is what Elastic Load
+# Balancing answers above its API rate). No not-found code is retried: the load balancer was made by an
+# earlier task and read back by it, and ELB documents no eventual-consistency error for
+# DescribeLoadBalancers; a missing one is reported at once, by name.
+RETRY = AWSRetry.jittered_backoff()
+
 
 def normalise(value: Any) -> str:
     """Attribute values are strings in the API; booleans are 'true'/'false'."""
@@ -155,7 +161,7 @@ def main() -> None:
         required_together=[("name", "attributes")],
         supports_check_mode=True,
     )
-    client = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("elbv2", retry_decorator=RETRY)
     single = module.params["name"] is not None
     wanted = (
         [{"name": module.params["name"], "attributes": module.params["attributes"]}]

@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -49,13 +49,15 @@ LB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/a
 
 
 @pytest.fixture
-def stubbed() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client(
-        "elbv2", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    with Stubber(client) as stubber:
-        # As AnsibleAWSModule.client hands it out: calls take aws_retry=True.
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff()), stubber
+def raw_client() -> Any:
+    return boto3.client("elbv2", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture
+def stubbed(mod: ModuleType, raw_client: Any) -> Iterator[tuple[Any, Stubber]]:
+    with Stubber(raw_client) as stubber:
+        # As AnsibleAWSModule.client hands it out with the module's retry decorator: calls take aws_retry=True.
+        yield RetryingBotoClientWrapper(raw_client, mod.RETRY), stubber
         stubber.assert_no_pending_responses()
 
 
@@ -116,3 +118,36 @@ def test_ensure_names_a_missing_load_balancer(mod: ModuleType, stubbed: Any) -> 
     with pytest.raises(mod.NotFoundError) as err:
         mod.ensure(client, "arena-local-public", {}, check=False)
     assert str(err.value) == "arena_elbv2_lb_attributes: load balancer 'arena-local-public' not found"
+
+
+@pytest.mark.parametrize(
+    "operation", ["describe_load_balancers", "describe_load_balancer_attributes", "modify_load_balancer_attributes"]
+)
+def test_throttled_call_is_retried_then_succeeds(
+    mod: ModuleType, raw_client: Any, *, run_module: Any, queue_calls: Any, retry_sleeps: list[float], operation: str
+) -> None:
+    key = "routing.http.drop_invalid_header_fields.enabled"
+    calls = [
+        (
+            "describe_load_balancers",
+            {"LoadBalancers": [{"LoadBalancerArn": LB_ARN, "LoadBalancerName": "arena-local-public"}]},
+            {"Names": ["arena-local-public"]},
+        ),
+        (
+            "describe_load_balancer_attributes",
+            {"Attributes": [{"Key": key, "Value": "false"}]},
+            {"LoadBalancerArn": LB_ARN},
+        ),
+        (
+            "modify_load_balancer_attributes",
+            {"Attributes": [{"Key": key, "Value": "true"}]},
+            {"LoadBalancerArn": LB_ARN, "Attributes": [{"Key": key, "Value": "true"}]},
+        ),
+    ]
+    with Stubber(raw_client) as stubber:
+        queue_calls(stubber, calls, (operation, "Throttling"))
+        result = run_module(mod, {"name": "arena-local-public", "attributes": {key: True}}, {"elbv2": raw_client})
+        stubber.assert_no_pending_responses()
+    assert result.get("failed") is None, result
+    assert result["changes"] == {key: "true"}
+    assert len(retry_sleeps) == 1
