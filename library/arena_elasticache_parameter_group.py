@@ -68,25 +68,33 @@ from typing import Any
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from botocore.exceptions import BotoCoreError, ClientError
 
 # ModifyCacheParameterGroup accepts at most 20 parameters per call.
 BATCH = 20
+# Every call passes aws_retry=True: AWSRetry's throttling codes. CacheParameterGroupNotFound is not
+# retried: it is how the module learns that the group is absent, and ElastiCache documents no
+# eventual-consistency error for parameter groups.
+RETRY = AWSRetry.jittered_backoff()
 
 
 def describe(client: Any, name: str) -> dict[str, Any] | None:
     try:
-        groups = client.describe_cache_parameter_groups(CacheParameterGroupName=name)["CacheParameterGroups"]
+        groups = client.describe_cache_parameter_groups(CacheParameterGroupName=name, aws_retry=True)[
+            "CacheParameterGroups"
+        ]
     except is_boto3_error_code("CacheParameterGroupNotFound"):
         return None
     return groups[0] if groups else None
 
 
+@AWSRetry.jittered_backoff()
 def user_parameters(client: Any, name: str) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for page in client.get_paginator("describe_cache_parameters").paginate(CacheParameterGroupName=name, Source="user"):
-        values.update({p["ParameterName"]: p.get("ParameterValue", "") for p in page.get("Parameters", [])})
-    return values
+    """The group's user-set parameters, every page (the whole listing is retried when throttled)."""
+    paginator = client.get_paginator("describe_cache_parameters")
+    listing = paginator.paginate(CacheParameterGroupName=name, Source="user").build_full_result()
+    return {p["ParameterName"]: p.get("ParameterValue", "") for p in listing.get("Parameters", [])}
 
 
 def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> bool:
@@ -106,19 +114,24 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> boo
         return changed
     if current is None:
         client.create_cache_parameter_group(
-            CacheParameterGroupName=name, CacheParameterGroupFamily=params["family"], Description=params["description"]
+            CacheParameterGroupName=name,
+            CacheParameterGroupFamily=params["family"],
+            Description=params["description"],
+            aws_retry=True,
         )
     items = sorted(to_set.items())
     for start in range(0, len(items), BATCH):
         client.modify_cache_parameter_group(
             CacheParameterGroupName=name,
             ParameterNameValues=[{"ParameterName": k, "ParameterValue": v} for k, v in items[start : start + BATCH]],
+            aws_retry=True,
         )
     for start in range(0, len(to_reset), BATCH):
         client.reset_cache_parameter_group(
             CacheParameterGroupName=name,
             ResetAllParameters=False,
             ParameterNameValues=[{"ParameterName": k} for k in to_reset[start : start + BATCH]],
+            aws_retry=True,
         )
     return True
 
@@ -127,7 +140,7 @@ def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool) -> bool
     if describe(client, params["name"]) is None:
         return False
     if not check_mode:
-        client.delete_cache_parameter_group(CacheParameterGroupName=params["name"])
+        client.delete_cache_parameter_group(CacheParameterGroupName=params["name"], aws_retry=True)
     return True
 
 
@@ -141,7 +154,7 @@ def main() -> None:
     }
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    client = module.client("elasticache")
+    client = module.client("elasticache", retry_decorator=RETRY)
     try:
         if params["state"] == "absent":
             module.exit_json(changed=ensure_absent(client, params, module.check_mode), parameter_group={})

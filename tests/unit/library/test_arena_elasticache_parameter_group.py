@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -40,10 +41,15 @@ def params(**over: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def stub():
-    client = boto3.client("elasticache", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
-    with Stubber(client) as stubber:
-        yield client, stubber
+def raw_client() -> Any:
+    return boto3.client("elasticache", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+
+
+@pytest.fixture
+def stub(raw_client: Any):
+    with Stubber(raw_client) as stubber:
+        # As AnsibleAWSModule.client hands it out with the module's retry decorator: calls take aws_retry=True.
+        yield RetryingBotoClientWrapper(raw_client, mod.RETRY), stubber
         stubber.assert_no_pending_responses()
 
 
@@ -144,3 +150,53 @@ def test_absent(stub) -> None:
     assert mod.ensure_absent(client, params(state="absent"), check_mode=False)
     expect_group(stubber, found=False)
     assert not mod.ensure_absent(client, params(state="absent"), check_mode=False)
+
+
+def test_every_page_of_user_parameters_is_read(stub) -> None:
+    client, stubber = stub
+    expect_group(stubber, found=True)
+    request = {"CacheParameterGroupName": "arena-valkey8", "Source": "user"}
+    first = [{"ParameterName": "timeout", "ParameterValue": "300"}]
+    second = [{"ParameterName": "maxmemory-policy", "ParameterValue": "allkeys-lru"}]
+    stubber.add_response("describe_cache_parameters", {"Parameters": first, "Marker": "m1"}, request)
+    stubber.add_response("describe_cache_parameters", {"Parameters": second}, request | {"Marker": "m1"})
+    assert not mod.ensure_present(client, params(), check_mode=False)
+
+
+@pytest.mark.parametrize(
+    "operation", ["describe_cache_parameter_groups", "describe_cache_parameters", "modify_cache_parameter_group"]
+)
+def test_throttled_call_is_retried_then_succeeds(
+    raw_client: Any, *, run_module: Any, queue_calls: Any, retry_sleeps: list[float], operation: str
+) -> None:
+    """main() as Ansible runs it: a throttled call (the paginated listing included) is retried once."""
+    calls = [
+        (
+            "describe_cache_parameter_groups",
+            {"CacheParameterGroups": [GROUP]},
+            {"CacheParameterGroupName": "arena-valkey8"},
+        ),
+        (
+            "describe_cache_parameters",
+            {"Parameters": [{"ParameterName": "timeout", "ParameterValue": "0"}]},
+            {"CacheParameterGroupName": "arena-valkey8", "Source": "user"},
+        ),
+        (
+            "modify_cache_parameter_group",
+            {"CacheParameterGroupName": "arena-valkey8"},
+            {
+                "CacheParameterGroupName": "arena-valkey8",
+                "ParameterNameValues": [
+                    {"ParameterName": "maxmemory-policy", "ParameterValue": "allkeys-lru"},
+                    {"ParameterName": "timeout", "ParameterValue": "300"},
+                ],
+            },
+        ),
+    ]
+    with Stubber(raw_client) as stubber:
+        queue_calls(stubber, calls, (operation, "Throttling"))
+        result = run_module(mod, params(), {"elasticache": raw_client})
+        stubber.assert_no_pending_responses()
+    assert result.get("failed") is None, result
+    assert result["changed"] is True
+    assert len(retry_sleeps) == 1
