@@ -159,9 +159,14 @@ from typing import Any
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from botocore.exceptions import BotoCoreError, ClientError
 
 GONE_STATES = ("deleting",)
+# Every call passes aws_retry=True: AWSRetry's throttling codes. ReplicationGroupNotFoundFault and
+# CacheClusterNotFound are not retried: they are how the module learns that the group (or the
+# emulator's member cluster) is absent, and ElastiCache documents no eventual-consistency error for them.
+RETRY = AWSRetry.jittered_backoff()
 # Settings AWS fixes at creation: (parameter, response key).
 IMMUTABLE = (
     ("at_rest_encryption", "AtRestEncryptionEnabled"),
@@ -172,7 +177,7 @@ IMMUTABLE = (
 def describe(client: Any, group_id: str) -> dict[str, Any] | None:
     """The group, or None when it does not exist or is being deleted."""
     try:
-        groups = client.describe_replication_groups(ReplicationGroupId=group_id)["ReplicationGroups"]
+        groups = client.describe_replication_groups(ReplicationGroupId=group_id, aws_retry=True)["ReplicationGroups"]
     except is_boto3_error_code("ReplicationGroupNotFoundFault"):
         return None
     if not groups or groups[0].get("Status") in GONE_STATES:
@@ -231,7 +236,7 @@ def member_details(client: Any, current: dict[str, Any]) -> dict[str, Any]:
     if not members:
         return {}
     try:
-        clusters = client.describe_cache_clusters(CacheClusterId=members[0])["CacheClusters"]
+        clusters = client.describe_cache_clusters(CacheClusterId=members[0], aws_retry=True)["CacheClusters"]
     except is_boto3_error_code("CacheClusterNotFound"):
         return {}
     return clusters[0] if clusters else {}
@@ -271,15 +276,18 @@ def modify_request(client: Any, current: dict[str, Any], params: dict[str, Any])
 
 
 def sync_tags(client: Any, arn: str, wanted: dict[str, Any], check_mode: bool) -> bool:
-    have = {t["Key"]: t["Value"] for t in client.list_tags_for_resource(ResourceName=arn).get("TagList", [])}
+    listed = client.list_tags_for_resource(ResourceName=arn, aws_retry=True).get("TagList", [])
+    have = {t["Key"]: t["Value"] for t in listed}
     wanted = {k: str(v) for k, v in wanted.items()}
     add = {k: v for k, v in wanted.items() if have.get(k) != v}
     remove = [k for k in have if k not in wanted]
     if (add or remove) and not check_mode:
         if add:
-            client.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in sorted(add.items())])
+            client.add_tags_to_resource(
+                ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in sorted(add.items())], aws_retry=True
+            )
         if remove:
-            client.remove_tags_from_resource(ResourceName=arn, TagKeys=sorted(remove))
+            client.remove_tags_from_resource(ResourceName=arn, TagKeys=sorted(remove), aws_retry=True)
     return bool(add or remove)
 
 
@@ -287,7 +295,9 @@ def wait_for(client: Any, group_id: str, gone: bool, timeout: int, sleep: float 
     deadline = time.monotonic() + timeout
     while True:
         try:
-            groups = client.describe_replication_groups(ReplicationGroupId=group_id)["ReplicationGroups"]
+            groups = client.describe_replication_groups(ReplicationGroupId=group_id, aws_retry=True)[
+                "ReplicationGroups"
+            ]
         except is_boto3_error_code("ReplicationGroupNotFoundFault"):
             groups = []
         status = groups[0]["Status"] if groups else None
@@ -303,7 +313,7 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tup
     if current is None:
         if check_mode:
             return True, {}
-        current = client.create_replication_group(**create_request(params))["ReplicationGroup"]
+        current = client.create_replication_group(aws_retry=True, **create_request(params))["ReplicationGroup"]
         if params["wait"]:
             current = wait_for(client, params["replication_group_id"], False, params["wait_timeout"]) or current
         return True, current
@@ -315,7 +325,7 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tup
     if mod:
         changed = True
         if not check_mode:
-            current = client.modify_replication_group(**mod)["ReplicationGroup"]
+            current = client.modify_replication_group(aws_retry=True, **mod)["ReplicationGroup"]
             if params["wait"]:
                 current = wait_for(client, params["replication_group_id"], False, params["wait_timeout"]) or current
     if current.get("ARN"):
@@ -327,7 +337,7 @@ def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool) -> bool
     if describe(client, params["replication_group_id"]) is None:
         return False
     if not check_mode:
-        client.delete_replication_group(ReplicationGroupId=params["replication_group_id"])
+        client.delete_replication_group(ReplicationGroupId=params["replication_group_id"], aws_retry=True)
         if params["wait"]:
             wait_for(client, params["replication_group_id"], True, params["wait_timeout"])
     return True
@@ -375,7 +385,7 @@ def main() -> None:
             module.fail_json(msg="multi_az needs two or more availability_zones")
         if params["auth_token"] and not params["transit_encryption"]:
             module.fail_json(msg="auth_token needs transit_encryption")
-    client = module.client("elasticache")
+    client = module.client("elasticache", retry_decorator=RETRY)
     try:
         if params["state"] == "absent":
             module.exit_json(changed=ensure_absent(client, params, module.check_mode), replication_group={})

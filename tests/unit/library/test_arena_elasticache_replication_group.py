@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import ANY, Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -96,10 +97,15 @@ def cluster(**over: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def stub():
-    client = boto3.client("elasticache", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
-    with Stubber(client) as stubber:
-        yield client, stubber
+def raw_client() -> Any:
+    return boto3.client("elasticache", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+
+
+@pytest.fixture
+def stub(raw_client: Any):
+    with Stubber(raw_client) as stubber:
+        # As AnsibleAWSModule.client hands it out with the module's retry decorator: calls take aws_retry=True.
+        yield RetryingBotoClientWrapper(raw_client, mod.RETRY), stubber
         stubber.assert_no_pending_responses()
 
 
@@ -284,3 +290,46 @@ def test_wait_until_available(stub, monkeypatch) -> None:
             "describe_replication_groups", {"ReplicationGroups": [group(Status=status)]}, {"ReplicationGroupId": ANY}
         )
     assert mod.wait_for(client, "arena-cache", gone=False, timeout=60)["Status"] == "available"
+
+
+@pytest.mark.parametrize(
+    "operation",
+    ["describe_replication_groups", "describe_cache_clusters", "list_tags_for_resource", "add_tags_to_resource"],
+)
+def test_throttled_call_is_retried_then_succeeds(
+    raw_client: Any, *, run_module: Any, queue_calls: Any, retry_sleeps: list[float], operation: str
+) -> None:
+    """main() as Ansible runs it: a throttled call is retried once and the missing tag is added."""
+    calls = [
+        ("describe_replication_groups", {"ReplicationGroups": [group()]}, {"ReplicationGroupId": "arena-cache"}),
+        ("describe_cache_clusters", {"CacheClusters": [cluster()]}, {"CacheClusterId": "arena-cache-001"}),
+        ("list_tags_for_resource", {"TagList": [{"Key": "Project", "Value": "arena"}]}, {"ResourceName": ARN}),
+        (
+            "add_tags_to_resource",
+            {"TagList": []},
+            {
+                "ResourceName": ARN,
+                "Tags": [{"Key": "Environment", "Value": "production"}, {"Key": "ManagedBy", "Value": "arena-infra"}],
+            },
+        ),
+    ]
+    with Stubber(raw_client) as stubber:
+        queue_calls(stubber, calls, (operation, "Throttling"))
+        result = run_module(mod, params(), {"elasticache": raw_client})
+        stubber.assert_no_pending_responses()
+    assert result.get("failed") is None, result
+    assert result["changed"] is True
+    assert len(retry_sleeps) == 1
+
+
+def test_throttled_create_is_retried(raw_client: Any, *, run_module: Any, retry_sleeps: list[float]) -> None:
+    with Stubber(raw_client) as stubber:
+        expect_describe(stubber, None)
+        # The request itself is checked in test_creates_multi_az_encrypted_group.
+        stubber.add_client_error("create_replication_group", service_error_code="Throttling")
+        stubber.add_response("create_replication_group", {"ReplicationGroup": group(Status="creating")})
+        result = run_module(mod, params(), {"elasticache": raw_client})
+        stubber.assert_no_pending_responses()
+    assert result.get("failed") is None, result
+    assert result["primary_endpoint"] == {"address": "master.arena-cache.x.cache.amazonaws.com", "port": 6379}
+    assert len(retry_sleeps) == 1
