@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Boot benchmark: seconds from `podman run` to the health endpoint's first 200, for
-#   baked      a container from the baked image localhost/arena-<tier>:<version> (ARENA_BENCH_RUNS, default 5)
+#   baked      an instance of the tier's Auto Scaling group launched from the platform (scripts/lab/launch.py:
+#              launch template, image published as a lab AMI, instance metadata, role credentials, the
+#              target group's health check) (ARENA_BENCH_RUNS, default 5)
 #   configure  the "configure at boot" alternative (ARENA_BENCH_CONFIGURE_RUNS, default 1): a container
 #              from the base image that applies playbooks/bake.yml for the tier at first boot (over the
 #              repo's pipelined `podman` connection, apt through the host's cache as the bake does),
 #              then continues into the configured system (a restart: ~2 s of a figure in minutes).
-# Both boot as the gate boots an instance (scripts/images-lab.sh): CAP_NET_ADMIN, the image's network
-# sysctls, the emulator as SSM, a real redis-server for the API (ami-bench-redis).
+# The baked runs boot as the gate and the demo launch an instance (scripts/images-lab.sh); the
+# configure-at-boot baseline is a plain container (CAP_NET_ADMIN, the emulator as SSM through the
+# role's test-only source override), since there is no image to launch. A real redis-server serves
+# the API in both (ami-bench-redis).
 # Prints a Markdown table (medians and the ratio) for docs/benchmarks-images.md.
 # First boot reads the runtime config from the emulator: run through scripts/with-emulator.sh.
 #   scripts/bench-boot.sh [tier ...]
@@ -25,7 +29,8 @@ parse_tiers "$@"
 work="$(mktemp -d)"
 cleanup() {
   local tier
-  for tier in "${tiers[@]}"; do podman rm -f -t 0 "ami-bench-${tier}" "ami-bench-cab-${tier}" >/dev/null 2>&1 || true; done
+  python3 scripts/lab/launch.py down --name-prefix ami-bench >/dev/null 2>&1 || true
+  for tier in "${tiers[@]}"; do podman rm -f -t 0 "ami-bench-cab-${tier}" >/dev/null 2>&1 || true; done
   podman rm -f -t 0 ami-bench-redis >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -33,7 +38,10 @@ trap cleanup EXIT
 
 images_lab_secrets
 images_redis_up ami-bench-redis "$work"
-images_source_conf "${work}/source.conf" bench
+mkdir -p "$out_root"
+lab_platform_up "${out_root}/bench-platform.log"
+: > "${out_root}/bench-publish.log"
+lab_publish "${out_root}/bench-publish.log" "${tiers[@]}"
 # The configure-at-boot node writes the same override itself (runtime_config_source_override): the
 # role removes a source.conf it was not given, which a bind mount would not allow.
 jq -n --arg url "http://10.0.2.2:${AWS_URL##*:}" --arg region "$AWS_REGION" \
@@ -48,24 +56,18 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "-"} else if (NR%2) 
 rows=()
 for tier in "${tiers[@]}"; do
   image="$(image_of "$tier")" || die "${tier}: no manifest, run make bake first"
-  python3 scripts/image_gate.py seed "$tier" bench "bench-$(date +%s%N)" >/dev/null || die "${tier}: seeding failed"
+  marker="bench-$(date +%s%N)"
+  python3 scripts/image_gate.py seed "$tier" "$LAB_ENVIRONMENT" "$marker" >/dev/null || die "${tier}: seeding failed"
+  python3 scripts/image_gate.py seed "$tier" bench "$marker" >/dev/null || die "${tier}: seeding failed"
   health_port="$(tier_value "$tier" bake_gate_health_port)"
-  mapfile -t instance_args < <(images_instance_args "$image")
   baked=()
   for n in $(seq 1 "$RUNS"); do
-    port="$(free_port)" name="ami-bench-${tier}"
-    url="$(tier_url "$tier" "$port")"
-    podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
-    t0=$(date +%s.%N)
-    podman run -d --name "$name" --systemd=always --network slirp4netns:allow_host_loopback=true \
-      "${instance_args[@]}" -p "127.0.0.1:${port}:${health_port}" \
-      -v "${work}/source.conf:/etc/arena/runtime/source.conf:ro,Z" "$image" >/dev/null
-    if read -r _ s < <(wait_healthy "$url" "$t0" "$BUDGET"); then
-      baked+=("$s")
+    if lab_launch ami-bench "$tier" 1 "$BUDGET" "${work}/launched.json" >/dev/null; then
+      baked+=("$(lab_launched "${work}/launched.json" boot_seconds)")
     else
       log "${tier}: baked run ${n} not healthy within ${BUDGET} s"
     fi
-    podman rm -f -t 0 "$name" >/dev/null
+    python3 scripts/lab/launch.py down --name-prefix ami-bench
   done
 
   configured=()

@@ -3,9 +3,10 @@
 # base image (the stand-in for an EC2 instance), reaches the container through ansible's podman
 # connection, calls AWS (the emulator) through the guarded identity playbook, builds the platform
 # core and the platform services in the emulator, applies the event-scaling plan, bakes the three
-# tier images (scripts/bake.sh, in the background from the start) and runs each tier from its image
-# as an instance would boot it (runtime configuration from the emulator's SSM, Redis in a side
-# container: scripts/images-lab.sh, as the acceptance gate does), prints a summary of all of it, and
+# tier images (scripts/bake.sh, in the background from the start), publishes them to the emulator and
+# launches each tier from its Auto Scaling group's launch template (scripts/lab/launch.py: image
+# through SSM, instance metadata and role credentials, runtime configuration from the emulator's SSM,
+# Redis in a side container; the path the acceptance gate uses), prints a summary of all of it, and
 # removes everything it started, also on failure. The images stay (localhost/arena-<tier>:<version>).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/images-lab.sh"
@@ -20,7 +21,7 @@ TIERS=(web api admin)
 
 cleanup() {
   local tier
-  for tier in "${TIERS[@]}"; do podman rm -f -t 0 "ami-demo-${tier}" >/dev/null 2>&1 || true; done
+  python3 scripts/lab/launch.py down --name-prefix ami-demo >/dev/null 2>&1 || true
   podman rm -f -t 0 ami-demo-redis >/dev/null 2>&1 || true
   net_anchor_down
   podman rm -f -t 2 "$CONTAINER" >/dev/null 2>&1 || true
@@ -76,26 +77,19 @@ wait
 sed -n '/^TIER /,$p' "${out}/bake.log"
 [[ "$(cat "${out}/bake.rc")" == 0 ]] || { tail -40 "${out}/bake.log"; die "scripts/bake.sh failed"; }
 
-step "Tiers booted from their images (runtime configuration from the emulator's SSM)"
+step "Tiers launched from the platform's Auto Scaling groups (scripts/lab/launch.py)"
+# Each baked image is published to the emulator (a lab AMI behind /arena/local/images/<tier>), and the
+# group's instance boots from its launch template: image through SSM, instance metadata as the template
+# says (IMDSv2, tags), the instance role's credentials from the emulator's STS, the target group's
+# health check. First boot reads the runtime configuration from the emulator's SSM.
 images_lab_secrets
 images_redis_up ami-demo-redis "$out"
-images_source_conf "${out}/source.conf" demo
-tiers_json="{}"
+lab_publish "${out}/publish.log" "${TIERS[@]}"
+launched=()
 for tier in "${TIERS[@]}"; do
-  image="$(image_of "$tier")" || die "${tier}: no manifest after the bake"
-  python scripts/image_gate.py seed "$tier" demo "demo-$(date +%s%N)" >/dev/null || die "${tier}: seeding SSM failed"
-  port="$(free_port)" url="" name="ami-demo-${tier}"
-  url="$(tier_url "$tier" "$port")"
-  mapfile -t instance_args < <(images_instance_args "$image")
-  t0=$(date +%s.%N)
-  podman run -d --name "$name" --systemd=always --network slirp4netns:allow_host_loopback=true \
-    "${instance_args[@]}" -p "127.0.0.1:${port}:$(tier_value "$tier" bake_gate_health_port)" \
-    -v "${out}/source.conf:/etc/arena/runtime/source.conf:ro,Z" "$image" >/dev/null
-  read -r code secs < <(wait_healthy "$url" "$t0" 30 || true)
-  [[ "$code" == 200 ]] || die "${tier}: ${url} answered ${code} after ${secs} s"
-  echo "${tier}: ${image} healthy in ${secs} s"
-  tiers_json="$(jq -c --arg t "$tier" --arg c "$name" --arg i "$image" --arg u "$(tier_url "$tier" "$port" /)" --arg s "$secs" \
-    '.[$t] = {container: $c, image: $i, base_url: $u, boot_seconds: ($s | tonumber)}' <<< "$tiers_json")"
+  python scripts/image_gate.py seed "$tier" "$LAB_ENVIRONMENT" "demo-$(date +%s%N)" >/dev/null || die "${tier}: seeding SSM failed"
+  lab_launch ami-demo "$tier" 1 30 "${out}/${tier}.json" | tail -n +2 || die "${tier}: not healthy after 30 s"
+  launched+=("${out}/${tier}.json")
 done
 
 account="$(grep -oP "account: '\K[0-9]+" "${out}/identity")"
@@ -111,7 +105,7 @@ Container host    ${CONTAINER}: Debian ${debian}, systemd ${state}
 Ansible           ping via the podman connection: pong
 SUMMARY
 python scripts/demo_platform.py summary
-python scripts/demo_tiers.py --tiers "$tiers_json"
+python scripts/demo_tiers.py "${launched[@]}"
 cat <<SUMMARY
 Took              $((SECONDS - start)) s; cleaning up (containers and emulator)
 ==========================================================

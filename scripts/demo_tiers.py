@@ -6,10 +6,10 @@ tier, the API counting in its Redis (password read from SSM at first boot), the 
 login at work (the login also from SSM), and the mail relay each mail-sending tier runs. Exits
 non-zero when any of that does not hold.
 
-Usage: demo_tiers.py --tiers JSON
-  JSON: {"<tier>": {"container": name, "image": ref, "base_url": "http(s)://127.0.0.1:<port>/",
-         "boot_seconds": s}, ...}; the admin login's password is $GATE_ADMIN_PASSWORD (user "gate",
-         scripts/image_gate.py seed).
+Usage: demo_tiers.py LAUNCHED.json...
+  LAUNCHED: what scripts/lab/launch.py up --json wrote (per instance: tier, instance_id, container,
+  image, ami_id, launch_template, base_url, boot_seconds); the admin login's password is
+  $GATE_ADMIN_PASSWORD (user "gate", scripts/image_gate.py seed).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 # The address a request through the load balancer claims for a client not on the admin allow-list
 # (TEST-NET-3); the image trusts X-Forwarded-For from the lab VPC, where the ALB's nodes live.
@@ -51,8 +52,8 @@ def call(url: str, method: str = "GET", headers: dict[str, str] | None = None) -
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tiers", required=True, help="JSON: tier -> container, image, base_url, boot_seconds")
-    tiers = json.loads(parser.parse_args().tiers)
+    parser.add_argument("launched", nargs="+", help="JSON files of scripts/lab/launch.py up --json")
+    tiers = {node["tier"]: node for path in parser.parse_args().launched for node in json.loads(Path(path).read_text())}
     problems: list[str] = []
     lines: list[str] = []
 
@@ -60,8 +61,9 @@ def main() -> int:
         state = on_node(node["container"], "systemctl is-system-running || true")
         status, _, body = call(node["base_url"] + "healthz")
         lines.append(
-            f"{tier + ' tier':<17} {node['image']}: systemd {state}, healthy {node['boot_seconds']:.2f} s after "
-            f"boot, GET /healthz -> {status} {body.strip()[:30]}"
+            f"{tier + ' tier':<17} {node['instance_id']} of {node['launch_template']}:{node['launch_template_version']}, "
+            f"{node['ami_id']} = {node['image']}: systemd {state}, healthy {node['boot_seconds']:.2f} s after boot, "
+            f"GET /healthz -> {status} {body.strip()[:30]}"
         )
         if (state, status) != ("running", 200):
             problems.append(f"{tier}: systemd {state}, /healthz {status}")

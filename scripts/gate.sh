@@ -7,22 +7,28 @@
 #   4. the image holds no SSH host keys, the booted container has its own (when sshd is there),
 #      and a fresh machine-id;
 #   5. first boot read every runtime tier of the image (runtime_config_tiers: e.g. api + mail) from
-#      the AWS emulator's SSM (/arena/gate/<name>/, a marker value per run); the admin tier's
-#      basic-auth login from SSM works (401 without it, 200 with it);
+#      the AWS emulator's SSM (/arena/local/<name>/, a marker value per run) with the instance role's
+#      credentials and the environment of its instance tags; the admin tier's basic-auth login from
+#      SSM works (401 without it, 200 with it);
 #   6. the Lynis hardening index as on an instance reaches bake_gate_lynis_min (85, admin 88).
 # Expectations per tier come from packer/tiers/<tier>.yml (bake_gate_*). Any failure fails the gate.
 #
-# How the container stands in for an instance (scripts/images-lab.sh): CAP_NET_ADMIN (nftables loads
-# its ruleset at boot), the network sysctls of the image's sysctl.d applied by podman (systemd-sysctl
-# cannot write a container's /proc/sys), the emulator as SSM (source override mounted at
-# /etc/arena/runtime/source.conf), a real redis-server (ami-gate-redis) for the API. Lynis runs in
+# How the image is launched (scripts/images-lab.sh, scripts/lab/launch.py): the platform core is built
+# in the gate's emulator, the baked image is published to it (a lab AMI behind
+# /arena/local/images/<tier>), and the tier's Auto Scaling group's instance is booted from its launch
+# template: image resolved through SSM, instance metadata as the template's metadata options say
+# (IMDSv2, tags), the instance role's credentials from the emulator's STS, the target group's health
+# check. CAP_NET_ADMIN (nftables loads its ruleset at boot) and the network sysctls of the image's
+# sysctl.d applied to the instance's network namespace (systemd-sysctl cannot write a container's
+# /proc/sys); a real redis-server (ami-gate-redis) for the API. Lynis runs in
 # that container; a container shares the host's kernel, so the kernel-global sysctl keys (kernel.*,
 # fs.*) keep the host's values and cost points an instance would get: scripts/hardening/instance_index.py
 # re-counts exactly those the image's sysctl.d sets to Lynis' value (as make score does). Both indexes
 # are printed; the minimum applies to the one as on an instance.
 #   scripts/gate.sh                  gate web, api and admin (images from build/images/<tier>/manifest.json)
 #   scripts/gate.sh web              one tier
-#   ARENA_GATE_KEEP=1 scripts/gate.sh api    keep the containers for a look (remove them by name after)
+#   ARENA_GATE_KEEP=1 scripts/gate.sh api    keep the containers for a look
+#                                            (scripts/lab/launch.py down --name-prefix ami-gate after)
 # Needs the emulator: run through scripts/with-emulator.sh (make gate does). Reports: build/images/<tier>/gate/.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/images-lab.sh"
@@ -39,7 +45,7 @@ work="$(mktemp -d)"
 cleanup() {
   local tier
   [[ "${ARENA_GATE_KEEP:-0}" == 1 ]] && { log "ARENA_GATE_KEEP=1: containers kept (ami-gate-*)"; return 0; }
-  for tier in "${tiers[@]}"; do podman rm -f -t 0 "ami-gate-${tier}" >/dev/null 2>&1 || true; done
+  python3 scripts/lab/launch.py down --name-prefix ami-gate || true
   podman rm -f -t 0 ami-gate-redis >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -47,15 +53,18 @@ trap cleanup EXIT
 
 images_lab_secrets
 images_redis_up ami-gate-redis "$work"
-images_source_conf "${work}/source.conf" gate
+mkdir -p "$out_root"
+log "platform core in the emulator (the launch templates and groups the images launch from)"
+lab_platform_up "${out_root}/gate-platform.log"
+: > "${out_root}/gate-publish.log"
+lab_publish "${out_root}/gate-publish.log" "${tiers[@]}"
 
 gate_one() {
-  local tier="$1" name="ami-gate-$1" image fails=() port t0 start=$SECONDS
-  local ports health_port url lynis_min marker runtime_tiers rt health="-" state="-" listening="-"
-  local lynis="-" reports="${out_root}/$1/gate"
+  local tier="$1" name="ami-gate-$1" image fails=() code elapsed start=$SECONDS
+  local ports url lynis_min marker runtime_tiers rt health="-" state="-" listening="-" launched
+  local lynis="-" reports="${out_root}/$1/gate" base_url
   image="$(image_of "$tier")" || { echo "${tier}|-|-|-|-|-|-|no manifest: run make bake|FAILED"; return 1; }
   ports="$(tier_value "$tier" bake_gate_listen_ports | tr -d '[] ')"
-  health_port="$(tier_value "$tier" bake_gate_health_port)"
   lynis_min="$(tier_value "$tier" bake_gate_lynis_min)"
   rm -rf "$reports"
   mkdir -p "$reports"
@@ -67,21 +76,21 @@ gate_one() {
 
   # 5a. The runtime configuration of every runtime tier of the image, with this run's marker.
   marker="gate-$(date +%s%N)"
-  runtime_tiers="$(python3 scripts/image_gate.py seed "$tier" gate "$marker")" || fails+=("seeding the runtime config failed")
+  runtime_tiers="$(python3 scripts/image_gate.py seed "$tier" "$LAB_ENVIRONMENT" "$marker")" || fails+=("seeding the runtime config failed")
 
-  port="$(free_port)"
-  url="$(tier_url "$tier" "$port")"
-  mapfile -t instance_args < <(images_instance_args "$image")
-  podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
-  t0=$(date +%s.%N)
-  podman run -d --name "$name" --systemd=always --network slirp4netns:allow_host_loopback=true \
-    "${instance_args[@]}" -p "127.0.0.1:${port}:${health_port}" \
-    -v "${work}/source.conf:/etc/arena/runtime/source.conf:ro,Z" "$image" >/dev/null
-
-  # 2. Health 200 within the budget.
-  read -r code elapsed < <(wait_healthy "$url" "$t0" "$BUDGET" || true)
-  health="${code} in ${elapsed} s"
-  [[ "$code" == 200 ]] || fails+=("health ${code} after ${BUDGET} s")
+  # 2. Launched from the tier's Auto Scaling group; healthy (the target group's check) within the budget.
+  launched="${reports}/launched.json"
+  lab_launch ami-gate "$tier" 1 "$BUDGET" "$launched" > "${reports}/launch.txt" 2>&1 || true
+  if [[ ! -s "$launched" ]]; then
+    cat "${reports}/launch.txt" >&2
+    echo "${tier}|${image}|-|-|-|-|${lynis_min}|$((SECONDS - start))|FAILED: not launched (${reports#"${ARENA_ROOT}"/}/launch.txt)"
+    return 1
+  fi
+  [[ "$(lab_launched "$launched" image)" == "$image" ]] || fails+=("launched $(lab_launched "$launched" image), not the baked ${image}")
+  base_url="$(lab_launched "$launched" base_url)"
+  code="$(lab_launched "$launched" health_status)" elapsed="$(lab_launched "$launched" boot_seconds)"
+  health="${code} in ${elapsed:-more than ${BUDGET}} s"
+  [[ -n "$elapsed" ]] || fails+=("health ${code} after ${BUDGET} s")
 
   # 1. systemd running, zero failed units.
   local failed_units
@@ -113,8 +122,8 @@ gate_one() {
   # 5c. The admin login from SSM reaches nginx (the published port arrives from 10.0.2.x, allow-listed).
   if [[ " $runtime_tiers " == *" admin "* ]]; then
     local anon auth
-    anon="$(curl -ks -o /dev/null -m 5 -w '%{http_code}' "$(tier_url "$tier" "$port" /)" || true)"
-    auth="$(curl -ks -o /dev/null -m 5 -w '%{http_code}' -u "gate:${GATE_ADMIN_PASSWORD}" "$(tier_url "$tier" "$port" /)" || true)"
+    anon="$(curl -ks -o /dev/null -m 5 -w '%{http_code}' "$base_url" || true)"
+    auth="$(curl -ks -o /dev/null -m 5 -w '%{http_code}' -u "gate:${GATE_ADMIN_PASSWORD}" "$base_url" || true)"
     [[ "$anon" == 401 && "$auth" == 200 ]] || fails+=("admin login: ${anon} without, ${auth} with the SSM credentials (want 401, 200)")
   fi
 
@@ -140,7 +149,7 @@ gate_one() {
   fi
 
   podman exec "$name" journalctl -b --no-pager > "${reports}/journal.txt" 2>&1 || true
-  [[ "${ARENA_GATE_KEEP:-0}" == 1 ]] || podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
+  [[ "${ARENA_GATE_KEEP:-0}" == 1 ]] || python3 scripts/lab/launch.py down --name-prefix "$name" || true
   local result=passed
   ((${#fails[@]} == 0)) || result="FAILED: $(IFS=';'; echo "${fails[*]}")"
   echo "${tier}|${image}|${health}|${state:-?}|${listening}|${lynis}|${lynis_min}|$((SECONDS - start))|${result}"
@@ -153,10 +162,23 @@ for tier in "${tiers[@]}"; do
   row="$(gate_one "$tier")" || rc=1
   rows+=("$row")
 done
+# 7. The lab catches a contract break by itself: tags off in the api template's instance metadata
+#    (the AWS defect of issue 13) must fail the launched instance's health check (tests/lab).
+contract="-"
+if [[ " ${tiers[*]} " == *" api "* ]]; then
+  if ARENA_LAB_CONTRACT=1 python3 -m pytest -q -p no:cacheprovider tests/lab > "${out_root}/gate-contract.txt" 2>&1; then
+    contract=passed
+  else
+    contract=FAILED rc=1
+    tail -30 "${out_root}/gate-contract.txt" >&2
+  fi
+fi
+
 printf '\n%-6s %-40s %-13s %-8s %-9s %-11s %-6s %s\n' TIER IMAGE HEALTH SYSTEMD LISTENING 'LYNIS C/I' GATE_S RESULT
 for row in "${rows[@]}"; do
   IFS='|' read -r t i h s p l m g r <<< "$row"
   printf '%-6s %-40s %-13s %-8s %-9s %-11s %-6s %s\n' "$t" "$i" "$h" "$s" "$p" "${l} >=${m}" "$g" "$r"
 done
 echo "LYNIS C/I: hardening index in the gate container / as on an instance (the minimum applies to the latter)."
+echo "Contract (tests/lab: api launched with tags off in instance metadata fails its health check, on passes): ${contract}"
 exit "$rc"

@@ -1,13 +1,16 @@
 # shellcheck shell=bash
-# Shared by scripts/gate.sh and scripts/bench-boot.sh (source after scripts/lib.sh): what a booted
-# tier image needs around it in the lab, and how it is started.
+# Shared by scripts/gate.sh, scripts/bench-boot.sh, scripts/demo.sh and scripts/launch.sh (source after
+# scripts/lib.sh): what a booted tier image needs around it in the lab, and how it is launched.
+#   - the platform core in the emulator (playbooks/platform.yml --skip-tags platform_services): the
+#     launch templates, instance roles and Auto Scaling groups the tiers are launched from;
+#   - the baked images published to it (playbooks/publish_image.yml registers a local bake as an AMI
+#     of the emulator and points /arena/local/images/<tier> at it);
 #   - a real redis-server for the API tier (stands in for ElastiCache; plain TCP with a password: the
 #     TLS path is proven by roles/api's and molecule/api's scenarios), in a side container published
 #     on 127.0.0.1 and reached from the tier container as 10.0.2.2;
-#   - the first-boot source override (emulator endpoint, environment) mounted into the container;
-#   - the network sysctls of the image's sysctl.d applied by podman (what systemd-sysctl does at boot
-#     on an instance; a container's /proc/sys is read-only), and CAP_NET_ADMIN so that the image's
-#     nftables ruleset loads at boot as on an instance.
+#   - the runtime configuration each image reads at first boot, seeded into the emulator's SSM;
+#   - instances launched by scripts/lab/launch.py from the groups' launch templates, with the
+#     instance metadata stand-in (scripts/lab/imds.py) following the templates' metadata options.
 # Everything created here is named ami-*.
 
 IMAGES_REDIS_IMAGE="localhost/ami-lab-redis:bookworm"
@@ -88,23 +91,42 @@ images_lab_secrets() {
   export GATE_REDIS_TOKEN GATE_SMTP_PASSWORD GATE_ADMIN_PASSWORD GATE_REDIS_HOST
 }
 
-# images_source_conf FILE ENVIRONMENT: the first-boot override (runtime_config_source_override).
-images_source_conf() {
-  cat > "$1" <<CONF
-ENDPOINT_URL=http://10.0.2.2:${AWS_URL##*:}
-ENVIRONMENT=$2
-REGION=${AWS_REGION}
-AWS_ACCESS_KEY_ID=testing
-AWS_SECRET_ACCESS_KEY=testing
-CONF
+# The environment of the lab platform: inventories/local (arena_environment), the Environment tag its
+# instances carry, so the one their first boot reads from SSM.
+LAB_ENVIRONMENT=local
+
+# lab_platform_up LOG: the platform core in the running emulator, with what an operator provides
+# before the first run (placeholder image parameters and the ALB's certificate). Quiet; LOG on failure.
+lab_platform_up() {
+  python3 "${ARENA_ROOT}/tests/integration/platform/platform_fixtures.py" seed >/dev/null
+  ansible-playbook -i "${ARENA_ROOT}/inventories/local" "${ARENA_ROOT}/playbooks/platform.yml" \
+    --skip-tags platform_services > "$1" 2>&1 || { tail -30 "$1" >&2; die "the lab platform (platform.yml core) failed: $1"; }
 }
 
-# images_instance_args IMAGE: podman arguments that make a container boot as an instance would
-# (network sysctls of the image's sysctl.d, nftables loadable). Prints one argument per line.
-images_instance_args() {
-  echo "--cap-add=NET_ADMIN"
-  podman run --rm --entrypoint /bin/sh "$1" -c 'cat /etc/sysctl.d/*.conf 2>/dev/null' \
-    | sed -nE 's/^[[:space:]]*(net\.(ipv4|ipv6)\.[^[:space:]=]+)[[:space:]]*=[[:space:]]*([^[:space:]]+).*/--sysctl=\1=\3/p'
+# lab_publish LOG TIER...: each tier's local bake registered as an AMI of the emulator and published
+# to /arena/local/images/<tier> (what the launch templates resolve).
+lab_publish() {
+  local logf="$1" tier
+  shift
+  for tier in "$@"; do
+    ansible-playbook -i "${ARENA_ROOT}/inventories/local" "${ARENA_ROOT}/playbooks/publish_image.yml" \
+      -e "publish_image_env=${LAB_ENVIRONMENT}" -e "publish_image_tier=${tier}" \
+      -e "publish_image_manifest=${ARENA_BAKE_DIR:-${ARENA_ROOT}/build/images}/${tier}/manifest.json" >> "$logf" 2>&1 \
+      || { tail -30 "$logf" >&2; die "${tier}: publishing the local image failed: $logf"; }
+  done
+}
+
+# lab_launch PREFIX TIER COUNT BUDGET JSON: launch COUNT instances of TIER from its Auto Scaling group
+# (scripts/lab/launch.py), wait up to BUDGET s for the target group's health check; JSON gets the result.
+lab_launch() {
+  python3 "${ARENA_ROOT}/scripts/lab/launch.py" up --name-prefix "$1" --tiers "$2" --count "$3" --budget "$4" \
+    --environment "$LAB_ENVIRONMENT" --json "$5"
+}
+
+# lab_launched JSON FIELD [INDEX]: one field of a launched instance (launch.py's JSON).
+lab_launched() {
+  python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[int(sys.argv[3])][sys.argv[2]]; print("" if v is None else v)' \
+    "$1" "$2" "${3:-0}"
 }
 
 # tier_url TIER PORT [PATH]: the tier's URL on a published host port: bake_gate_health_scheme
