@@ -61,7 +61,9 @@ QueueCalls = Callable[[Stubber, list[Call], "tuple[str, str] | None"], None]
 @pytest.fixture
 def queue_calls() -> QueueCalls:
     """Queue `calls` on `stubber`; with `fail=(operation, code)`, the first call of that operation is
-    answered with that error code first (the module must retry it), then with its response."""
+    answered with that error code first (the module must retry it), then with its response.
+    A response of the form {"Error": {"Code": code}} is queued as that error (an expected answer,
+    such as the not-found of an existence check)."""
 
     def queue(stubber: Stubber, calls: list[Call], fail: tuple[str, str] | None) -> None:
         pending = fail
@@ -69,7 +71,11 @@ def queue_calls() -> QueueCalls:
             if pending is not None and operation == pending[0]:
                 stubber.add_client_error(operation, service_error_code=pending[1], expected_params=expected)
                 pending = None
-            stubber.add_response(operation, response, expected)
+            if set(response) == {"Error"}:
+                code = response["Error"]["Code"]
+                stubber.add_client_error(operation, service_error_code=code, expected_params=expected)
+            else:
+                stubber.add_response(operation, response, expected)
         assert pending is None, f"{fail} names no queued call"
 
     return queue

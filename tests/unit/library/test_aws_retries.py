@@ -59,16 +59,29 @@ def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
     return {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
 
 
+def _holds_client(value: ast.expr, names: set[str]) -> bool:
+    """`module.client(...)`, a client name, or `a if cond else b` with a client on either side."""
+    if _is_module_client(value):
+        return True
+    if isinstance(value, ast.Name):
+        return value.id in names
+    if isinstance(value, ast.IfExp):
+        return _holds_client(value.body, names) or _holds_client(value.orelse, names)
+    return False
+
+
 def _client_names(tree: ast.AST) -> set[str]:
-    """Names that hold a client: `client`, every name a `module.client(...)` is assigned to, and the
-    parameters of this file's functions that are called with one of those names (to a fixpoint)."""
+    """Names that hold a client: `client`, every name a client is assigned to (`module.client(...)`,
+    another client name, or a conditional between clients), and the parameters of this file's
+    functions that are called with one of those names (to a fixpoint)."""
     names = {"client"}
     functions = {f.name: f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and _is_module_client(node.value):
-            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    assignments = [n for n in ast.walk(tree) if isinstance(n, ast.Assign)]
     while True:
         found = set(names)
+        for node in assignments:
+            if _holds_client(node.value, names):
+                found |= {t.id for t in node.targets if isinstance(t, ast.Name)}
         for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)):
             function = functions.get(call.func.id)
             if function is None:
@@ -209,6 +222,8 @@ def main():
     probe(ec2.get_thing, Name="x")
     getattr(ec2, "put_thing")(Name="x")
     run(module.client("ses", retry_decorator=AWSRetry.jittered_backoff()))
+    chosen = ec2 if module.check_mode else None
+    chosen.delete_thing(Name="x")
 """
 
 
@@ -225,6 +240,7 @@ def main():
                 "x.py:15: ec2.get_thing used without being called (cannot check aws_retry)",
                 "x.py:16: getattr(ec2, ...)(...) without aws_retry=True",
                 "x.py:17: module.client(...) not assigned to a name (its calls cannot be checked)",
+                "x.py:19: chosen.delete_thing(...) without aws_retry=True",
             ],
         ),
     ],
