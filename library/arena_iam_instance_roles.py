@@ -104,6 +104,19 @@ with contextlib.suppress(ImportError):  # a missing botocore is reported by Ansi
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+# Every call passes aws_retry=True and retries, besides AWSRetry's throttling codes, ConcurrentModification:
+# "multiple requests to change this object were submitted simultaneously. Wait a few minutes and submit
+# your request again" (CreateRole, TagRole, CreateInstanceProfile, DeleteRole);
+# https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
+RETRY = AWSRetry.jittered_backoff(catch_extra_error_codes=["ConcurrentModification"])
+# Calls on a role or instance profile this run has just created also retry NoSuchEntity: IAM is
+# eventually consistent ("changes that I make are not always immediately visible"), so attaching a
+# policy to a new role or adding it to a new profile can fail with NoSuchEntity for a while.
+# amazon.aws.iam_role retries NoSuchEntity after CreateRole the same way. Existence checks use RETRY:
+# there NoSuchEntity is the answer, not a delay.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency
+RETRY_NEW = AWSRetry.jittered_backoff(catch_extra_error_codes=["ConcurrentModification", "NoSuchEntity"])
+
 
 def as_document(value: Any) -> Any:
     """A policy document as data: the API may return it as (URL-encoded) JSON text or parsed."""
@@ -138,9 +151,10 @@ def is_missing(err: Exception) -> bool:
     return getattr(err, "response", {}).get("Error", {}).get("Code") == "NoSuchEntity"
 
 
-def get_or_none(call: Any, **kwargs: Any) -> Any:
+def get_or_none(client: Any, operation: str, **kwargs: Any) -> Any:
+    """The answer of a Get call, None when IAM says NoSuchEntity."""
     try:
-        return call(aws_retry=True, **kwargs)
+        return getattr(client, operation)(aws_retry=True, **kwargs)
     except botocore.exceptions.ClientError as err:
         if is_missing(err):
             return None
@@ -154,7 +168,7 @@ def read_role(client: Any, role: dict[str, Any]) -> dict[str, Any]:
     attached = client.list_attached_role_policies(RoleName=name, aws_retry=True)["AttachedPolicies"]
     inline = {}
     for policy in role.get("inline_policies") or {}:
-        got = get_or_none(client.get_role_policy, RoleName=name, PolicyName=policy)
+        got = get_or_none(client, "get_role_policy", RoleName=name, PolicyName=policy)
         if got is not None:
             inline[policy] = got["PolicyDocument"]
     return {"tags": tags, "attached": [p["PolicyArn"] for p in attached], "inline": inline}
@@ -201,10 +215,12 @@ def sync_tags_and_policies(client: Any, role: dict[str, Any], have: dict[str, An
     return change
 
 
-def sync_profile(client: Any, name: str, check: bool) -> tuple[str, dict[str, Any]]:
-    """The instance profile of the same name, containing the role. Returns its ARN."""
+def sync_profile(client: Any, fresh: Any, name: str, role_created: bool, check: bool) -> tuple[str, dict[str, Any]]:
+    """The instance profile of the same name, containing the role. Returns its ARN.
+
+    `fresh` (retrying NoSuchEntity) adds the role when the role or the profile was just created."""
     change: dict[str, Any] = {}
-    profile = get_or_none(client.get_instance_profile, InstanceProfileName=name)
+    profile = get_or_none(client, "get_instance_profile", InstanceProfileName=name)
     if profile is None:
         change["instance_profile"] = "created"
         if check:
@@ -213,13 +229,16 @@ def sync_profile(client: Any, name: str, check: bool) -> tuple[str, dict[str, An
     if name not in [r["RoleName"] for r in profile["InstanceProfile"].get("Roles", [])]:
         change["instance_profile_role"] = "added"
         if not check:
-            client.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name, aws_retry=True)
+            adder = fresh if role_created or change.get("instance_profile") else client
+            adder.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name, aws_retry=True)
     return profile["InstanceProfile"]["Arn"], change
 
 
-def ensure_role(client: Any, role: dict[str, Any], check: bool) -> tuple[dict[str, str], dict[str, Any]]:
+def ensure_role(client: Any, fresh: Any, role: dict[str, Any], check: bool) -> tuple[dict[str, str], dict[str, Any]]:
+    """Create or bring in line one role and its profile. `client` reads and changes what exists;
+    `fresh` (RETRY_NEW) changes a role or profile created in this run."""
     name, change = role["name"], {}
-    found = get_or_none(client.get_role, RoleName=name)
+    found = get_or_none(client, "get_role", RoleName=name)
     if found is None:
         change["created"] = True
         if check:
@@ -236,15 +255,16 @@ def ensure_role(client: Any, role: dict[str, Any], check: bool) -> tuple[dict[st
     else:
         have = read_role(client, role)
         change.update(sync_settings(client, role, found, check))
-    change.update(sync_tags_and_policies(client, role, have, check))
-    profile_arn, profile_change = sync_profile(client, name, check)
+    created = bool(change.get("created"))
+    change.update(sync_tags_and_policies(fresh if created else client, role, have, check))
+    profile_arn, profile_change = sync_profile(client, fresh, name, created, check)
     change.update(profile_change)
     return {"arn": found["Role"]["Arn"], "instance_profile_arn": profile_arn}, change
 
 
 def remove_role(client: Any, name: str, check: bool) -> dict[str, Any]:
-    if get_or_none(client.get_role, RoleName=name) is None:
-        profile = get_or_none(client.get_instance_profile, InstanceProfileName=name)
+    if get_or_none(client, "get_role", RoleName=name) is None:
+        profile = get_or_none(client, "get_instance_profile", InstanceProfileName=name)
         if profile is None:
             return {}
         if not check:
@@ -252,7 +272,7 @@ def remove_role(client: Any, name: str, check: bool) -> dict[str, Any]:
         return {"deleted_instance_profile": True}
     if check:
         return {"deleted": True}
-    profile = get_or_none(client.get_instance_profile, InstanceProfileName=name)
+    profile = get_or_none(client, "get_instance_profile", InstanceProfileName=name)
     if profile is not None:
         for member in profile["InstanceProfile"].get("Roles", []):
             client.remove_role_from_instance_profile(
@@ -291,13 +311,14 @@ def main() -> None:
     if present and any(not r.get("assume_role_policy") for r in roles):
         missing = [r["name"] for r in roles if not r.get("assume_role_policy")]
         module.fail_json(msg=f"arena_iam_instance_roles: assume_role_policy is required when present: {missing}")
-    client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("iam", retry_decorator=RETRY)
+    fresh = module.client("iam", retry_decorator=RETRY_NEW)
     result: dict[str, Any] = {}
     changes: dict[str, Any] = {}
     try:
         for role in roles:
             if present:
-                result[role["name"]], change = ensure_role(client, role, module.check_mode)
+                result[role["name"]], change = ensure_role(client, fresh, role, module.check_mode)
             else:
                 change = remove_role(client, role["name"], module.check_mode)
             if change:

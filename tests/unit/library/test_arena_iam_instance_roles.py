@@ -15,7 +15,7 @@ from urllib.parse import quote
 import boto3
 import pytest
 import yaml
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,12 +45,22 @@ def mod() -> ModuleType:
 
 
 @pytest.fixture
-def stubbed() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("iam", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-    with Stubber(client) as stubber:
-        # As AnsibleAWSModule.client hands it out: calls take aws_retry=True.
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff()), stubber
+def raw_client() -> Any:
+    return boto3.client("iam", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture
+def stubbed(mod: ModuleType, raw_client: Any) -> Iterator[tuple[Any, Stubber]]:
+    with Stubber(raw_client) as stubber:
+        # As AnsibleAWSModule.client hands it out with the module's retry decorator: calls take aws_retry=True.
+        yield RetryingBotoClientWrapper(raw_client, mod.RETRY), stubber
         stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def fresh(mod: ModuleType, raw_client: Any) -> Any:
+    """The same connection with the decorator main() uses for roles and profiles it has just created."""
+    return RetryingBotoClientWrapper(raw_client, mod.RETRY_NEW)
 
 
 def role(**over: Any) -> dict[str, Any]:
@@ -111,7 +121,7 @@ def existing_role_reads(stub: Stubber, policy: Any = POLICY, tags: list[dict[str
     )
 
 
-def test_creates_role_policy_and_profile(mod: ModuleType, stubbed: Any) -> None:
+def test_creates_role_policy_and_profile(mod: ModuleType, stubbed: Any, fresh: Any) -> None:
     client, stub = stubbed
     not_found(stub, "get_role", {"RoleName": NAME})
     stub.add_response(
@@ -132,7 +142,7 @@ def test_creates_role_policy_and_profile(mod: ModuleType, stubbed: Any) -> None:
     not_found(stub, "get_instance_profile", {"InstanceProfileName": NAME})
     stub.add_response("create_instance_profile", api_profile([]), {"InstanceProfileName": NAME})
     stub.add_response("add_role_to_instance_profile", {}, {"InstanceProfileName": NAME, "RoleName": NAME})
-    result, change = mod.ensure_role(client, role(), check=False)
+    result, change = mod.ensure_role(client, fresh, role(), check=False)
     assert result == {"arn": ARN, "instance_profile_arn": PROFILE_ARN}
     assert change == {
         "created": True,
@@ -142,18 +152,18 @@ def test_creates_role_policy_and_profile(mod: ModuleType, stubbed: Any) -> None:
     }
 
 
-def test_second_run_changes_nothing(mod: ModuleType, stubbed: Any) -> None:
+def test_second_run_changes_nothing(mod: ModuleType, stubbed: Any, fresh: Any) -> None:
     client, stub = stubbed
     # The policy comes back with another key order and a one-element list as a plain string.
     reordered = {"Statement": [{**POLICY["Statement"][0], "Action": "ssm:GetParameter"}], "Version": "2012-10-17"}
     existing_role_reads(stub, policy=reordered)
     stub.add_response("get_instance_profile", api_profile([NAME]), {"InstanceProfileName": NAME})
-    result, change = mod.ensure_role(client, role(), check=False)
+    result, change = mod.ensure_role(client, fresh, role(), check=False)
     assert change == {}
     assert result["instance_profile_arn"] == PROFILE_ARN
 
 
-def test_drift_is_corrected_and_unmanaged_tags_kept(mod: ModuleType, stubbed: Any) -> None:
+def test_drift_is_corrected_and_unmanaged_tags_kept(mod: ModuleType, stubbed: Any, fresh: Any) -> None:
     client, stub = stubbed
     wider = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ssm:*", "Resource": "*"}]}
     stub.add_response("get_role", api_role(description="old"), {"RoleName": NAME})
@@ -182,7 +192,7 @@ def test_drift_is_corrected_and_unmanaged_tags_kept(mod: ModuleType, stubbed: An
         {"RoleName": NAME, "PolicyName": "least-privilege", "PolicyDocument": json.dumps(POLICY)},
     )
     stub.add_response("get_instance_profile", api_profile([NAME]), {"InstanceProfileName": NAME})
-    _result, change = mod.ensure_role(client, role(), check=False)
+    _result, change = mod.ensure_role(client, fresh, role(), check=False)
     assert change == {
         "description": "Instances of the web tier",
         "tags": {"Project": "arena", "Tier": "web"},
@@ -191,7 +201,7 @@ def test_drift_is_corrected_and_unmanaged_tags_kept(mod: ModuleType, stubbed: An
     }
 
 
-def test_changed_trust_policy_is_updated(mod: ModuleType, stubbed: Any) -> None:
+def test_changed_trust_policy_is_updated(mod: ModuleType, stubbed: Any, fresh: Any) -> None:
     client, stub = stubbed
     lambda_trust = {**TRUST, "Statement": [{**TRUST["Statement"][0], "Principal": {"Service": "lambda.amazonaws.com"}}]}
     stub.add_response("get_role", api_role(trust=lambda_trust), {"RoleName": NAME})
@@ -208,23 +218,23 @@ def test_changed_trust_policy_is_updated(mod: ModuleType, stubbed: Any) -> None:
     )
     stub.add_response("update_assume_role_policy", {}, {"RoleName": NAME, "PolicyDocument": json.dumps(TRUST)})
     stub.add_response("get_instance_profile", api_profile([NAME]), {"InstanceProfileName": NAME})
-    _result, change = mod.ensure_role(client, role(), check=False)
+    _result, change = mod.ensure_role(client, fresh, role(), check=False)
     assert change == {"trust_policy": True}
 
 
-def test_check_mode_on_an_empty_account_writes_nothing(mod: ModuleType, stubbed: Any) -> None:
+def test_check_mode_on_an_empty_account_writes_nothing(mod: ModuleType, stubbed: Any, fresh: Any) -> None:
     client, stub = stubbed
     not_found(stub, "get_role", {"RoleName": NAME})
-    result, change = mod.ensure_role(client, role(), check=True)
+    result, change = mod.ensure_role(client, fresh, role(), check=True)
     assert result == {"arn": "", "instance_profile_arn": ""}
     assert change == {"created": True}
 
 
-def test_check_mode_on_drift_only_reads(mod: ModuleType, stubbed: Any) -> None:
+def test_check_mode_on_drift_only_reads(mod: ModuleType, stubbed: Any, fresh: Any) -> None:
     client, stub = stubbed
     existing_role_reads(stub, tags=[])
     stub.add_response("get_instance_profile", api_profile([]), {"InstanceProfileName": NAME})
-    _result, change = mod.ensure_role(client, role(), check=True)
+    _result, change = mod.ensure_role(client, fresh, role(), check=True)
     assert change == {"tags": {"Project": "arena", "Tier": "web"}, "instance_profile_role": "added"}
 
 
@@ -275,3 +285,82 @@ def test_documentation_examples_and_return_parse(mod: ModuleType) -> None:
     }
     assert yaml.safe_load(mod.EXAMPLES)[0]["arena_iam_instance_roles"]["roles"]
     assert set(yaml.safe_load(mod.RETURN)) == {"roles", "changes"}
+
+
+NO_SUCH_ENTITY = {"Error": {"Code": "NoSuchEntity"}}
+
+
+def creation_calls() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """An account without the role: role, inline policy, profile, role added to the profile."""
+    tags = [{"Key": "Project", "Value": "arena"}, {"Key": "Tier", "Value": "web"}]
+    create = {
+        "RoleName": NAME,
+        "AssumeRolePolicyDocument": json.dumps(TRUST),
+        "Description": "Instances of the web tier",
+        "Tags": tags,
+    }
+    policy = {"RoleName": NAME, "PolicyName": "least-privilege", "PolicyDocument": json.dumps(POLICY)}
+    return [
+        ("get_role", NO_SUCH_ENTITY, {"RoleName": NAME}),
+        ("create_role", api_role(), create),
+        ("put_role_policy", {}, policy),
+        ("get_instance_profile", NO_SUCH_ENTITY, {"InstanceProfileName": NAME}),
+        ("create_instance_profile", api_profile([]), {"InstanceProfileName": NAME}),
+        ("add_role_to_instance_profile", {}, {"InstanceProfileName": NAME, "RoleName": NAME}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fail", "retries"),
+    [
+        # The existence checks' NoSuchEntity is an answer: nothing is retried.
+        (None, 0),
+        (("get_role", "Throttling"), 1),
+        # "Wait a few minutes and submit your request again":
+        # https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
+        (("create_role", "ConcurrentModification"), 1),
+        (("create_instance_profile", "ConcurrentModification"), 1),
+        # The role or profile just created is not visible everywhere yet:
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency
+        (("put_role_policy", "NoSuchEntity"), 1),
+        (("add_role_to_instance_profile", "NoSuchEntity"), 1),
+    ],
+    ids=["no-error", "throttled", "concurrent-create-role", "concurrent-create-profile", "new-role", "new-profile"],
+)
+def test_new_role_retries_throttling_and_eventual_consistency(
+    mod: ModuleType,
+    raw_client: Any,
+    *,
+    run_module: Any,
+    queue_calls: Any,
+    retry_sleeps: list[float],
+    fail: Any,
+    retries: int,
+) -> None:
+    args = {"roles": [role()]}
+    with Stubber(raw_client) as stubber:
+        queue_calls(stubber, creation_calls(), fail)
+        result = run_module(mod, args, {"iam": raw_client})
+        stubber.assert_no_pending_responses()
+    assert result.get("failed") is None, result
+    assert result["roles"] == {NAME: {"arn": ARN, "instance_profile_arn": PROFILE_ARN}}
+    assert len(retry_sleeps) == retries
+
+
+def test_no_such_entity_on_an_existing_role_is_not_waited_for(
+    mod: ModuleType, raw_client: Any, *, run_module: Any, retry_sleeps: list[float]
+) -> None:
+    """Only what this run created is waited for: a role that was read a moment ago and is gone
+    now (deleted meanwhile) fails the run at once."""
+    with Stubber(raw_client) as stubber:
+        existing_role_reads(stubber, policy={"Version": "2012-10-17", "Statement": []})
+        stubber.add_client_error(
+            "put_role_policy",
+            service_error_code="NoSuchEntity",
+            expected_params={"RoleName": NAME, "PolicyName": "least-privilege", "PolicyDocument": json.dumps(POLICY)},
+        )
+        result = run_module(mod, {"roles": [role()]}, {"iam": raw_client})
+        stubber.assert_no_pending_responses()
+    assert result["failed"] is True
+    assert result["error"]["code"] == "NoSuchEntity"
+    assert retry_sleeps == []
