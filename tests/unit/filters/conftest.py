@@ -37,3 +37,8 @@ def capacity() -> ModuleType:
 @pytest.fixture(scope="session")
 def schedule() -> ModuleType:
     return load_filter("arena_schedule")
+
+
+@pytest.fixture(scope="session")
+def scaling_rules() -> ModuleType:
+    return load_filter("arena_scaling_rules")
