@@ -98,7 +98,18 @@ from typing import Any
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from botocore.exceptions import BotoCoreError, ClientError
+
+# Every call passes aws_retry=True. SES v2 retries its throttling errors: TooManyRequestsException (in
+# AWSRetry's own list) and ThrottlingException (not in it), both documented for SES v2
+# (https://docs.aws.amazon.com/ses/latest/APIReference-V2/CommonErrors.html); NotFoundException is
+# not retried, it is how the module learns that the set is absent. SES v1 throttles with "Throttling".
+RETRY = AWSRetry.jittered_backoff(catch_extra_error_codes=["ThrottlingException"])
+# SES v1 (event destinations) is only called for a set that SES v2 has just found or created, so there
+# ConfigurationSetDoesNotExist means "not visible yet": SES documents a delay after creating or
+# modifying a configuration set. https://docs.aws.amazon.com/ses/latest/dg/troubleshoot-general.html
+RETRY_V1 = AWSRetry.jittered_backoff(catch_extra_error_codes=["ConfigurationSetDoesNotExist"])
 
 # SES v2 event type -> SES v1 event type.
 EVENT_TYPES = {
@@ -117,7 +128,7 @@ EVENT_TYPES = {
 
 def describe(v2: Any, name: str) -> dict[str, Any] | None:
     try:
-        got = v2.get_configuration_set(ConfigurationSetName=name)
+        got = v2.get_configuration_set(ConfigurationSetName=name, aws_retry=True)
     except is_boto3_error_code("NotFoundException"):
         return None
     got.pop("ResponseMetadata", None)
@@ -137,7 +148,9 @@ def v1_destination(dest: dict[str, Any]) -> dict[str, Any]:
 
 
 def current_destinations(v1: Any, name: str) -> dict[str, dict[str, Any]]:
-    got = v1.describe_configuration_set(ConfigurationSetName=name, ConfigurationSetAttributeNames=["eventDestinations"])
+    got = v1.describe_configuration_set(
+        ConfigurationSetName=name, ConfigurationSetAttributeNames=["eventDestinations"], aws_retry=True
+    )
     return {
         d["Name"]: {
             "Name": d["Name"],
@@ -210,6 +223,7 @@ def ensure_present(v2: Any, v1: Any, params: dict[str, Any], check_mode: bool) -
             ReputationOptions={"ReputationMetricsEnabled": params["reputation_metrics"]},
             SuppressionOptions={"SuppressedReasons": sorted(params["suppressed_reasons"])},
             Tags=[{"Key": k, "Value": str(v)} for k, v in sorted(params["tags"].items())],
+            aws_retry=True,
         )
         have: dict[str, dict[str, Any]] = {}
         created = True
@@ -221,9 +235,9 @@ def ensure_present(v2: Any, v1: Any, params: dict[str, Any], check_mode: bool) -
     changed = created or bool(v2_calls) or bool(v1_calls)
     if not check_mode:
         for method, request in v2_calls:
-            getattr(v2, method)(**request)
+            getattr(v2, method)(aws_retry=True, **request)
         for method, request in v1_calls:
-            getattr(v1, method)(**request)
+            getattr(v1, method)(aws_retry=True, **request)
     result = {
         "name": name,
         "tls_policy": params["tls_policy"],
@@ -238,7 +252,7 @@ def ensure_absent(v2: Any, params: dict[str, Any], check_mode: bool) -> bool:
     if describe(v2, params["name"]) is None:
         return False
     if not check_mode:
-        v2.delete_configuration_set(ConfigurationSetName=params["name"])
+        v2.delete_configuration_set(ConfigurationSetName=params["name"], aws_retry=True)
     return True
 
 
@@ -268,11 +282,12 @@ def main() -> None:
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     }
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    v2 = module.client("sesv2")
+    v2 = module.client("sesv2", retry_decorator=RETRY)
     try:
         if module.params["state"] == "absent":
             module.exit_json(changed=ensure_absent(v2, module.params, module.check_mode), configuration_set={})
-        changed, result = ensure_present(v2, module.client("ses"), module.params, module.check_mode)
+        v1 = module.client("ses", retry_decorator=RETRY_V1)
+        changed, result = ensure_present(v2, v1, module.params, module.check_mode)
     except ValueError as err:
         module.fail_json(msg=str(err))
     except (ClientError, BotoCoreError) as err:

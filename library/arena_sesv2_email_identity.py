@@ -84,12 +84,26 @@ from typing import Any
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from botocore.exceptions import BotoCoreError, ClientError
+
+# Every call passes aws_retry=True and retries SES v2's throttling errors: TooManyRequestsException
+# (in AWSRetry's own list) and ThrottlingException (not in it), both documented for SES v2;
+# https://docs.aws.amazon.com/ses/latest/APIReference-V2/CommonErrors.html
+THROTTLING = ["ThrottlingException"]
+RETRY = AWSRetry.jittered_backoff(catch_extra_error_codes=THROTTLING)
+# The writes, and the reads right after them, also retry NotFoundException: SES is eventually
+# consistent ("Changes that I make are not immediately visible ... no more than a few minutes"), and
+# the role creates the configuration set in the task before this one, so CreateEmailIdentity or
+# PutEmailIdentityConfigurationSetAttributes naming it, and a read of the identity just created, can
+# answer NotFoundException for a while. The existence check uses RETRY: there it is the answer.
+# https://docs.aws.amazon.com/ses/latest/dg/troubleshoot-general.html
+RETRY_NEW = AWSRetry.jittered_backoff(catch_extra_error_codes=[*THROTTLING, "NotFoundException"])
 
 
 def describe(client: Any, identity: str) -> dict[str, Any] | None:
     try:
-        got = client.get_email_identity(EmailIdentity=identity)
+        got = client.get_email_identity(EmailIdentity=identity, aws_retry=True)
     except is_boto3_error_code("NotFoundException"):
         return None
     got.pop("ResponseMetadata", None)
@@ -125,7 +139,8 @@ def planned_calls(current: dict[str, Any], params: dict[str, Any]) -> list[tuple
     return calls
 
 
-def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tuple[bool, dict[str, Any]]:
+def ensure_present(client: Any, fresh: Any, params: dict[str, Any], check_mode: bool) -> tuple[bool, dict[str, Any]]:
+    """`client` checks whether the identity exists; `fresh` (RETRY_NEW) writes and reads back."""
     identity = params["identity"]
     current = describe(client, identity)
     changed = False
@@ -139,17 +154,17 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tup
         }
         if params.get("configuration_set"):
             request["ConfigurationSetName"] = params["configuration_set"]
-        client.create_email_identity(**request)
+        fresh.create_email_identity(aws_retry=True, **request)
         changed = True
-        current = describe(client, identity) or {}
+        current = describe(fresh, identity) or {}
     calls = planned_calls(current, params)
     if calls:
         changed = True
         if check_mode:
             return changed, current
         for method, request in calls:
-            getattr(client, method)(**request)
-        current = describe(client, identity) or current
+            getattr(fresh, method)(aws_retry=True, **request)
+        current = describe(fresh, identity) or current
     return changed, current
 
 
@@ -157,7 +172,7 @@ def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool) -> bool
     if describe(client, params["identity"]) is None:
         return False
     if not check_mode:
-        client.delete_email_identity(EmailIdentity=params["identity"])
+        client.delete_email_identity(EmailIdentity=params["identity"], aws_retry=True)
     return True
 
 
@@ -180,11 +195,12 @@ def main() -> None:
     params = module.params
     if params.get("mail_from_domain") and not params["mail_from_domain"].endswith("." + params["identity"]):
         module.fail_json(msg=f"mail_from_domain must be a subdomain of {params['identity']}")
-    client = module.client("sesv2")
+    client = module.client("sesv2", retry_decorator=RETRY)
     try:
         if params["state"] == "absent":
             module.exit_json(changed=ensure_absent(client, params, module.check_mode), identity={}, dkim_tokens=[])
-        changed, current = ensure_present(client, params, module.check_mode)
+        fresh = module.client("sesv2", retry_decorator=RETRY_NEW)
+        changed, current = ensure_present(client, fresh, params, module.check_mode)
     except (ClientError, BotoCoreError) as err:
         module.fail_json_aws(err, msg=f"SES v2 call failed for {params['identity']}")
     module.exit_json(

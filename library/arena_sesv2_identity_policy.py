@@ -59,11 +59,23 @@ import json
 from typing import Any
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from botocore.exceptions import BotoCoreError, ClientError
+
+# Every call passes aws_retry=True and retries SES v2's throttling errors, TooManyRequestsException (in
+# AWSRetry's own list) and ThrottlingException (not in it)
+# (https://docs.aws.amazon.com/ses/latest/APIReference-V2/CommonErrors.html; the policy operations
+# allow one request per second:
+# https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_CreateEmailIdentityPolicy.html), and
+# NotFoundException: the identity is created by the task before this one and SES is eventually
+# consistent (https://docs.aws.amazon.com/ses/latest/dg/troubleshoot-general.html). Here that code
+# never means "no policy" (GetEmailIdentityPolicies answers an empty map), only "identity not (yet)
+# visible"; for an identity that really does not exist, the run fails after the back-off instead of at once.
+RETRY = AWSRetry.jittered_backoff(catch_extra_error_codes=["ThrottlingException", "NotFoundException"])
 
 
 def current_policy(client: Any, identity: str, name: str) -> dict[str, Any] | None:
-    policies = client.get_email_identity_policies(EmailIdentity=identity).get("Policies", {})
+    policies = client.get_email_identity_policies(EmailIdentity=identity, aws_retry=True).get("Policies", {})
     return json.loads(policies[name]) if name in policies else None
 
 
@@ -74,14 +86,16 @@ def ensure(client: Any, params: dict[str, Any], check_mode: bool) -> tuple[bool,
         if have is None:
             return False, {}
         if not check_mode:
-            client.delete_email_identity_policy(EmailIdentity=identity, PolicyName=name)
+            client.delete_email_identity_policy(EmailIdentity=identity, PolicyName=name, aws_retry=True)
         return True, {}
     want = json.loads(params["policy"]) if isinstance(params["policy"], str) else params["policy"]
     if have == want:
         return False, want
     if not check_mode:
-        method = client.create_email_identity_policy if have is None else client.update_email_identity_policy
-        method(EmailIdentity=identity, PolicyName=name, Policy=json.dumps(want, sort_keys=True))
+        operation = "create_email_identity_policy" if have is None else "update_email_identity_policy"
+        getattr(client, operation)(
+            EmailIdentity=identity, PolicyName=name, Policy=json.dumps(want, sort_keys=True), aws_retry=True
+        )
     return True, want
 
 
@@ -95,7 +109,7 @@ def main() -> None:
     module = AnsibleAWSModule(
         argument_spec=argument_spec, supports_check_mode=True, required_if=[("state", "present", ["policy"])]
     )
-    client = module.client("sesv2")
+    client = module.client("sesv2", retry_decorator=RETRY)
     try:
         changed, policy = ensure(client, module.params, module.check_mode)
     except (ClientError, BotoCoreError) as err:

@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
 from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -36,18 +37,28 @@ def client(service: str):
 
 
 @pytest.fixture
-def v2():
-    c = client("sesv2")
-    with Stubber(c) as stubber:
-        yield c, stubber
+def raw_v2() -> Any:
+    return client("sesv2")
+
+
+@pytest.fixture
+def raw_v1() -> Any:
+    return client("ses")
+
+
+@pytest.fixture
+def v2(raw_v2: Any):
+    with Stubber(raw_v2) as stubber:
+        # As AnsibleAWSModule.client hands it out: calls take aws_retry=True (each module's own
+        # decorators are exercised through main() below).
+        yield RetryingBotoClientWrapper(raw_v2, AWSRetry.jittered_backoff()), stubber
         stubber.assert_no_pending_responses()
 
 
 @pytest.fixture
-def v1():
-    c = client("ses")
-    with Stubber(c) as stubber:
-        yield c, stubber
+def v1(raw_v1: Any):
+    with Stubber(raw_v1) as stubber:
+        yield RetryingBotoClientWrapper(raw_v1, AWSRetry.jittered_backoff()), stubber
         stubber.assert_no_pending_responses()
 
 
@@ -117,7 +128,7 @@ def test_identity_created_with_2048_bit_dkim_then_mail_from(v2) -> None:
         },
     )
     expect_identity(stubber, live_identity())
-    changed, current = identity_mod.ensure_present(c, id_params(), check_mode=False)
+    changed, current = identity_mod.ensure_present(c, c, id_params(), check_mode=False)
     assert changed
     assert current["DkimAttributes"]["Tokens"] == ["t1", "t2", "t3"]
 
@@ -125,7 +136,7 @@ def test_identity_created_with_2048_bit_dkim_then_mail_from(v2) -> None:
 def test_identity_in_sync_is_unchanged(v2) -> None:
     c, stubber = v2
     expect_identity(stubber, live_identity())
-    assert not identity_mod.ensure_present(c, id_params(), check_mode=False)[0]
+    assert not identity_mod.ensure_present(c, c, id_params(), check_mode=False)[0]
 
 
 @pytest.mark.parametrize(
@@ -164,15 +175,15 @@ def test_identity_drift_is_corrected(v2, live: dict[str, Any], method: str, requ
     expect_identity(stubber, live)
     stubber.add_response(method, {}, request_)
     expect_identity(stubber, live_identity())
-    assert identity_mod.ensure_present(c, id_params(), check_mode=False)[0]
+    assert identity_mod.ensure_present(c, c, id_params(), check_mode=False)[0]
 
 
 def test_identity_check_mode(v2) -> None:
     c, stubber = v2
     expect_identity(stubber, live_identity(DkimAttributes={"SigningEnabled": False}))
-    assert identity_mod.ensure_present(c, id_params(), check_mode=True)[0]
+    assert identity_mod.ensure_present(c, c, id_params(), check_mode=True)[0]
     expect_identity(stubber, None)
-    assert identity_mod.ensure_present(c, id_params(), check_mode=True) == (True, {})
+    assert identity_mod.ensure_present(c, c, id_params(), check_mode=True) == (True, {})
 
 
 def test_identity_absent(v2) -> None:
@@ -377,3 +388,131 @@ def test_policy_check_mode(v2) -> None:
     c, stubber = v2
     expect_policies(stubber, {})
     assert policy_mod.ensure(c, pol_params(), check_mode=True)[0]
+
+
+NOT_FOUND = {"Error": {"Code": "NotFoundException"}}
+IDENTITY = {"EmailIdentity": "mail.arena.example"}
+
+
+def identity_creation_calls(*, not_yet_visible: bool = False) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """A new identity naming the configuration set; with not_yet_visible, the first read after
+    CreateEmailIdentity answers NotFoundException (SES eventual consistency)."""
+    create = {
+        "EmailIdentity": "mail.arena.example",
+        "DkimSigningAttributes": {"NextSigningKeyLength": "RSA_2048_BIT"},
+        "Tags": [{"Key": "Project", "Value": "arena"}],
+        "ConfigurationSetName": "arena-prod",
+    }
+    mail_from = {
+        "EmailIdentity": "mail.arena.example",
+        "MailFromDomain": "bounce.mail.arena.example",
+        "BehaviorOnMxFailure": "USE_DEFAULT_VALUE",
+    }
+    without_mail_from = {k: v for k, v in live_identity().items() if k != "MailFromAttributes"}
+    return [
+        ("get_email_identity", NOT_FOUND, IDENTITY),
+        ("create_email_identity", {"IdentityType": "DOMAIN", "VerifiedForSendingStatus": False}, create),
+        *([("get_email_identity", NOT_FOUND, IDENTITY)] if not_yet_visible else []),
+        ("get_email_identity", without_mail_from, IDENTITY),
+        ("put_email_identity_mail_from_attributes", {}, mail_from),
+        ("get_email_identity", live_identity(), IDENTITY),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fail", "not_yet_visible"),
+    [
+        # The existence check's NotFoundException is an answer: nothing else is retried.
+        (None, False),
+        (("get_email_identity", "TooManyRequestsException"), False),
+        (("create_email_identity", "ThrottlingException"), False),
+        # The configuration set created by the task before is not visible yet:
+        # https://docs.aws.amazon.com/ses/latest/dg/troubleshoot-general.html
+        (("create_email_identity", "NotFoundException"), False),
+        # The identity just created is not visible yet.
+        (None, True),
+        (("put_email_identity_mail_from_attributes", "NotFoundException"), False),
+    ],
+    ids=["no-error", "throttled-read", "throttled-create", "new-set", "new-identity", "new-identity-write"],
+)
+def test_identity_retries_throttling_and_eventual_consistency(
+    raw_v2: Any, *, run_module: Any, queue_calls: Any, retry_sleeps: list[float], fail: Any, not_yet_visible: bool
+) -> None:
+    with Stubber(raw_v2) as stubber:
+        queue_calls(stubber, identity_creation_calls(not_yet_visible=not_yet_visible), fail)
+        result = run_module(identity_mod, id_params(), {"sesv2": raw_v2})
+        stubber.assert_no_pending_responses()
+    assert result.get("failed") is None, result
+    assert result["dkim_tokens"] == ["t1", "t2", "t3"]
+    assert len(retry_sleeps) == (0 if fail is None and not not_yet_visible else 1)
+
+
+CREATE_SET = {
+    "ConfigurationSetName": "arena-prod",
+    "DeliveryOptions": {"TlsPolicy": "REQUIRE"},
+    "ReputationOptions": {"ReputationMetricsEnabled": True},
+    "SuppressionOptions": {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]},
+    "Tags": [{"Key": "Project", "Value": "arena"}],
+}
+CREATE_DESTINATION = {
+    "ConfigurationSetName": "arena-prod",
+    "EventDestination": {**V1_DEST, "MatchingEventTypes": ["bounce", "complaint"]},
+}
+
+
+@pytest.mark.parametrize(
+    ("api", "fail"),
+    [
+        ("v2", None),
+        ("v2", ("get_configuration_set", "TooManyRequestsException")),
+        ("v2", ("create_configuration_set", "ThrottlingException")),
+        ("v1", ("create_configuration_set_event_destination", "Throttling")),
+        # The set SES v2 has just created is not visible to SES v1 yet:
+        # https://docs.aws.amazon.com/ses/latest/dg/troubleshoot-general.html
+        ("v1", ("create_configuration_set_event_destination", "ConfigurationSetDoesNotExist")),
+    ],
+    ids=["no-error", "throttled-read", "throttled-create", "throttled-v1", "new-set-on-v1"],
+)
+def test_configuration_set_retries_throttling_and_eventual_consistency(
+    raw_v2: Any, raw_v1: Any, *, run_module: Any, queue_calls: Any, retry_sleeps: list[float], api: str, fail: Any
+) -> None:
+    v2_calls = [
+        ("get_configuration_set", NOT_FOUND, {"ConfigurationSetName": "arena-prod"}),
+        ("create_configuration_set", {}, CREATE_SET),
+    ]
+    v1_calls = [("create_configuration_set_event_destination", {}, CREATE_DESTINATION)]
+    with Stubber(raw_v2) as s2, Stubber(raw_v1) as s1:
+        queue_calls(s2, v2_calls, fail if api == "v2" else None)
+        queue_calls(s1, v1_calls, fail if api == "v1" else None)
+        result = run_module(cset_mod, cs_params(), {"sesv2": raw_v2, "ses": raw_v1})
+        s2.assert_no_pending_responses()
+        s1.assert_no_pending_responses()
+    assert result.get("failed") is None, result
+    assert result["configuration_set"]["event_destinations"] == ["bounces"]
+    assert len(retry_sleeps) == (0 if fail is None else 1)
+
+
+@pytest.mark.parametrize(
+    "fail",
+    [
+        ("get_email_identity_policies", "TooManyRequestsException"),
+        # The identity created by the task before is not visible yet:
+        # https://docs.aws.amazon.com/ses/latest/dg/troubleshoot-general.html
+        ("get_email_identity_policies", "NotFoundException"),
+        # One request per second: https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_CreateEmailIdentityPolicy.html
+        ("create_email_identity_policy", "ThrottlingException"),
+        ("create_email_identity_policy", "NotFoundException"),
+    ],
+)
+def test_policy_retries_throttling_and_a_new_identity(
+    raw_v2: Any, *, run_module: Any, queue_calls: Any, retry_sleeps: list[float], fail: tuple[str, str]
+) -> None:
+    create = {**IDENTITY, "PolicyName": "relay", "Policy": json.dumps(POLICY, sort_keys=True)}
+    calls = [("get_email_identity_policies", {"Policies": {}}, IDENTITY), ("create_email_identity_policy", {}, create)]
+    with Stubber(raw_v2) as stubber:
+        queue_calls(stubber, calls, fail)
+        result = run_module(policy_mod, pol_params(), {"sesv2": raw_v2})
+        stubber.assert_no_pending_responses()
+    assert result.get("failed") is None, result
+    assert result["policy"] == POLICY
+    assert len(retry_sleeps) == 1
