@@ -24,6 +24,13 @@ description:
   - AWS keeps the old value of a parameter left out when an existing scheduled action is put again, so an
     existing action that has a DesiredCapacity the wanted one lacks is deleted and created again (reported
     in RV(updated)).
+  - AWS allows 125 scheduled actions per Auto Scaling group, a quota that cannot be raised
+    (U(https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-quotas.html)); the emulator
+    accepts more. The module counts every action the group holds (also those outside O(name_prefix)) and
+    refuses, before any change and in check mode too, a plan that would leave more than 125. Deletions run
+    before puts, so the count never goes above the larger of before and after.
+  - Every call goes through amazon.aws's retrying client (jittered backoff on throttling and
+    C(ResourceContention)); the actions are listed page by page (100 per call).
 options:
   autoscaling_group_name:
     description: Name of the Auto Scaling group.
@@ -126,6 +133,29 @@ skipped_past:
   returned: always
   type: list
   elements: str
+constraints:
+  description: The per-group quota and the counts it is checked against (also returned with a refusal).
+  returned: when the group's actions could be read
+  type: dict
+  contains:
+    autoscaling_group_name:
+      description: The group.
+      type: str
+    name_prefix:
+      description: O(name_prefix).
+      type: str
+    quota:
+      description: Scheduled actions AWS allows per Auto Scaling group (125).
+      type: int
+    current:
+      description: Scheduled actions the group holds now, every name.
+      type: int
+    not_managed:
+      description: Of those, the ones outside O(name_prefix).
+      type: int
+    after:
+      description: Scheduled actions the group would hold after the run.
+      type: int
 """
 
 import contextlib
@@ -139,11 +169,21 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 BATCH = 50  # API limit for batch put/delete of scheduled actions
+PAGE = 100  # DescribeScheduledActions MaxRecords: "The default value is 50 and the maximum value is 100"
+# "Scheduled actions per Auto Scaling group: 125" (a quota that cannot be changed).
+QUOTA = 125
+DOC_ASG_QUOTAS = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-quotas.html"
+# Throttling is retried by default; ResourceContention is a documented error of the batch calls.
+RETRY = AWSRetry.jittered_backoff(retries=10, delay=3, max_delay=60, catch_extra_error_codes=["ResourceContention"])
 SIZES = (("min_size", "MinSize"), ("max_size", "MaxSize"), ("desired_capacity", "DesiredCapacity"))
 
 
 class ActionError(Exception):
-    """Bad input or a refused API call; the message is what the module reports."""
+    """Bad input, a refused plan or a refused API call; the message is what the module reports."""
+
+    def __init__(self, message: str, constraints: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.constraints = constraints
 
 
 def parse_utc(text: str, where: str) -> datetime:
@@ -188,14 +228,29 @@ def wanted_actions(actions: list[dict[str, Any]], prefix: str, now: datetime) ->
     return wanted, past
 
 
-def current_actions(client: Any, group: str, prefix: str) -> dict[str, dict]:
-    paginator = client.get_paginator("describe_scheduled_actions")
-    found = {}
-    for page in paginator.paginate(AutoScalingGroupName=group):
+def all_actions(client: Any, group: str) -> dict[str, dict]:
+    """Every scheduled action of the group (every name: they all count against the quota)."""
+    found: dict[str, dict] = {}
+    request: dict[str, Any] = {"AutoScalingGroupName": group, "MaxRecords": PAGE}
+    while True:
+        page = client.describe_scheduled_actions(aws_retry=True, **request)
         for action in page["ScheduledUpdateGroupActions"]:
-            if action["ScheduledActionName"].startswith(prefix):
-                found[action["ScheduledActionName"]] = action
-    return found
+            found[action["ScheduledActionName"]] = action
+        if not page.get("NextToken"):
+            return found
+        request["NextToken"] = page["NextToken"]
+
+
+def count(group: str, prefix: str, every: dict[str, dict], changes: dict[str, list[str]]) -> dict[str, Any]:
+    """What the group would hold after ``changes`` (updated actions are replaced, not added)."""
+    return {
+        "autoscaling_group_name": group,
+        "name_prefix": prefix,
+        "quota": QUOTA,
+        "current": len(every),
+        "not_managed": sum(1 for name in every if not name.startswith(prefix)),
+        "after": len(every) - len(changes["deleted"]) + len(changes["created"]),
+    }
 
 
 def differs(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
@@ -235,7 +290,7 @@ def plan(current: dict[str, dict], wanted: dict[str, dict], now: datetime) -> di
 def delete_batches(client: Any, group: str, names: list[str]) -> None:
     for index in range(0, len(names), BATCH):
         result = client.batch_delete_scheduled_action(
-            AutoScalingGroupName=group, ScheduledActionNames=names[index : index + BATCH]
+            AutoScalingGroupName=group, ScheduledActionNames=names[index : index + BATCH], aws_retry=True
         )
         failed = result.get("FailedScheduledActions", [])
         if failed:
@@ -249,17 +304,18 @@ def apply(
     changes: dict[str, list[str]],
     recreate: list[str],
 ) -> None:
-    """Deletes ``recreate`` (updated actions that must lose a size) first, then puts, then deletes."""
-    delete_batches(client, group, recreate)
+    """Deletes first (the actions no longer wanted and ``recreate``, updated actions that must lose a
+    size), then puts: the group never holds more actions than the larger of before and after, so a
+    plan within the quota cannot hit LimitExceeded half-way."""
+    delete_batches(client, group, sorted(changes["deleted"] + recreate))
     puts = [wanted[name] for name in changes["created"] + changes["updated"]]
     for index in range(0, len(puts), BATCH):
         result = client.batch_put_scheduled_update_group_action(
-            AutoScalingGroupName=group, ScheduledUpdateGroupActions=puts[index : index + BATCH]
+            AutoScalingGroupName=group, ScheduledUpdateGroupActions=puts[index : index + BATCH], aws_retry=True
         )
         failed = result.get("FailedScheduledUpdateGroupActions", [])
         if failed:
             raise ActionError(f"AWS refused scheduled actions on {group}: {failed}")
-    delete_batches(client, group, changes["deleted"])
 
 
 def run(client: Any, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
@@ -269,13 +325,22 @@ def run(client: Any, params: dict[str, Any], check_mode: bool) -> dict[str, Any]
         raise ActionError("name_prefix must not be empty (it would manage every scheduled action of the group)")
     now = parse_utc(params["now"], "now") if params.get("now") else datetime.now(UTC)
     wanted, past = wanted_actions(params["actions"] or [], prefix, now)
-    current = current_actions(client, group, prefix)
+    every = all_actions(client, group)
+    current = {name: action for name, action in every.items() if name.startswith(prefix)}
     changes = plan(current, wanted, now)
+    constraints = count(group, prefix, every, changes)
+    if constraints["after"] > QUOTA:
+        raise ActionError(
+            f"{group} would hold {constraints['after']} scheduled actions after this run"
+            f" ({constraints['not_managed']} outside name_prefix {prefix!r}); AWS allows {QUOTA} per Auto Scaling"
+            f" group and does not raise that quota ({DOC_ASG_QUOTAS})",
+            constraints,
+        )
     changed = any(changes.values())
     if changed and not check_mode:
         recreate = [name for name in changes["updated"] if must_recreate(current[name], wanted[name])]
         apply(client, group, wanted, changes, recreate)
-    return {"changed": changed, "skipped_past": past, **changes}
+    return {"changed": changed, "skipped_past": past, **changes, "constraints": constraints}
 
 
 def main() -> None:
@@ -302,11 +367,12 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    client = module.client("autoscaling", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("autoscaling", retry_decorator=RETRY)
     try:
         result = run(client, module.params, module.check_mode)
     except ActionError as error:
-        module.fail_json(msg=f"arena_scheduled_actions: {error}")
+        extra = {"constraints": error.constraints} if error.constraints is not None else {}
+        module.fail_json(msg=f"arena_scheduled_actions: {error}", **extra)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
         module.fail_json_aws(
             error, msg=f"arena_scheduled_actions: AWS call failed for {module.params['autoscaling_group_name']}"
