@@ -27,9 +27,11 @@ TIERS = {
         "instance_types": ["t3.small", "t3a.small"],
         "on_demand_base": 1,
         "spot_percentage": 70,
-        "scaling": {"metric": "requests_per_target", "target": 200},
+        "scaling": {"metric": "requests_per_target"},  # target derived from the capacity model
     },
 }
+# ansible-core's wrapper around a filter's AnsibleFilterError (the refusal itself follows it).
+FILTER_FAILED = "Task failed: The filter plugin '{}' failed: {}: "
 
 
 def tiers(**web: Any) -> dict[str, Any]:
@@ -120,6 +122,50 @@ CASES = [
         "got {'web': 'HTTP', 'admin': 'HTTPS'}.",
         id="target-protocol-tier-missing",
     ),
+    # Issue 13, defect 4: ALBRequestCountPerTarget's target is requests per target PER MINUTE
+    # (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TargetTrackingConfiguration.html);
+    # 200 is 21x below the capacity model's 4200.
+    pytest.param(
+        tiers(scaling={"metric": "requests_per_target", "target": 200}),
+        FILTER_FAILED.format("arena_scaling_targets", "arena_scaling_targets")
+        + "platform_autoscaling_tiers.web.scaling.target is 200 requests per target per minute, more than 10 % away "
+        "from the capacity model's 4200 (6000 requests per minute per c6i.large x (1 - headroom 0.3)). AWS compares "
+        "the target with ALBRequestCountPerTarget, the average request count per target in one minute, and the "
+        "scheduled floors are planned at 4200: leave scaling.target out to derive it, or change the model's "
+        "headroom. AWS: https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TargetTrackingConfiguration.html",
+        id="web-target-per-second-sized",
+    ),
+    # Issue 13, defect 7 (preflight rule): grace period below the boot budget
+    # (https://docs.aws.amazon.com/autoscaling/ec2/userguide/health-check-grace-period.html).
+    pytest.param(
+        {"platform_autoscaling_health_check_grace_period": 120},
+        FILTER_FAILED.format("arena_check_grace_period", "arena_check_grace_period")
+        + "platform_autoscaling_health_check_grace_period is 120 s, below the boot budget: a new instance needs "
+        "boot_to_healthy_seconds (240 s) plus the target group's health checks (20 s) = 260 s before the load "
+        "balancer reports it healthy, and EC2 Auto Scaling replaces an instance still unhealthy when the grace "
+        "period ends, so every launch would be terminated while it boots. Use at least 260 s (leave it unset: "
+        "arena_grace_period derives it). AWS: https://docs.aws.amazon.com/autoscaling/ec2/userguide/"
+        "health-check-grace-period.html",
+        id="grace-period-below-boot-budget",
+    ),
+    pytest.param(
+        {"platform_autoscaling_instance_warmup": 120},
+        FILTER_FAILED.format("arena_check_instance_warmup", "arena_check_instance_warmup")
+        + "platform_autoscaling_instance_warmup is 120 s, shorter than the time a new instance needs to serve: "
+        "boot_to_healthy_seconds (240 s) plus the target group's health checks (20 s) = 260 s. Until then the load "
+        "balancer does not route to it, so a shorter warm-up counts it as serving capacity too early (target "
+        "tracking scales out again for the same load; an instance refresh replaces the next instance before this "
+        "one serves). Use at least 260 s (leave it unset: arena_instance_warmup derives it). AWS: "
+        "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-default-instance-warmup.html",
+        id="warmup-below-boot-budget",
+    ),
+    pytest.param(
+        {"arena_capacity_model": None},
+        "platform_autoscaling_capacity_model (default: arena_capacity_model) must be the live-event capacity model: "
+        "the grace period, the warm-up and the web tier's requests per target derive from it. Set "
+        "arena_capacity_model in inventories/<env>/group_vars/all/capacity.yml (docs/live-events.md).",
+        id="no-capacity-model",
+    ),
     pytest.param(
         {"platform_network_nat_mode": "two"},
         None,  # refused by the argument spec (choices); its message is ansible's
@@ -153,6 +199,9 @@ def run_playbook(extra_vars: dict[str, Any]) -> dict[str, Any]:
         "@inventories/local/group_vars/all/platform.yml",
         "-e",
         "@inventories/local/group_vars/all/services.yml",
+        # the boot budget and the web target derive from the capacity model (platform_autoscaling)
+        "-e",
+        "@inventories/local/group_vars/all/capacity.yml",
         "-e",
         json.dumps(extra_vars),
         PLAYBOOK,
