@@ -1,6 +1,7 @@
-# Images: local bake of the tier images, the acceptance gate, the boot benchmark (docs/ami-pipeline.md).
-# The gate and the benchmark use their own emulator (lab dir .lab/images): `make test` runs them
-# beside the integration suite, whose emulator a shared lab dir would reset.
+# Images: local bake of the tier images, the acceptance gate, the boot benchmark, instances launched
+# from the platform (docs/ami-pipeline.md). The gate, the benchmark and `make launch` build the
+# platform core in their own emulator (lab dirs .lab/images, .lab/launch): `make test` runs them beside
+# the integration suite, whose emulator a shared lab dir would reset.
 IMAGES_LAB := $(or $(ARENA_LAB_DIR),$(CURDIR)/.lab)/images
 
 .PHONY: bake gate images bench-boot
@@ -11,8 +12,8 @@ bake: setup ## Bake the web, api and admin images locally in parallel (summary t
 gate: venv ## Boot each baked image and run the acceptance gate (emulator started here)
 	@ARENA_LAB_DIR=$(IMAGES_LAB) $(STAGE) gate scripts/with-emulator.sh scripts/gate.sh
 
-images: setup ## The image pipeline as make test runs it: bake the three tiers, then gate them
-	@$(MAKE) --no-print-directory bake && $(MAKE) --no-print-directory gate
+images: setup ## The image pipeline as make test runs it: bake the three tiers (the gate's platform built meanwhile), then gate them
+	@ARENA_LAB_DIR=$(IMAGES_LAB) scripts/images.sh
 
 bench-boot: venv ## Boot-to-healthy of the baked images vs configure-at-boot (medians, ratio)
 	@ARENA_LAB_DIR=$(IMAGES_LAB) scripts/with-emulator.sh scripts/bench-boot.sh

@@ -54,8 +54,11 @@ trap cleanup EXIT
 images_lab_secrets
 images_redis_up ami-gate-redis "$work"
 mkdir -p "$out_root"
-log "platform core in the emulator (the launch templates and groups the images launch from)"
-lab_platform_up "${out_root}/gate-platform.log"
+# The platform core the images launch from (scripts/images.sh builds it during the bake).
+if [[ "${ARENA_GATE_PLATFORM_READY:-0}" != 1 ]]; then
+  log "platform core in the emulator (the launch templates and groups the images launch from)"
+  lab_platform_up "${out_root}/gate-platform.log"
+fi
 : > "${out_root}/gate-publish.log"
 lab_publish "${out_root}/gate-publish.log" "${tiers[@]}"
 

@@ -560,9 +560,10 @@ def wait_healthy(booted: list[Booted], budget: float) -> None:
 
 
 def down_one(name: str) -> None:
-    subprocess.run(
-        ["podman", "rm", "-f", "-t", "0", name, f"{name}-imds", f"{name}-net"], capture_output=True, check=False
-    )
+    """Remove an instance's containers, the one sharing the network namespace first. One name per call:
+    podman 4.3 removes nothing when one of several names does not exist."""
+    for container in (name, f"{name}-imds", f"{name}-net"):
+        subprocess.run(["podman", "rm", "-f", "-t", "0", container], capture_output=True, check=False)
 
 
 def down(prefix: str) -> None:

@@ -2,13 +2,15 @@
 
 Runs the real program as a subprocess (as it runs under systemd) with its settings pointing at
 temporary directories, the emulator (AWS_URL, from scripts/with-emulator.sh) and, for the IMDSv2
-path, a fake instance metadata service on loopback that insists on a session token.
+path, the lab's instance metadata stand-in (scripts/lab/imds.py) on loopback: tokens required, tags
+in metadata, the role's credentials.
 """
 
 from __future__ import annotations
 
 import grp
 import http.server
+import importlib.util
 import json
 import os
 import stat
@@ -16,6 +18,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import boto3
 import pytest
@@ -84,8 +87,12 @@ def settings(tmp_path: Path, endpoint: str, **overrides: object) -> Path:
     return path
 
 
-def program(config: Path):
-    return run([sys.executable, str(PROGRAM), "--config", str(config)], base_env(keep_aws=False), timeout=120)
+def program(config: Path, imds: str | None = None):
+    env = base_env(keep_aws=False)
+    if imds:
+        # botocore's instance-metadata credential provider asks the same stand-in as the program.
+        env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = imds
+    return run([sys.executable, str(PROGRAM), "--config", str(config)], env, timeout=120)
 
 
 def test_writes_root_only_env_file_with_mapped_keys(tmp_path: Path, ssm, emulator_url: str) -> None:
@@ -151,66 +158,94 @@ def test_bad_settings_is_a_configuration_error(tmp_path: Path) -> None:
     assert f"configuration error: {config}: bad tier name 'Bad Tier'" in result.stderr
 
 
-class FakeImds(http.server.BaseHTTPRequestHandler):
-    """IMDSv2 only: a GET without the session token gets 401, as with HttpTokens=required."""
+def _lab_imds() -> ModuleType:
+    """The lab's instance metadata stand-in (scripts/lab/imds.py), the one the launch path serves."""
+    spec = importlib.util.spec_from_file_location(
+        "lab_imds_for_runtime_config", REPO_ROOT / "scripts" / "lab" / "imds.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    token = "imds-session-token"
-    tags: dict[str, str] = {"Environment": "itest"}  # noqa: RUF012 - class-level fixture data
-    requests: list[str] = []  # noqa: RUF012 - shared with the test to check the calls
 
-    def log_message(self, *args: object) -> None:
-        return
+LAB_IMDS = _lab_imds()
 
-    def reply(self, code: int, body: str = "") -> None:
-        self.send_response(code)
-        self.end_headers()
-        self.wfile.write(body.encode())
 
-    def do_PUT(self) -> None:
-        self.requests.append(f"PUT {self.path}")
-        if self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
-            self.reply(200, self.token)
-        else:
-            self.reply(400)
+class RecordingMetadata(LAB_IMDS.Metadata):
+    """IMDSv2 with tokens required and tags in metadata, as the launch templates set; records the calls."""
 
-    def do_GET(self) -> None:
-        self.requests.append(f"GET {self.path}")
-        if self.headers.get("X-aws-ec2-metadata-token") != self.token:
-            self.reply(401)
-        elif self.path == "/latest/dynamic/instance-identity/document":
-            self.reply(200, json.dumps({"region": "eu-west-1", "instanceId": "i-0123456789abcdef0"}))
-        elif self.path.startswith("/latest/meta-data/tags/instance/") and self.path.rsplit("/", 1)[1] in self.tags:
-            self.reply(200, self.tags[self.path.rsplit("/", 1)[1]])
-        else:
-            self.reply(404)
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "metadata_options": {"http_tokens": "required", "instance_metadata_tags": "enabled"},
+                "instance": {
+                    "account_id": "123456789012",
+                    "availability_zone": "eu-west-1a",
+                    "image_id": "ami-0123456789abcdef0",
+                    "instance_id": "i-0123456789abcdef0",
+                    "instance_type": "c6i.xlarge",
+                    "pending_time": "2026-12-04T15:00:00Z",
+                    "private_ip": "10.20.11.4",
+                    "region": "eu-west-1",
+                    "hostname": "ip-10-20-11-4.eu-west-1.compute.internal",
+                },
+                "tags": {"Environment": "itest"},
+                "role": {
+                    "name": "arena-itest-api-instance",
+                    "instance_profile_arn": "arn:aws:iam::123456789012:instance-profile/arena-itest-api-instance",
+                    "instance_profile_id": "AIPAEXAMPLE",
+                    "credentials": {
+                        "Code": "Success",
+                        "LastUpdated": "2026-12-04T15:00:00Z",
+                        "Type": "AWS-HMAC",
+                        "AccessKeyId": "testing",
+                        "SecretAccessKey": "testing",
+                        "Token": "testing",
+                        "Expiration": "2099-01-01T00:00:00Z",
+                    },
+                },
+            }
+        )
+        self.requests: list[str] = []
+
+    def answer(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, str, str]:
+        self.requests.append(f"{method} {path}")
+        return super().answer(method, path, headers)
 
 
 @pytest.fixture
-def imds() -> Iterator[str]:
-    FakeImds.requests = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeImds)
+def imds() -> Iterator[tuple[str, RecordingMetadata]]:
+    metadata = RecordingMetadata()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), LAB_IMDS.handler_for(metadata))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield f"http://127.0.0.1:{server.server_address[1]}", metadata
     server.shutdown()
+    server.server_close()
 
 
-def test_environment_and_region_from_imdsv2(tmp_path: Path, ssm, emulator_url: str, imds: str) -> None:
-    (tmp_path / "source.conf").write_text(
-        f"ENDPOINT_URL={emulator_url}\nAWS_ACCESS_KEY_ID=testing\nAWS_SECRET_ACCESS_KEY=testing\n"
-    )
-    result = program(settings(tmp_path, emulator_url, imds_url=imds))
+def test_environment_region_and_credentials_from_imdsv2(
+    tmp_path: Path, ssm, emulator_url: str, imds: tuple[str, RecordingMetadata]
+) -> None:
+    """As an instance launched from the platform: only the endpoint is given (as scripts/lab/launch.py
+    does); region, environment and the role's credentials come from instance metadata."""
+    url, metadata = imds
+    (tmp_path / "source.conf").write_text(f"ENDPOINT_URL={emulator_url}\n")
+    result = program(settings(tmp_path, emulator_url, imds_url=url), imds=url)
     assert result.returncode == 0, result.stderr
-    assert FakeImds.requests[0] == "PUT /latest/api/token"
-    assert "GET /latest/meta-data/tags/instance/Environment" in FakeImds.requests
+    assert metadata.requests[0] == "PUT /latest/api/token"
+    assert "GET /latest/meta-data/tags/instance/Environment" in metadata.requests
+    assert "GET /latest/meta-data/iam/security-credentials/arena-itest-api-instance" in metadata.requests
     assert "REDIS_HOST=cache.internal" in (tmp_path / "out" / "api.env").read_text()
 
 
-def test_missing_environment_tag_fails(tmp_path: Path, emulator_url: str, imds: str) -> None:
+def test_missing_environment_tag_fails(tmp_path: Path, emulator_url: str, imds: tuple[str, RecordingMetadata]) -> None:
+    url, _ = imds
     (tmp_path / "source.conf").write_text(f"ENDPOINT_URL={emulator_url}\n")
-    result = program(settings(tmp_path, emulator_url, imds_url=imds, environment_tag="Stage", attempts=1))
+    result = program(settings(tmp_path, emulator_url, imds_url=url, environment_tag="Stage", attempts=1), imds=url)
     assert result.returncode == 1
     assert (
-        f"attempt 1/1 failed: IMDS answered 404 for {imds}/latest/meta-data/tags/instance/Stage "
+        f"attempt 1/1 failed: IMDS answered 404 for {url}/latest/meta-data/tags/instance/Stage "
         "(is the instance tag 'Stage' set and are tags in instance metadata enabled?)"
     ) in result.stderr

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make images` (a `make test` stage): bake the three tier images, then gate them. The gate launches
+# each image from the platform in its emulator (scripts/gate.sh), so that platform core is built in
+# the background while the bake runs (its emulator has its own lab dir, .lab/images); the bake and
+# the gate are reported as stages of their own.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/images-lab.sh"
+cd "$ARENA_ROOT"
+export PATH="${ARENA_VENV}/bin:${PATH}" ANSIBLE_CONFIG="${ARENA_ROOT}/ansible.cfg" ANSIBLE_NOCOLOR=1
+out_root="${ARENA_BAKE_DIR:-${ARENA_ROOT}/build/images}"
+mkdir -p "$out_root"
+
+scripts/emulator.sh up
+trap 'scripts/emulator.sh down' EXIT
+# shellcheck disable=SC1091
+source "${ARENA_LAB_DIR}/emulator.env"
+
+( lab_platform_up "${out_root}/gate-platform.log" ) &
+platform_pid=$!
+rc=0
+scripts/stage.sh bake scripts/bake.sh || rc=1
+wait "$platform_pid" || { log "the gate's platform could not be built (${out_root}/gate-platform.log)"; rc=1; }
+((rc == 0)) || exit 1
+ARENA_GATE_PLATFORM_READY=1 scripts/stage.sh gate scripts/gate.sh
