@@ -65,6 +65,8 @@ LCU_SETTLED_STATES = ("provisioned", "failed")
 
 def _results(value: Any, fname: str) -> list[dict[str, Any]]:
     """Registered loop results (the ``results`` list, or the registered variable itself), skipped items dropped."""
+    if isinstance(value, Mapping) and "results" not in value and value.get("skipped"):
+        return []  # the whole read task was skipped (its component is off)
     if isinstance(value, Mapping) and "results" in value:
         value = value["results"]
     if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):

@@ -1,0 +1,279 @@
+"""roles/event_scaling refuses what AWS would refuse before any change (issue 13: the preflight).
+
+- The structure: validation and plan (no API call), then the lookups and the preflight (reads only:
+  the modules in check mode, changed_when false), and only then the components that change things;
+  the preflight calls the modules with the arguments their apply tasks use.
+- The rules task (tasks/preflight_rules.yml) run by Ansible with the readings AWS would give: the
+  emulator accepts a warm pool on a mixed-instances group and more than 125 scheduled actions per
+  group, and implements neither the LCU reservation nor Service Quotas, so the readings are given
+  here in the modules' own result shape (their Stubber tests pin how they are read).
+- Warm pools are off in every inventory (every platform group has a mixed instances policy).
+AWS pages: https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-quotas.html,
+https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutWarmPool.html,
+https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html#lcu-quotas,
+https://docs.aws.amazon.com/elasticloadbalancing/latest/application/request-capacity-unit-reservation.html.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from arena_testlib import REPO_ROOT, base_env, run
+
+ROLE = REPO_ROOT / "roles" / "event_scaling"
+TASKS = ROLE / "tasks"
+COMPONENTS = ("scheduled_actions.yml", "warm_pool.yml", "alb_reservation.yml")
+LB = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app"
+PUBLIC = f"{LB}/arena-production-public/50dc6c495c0c9188"
+INTERNAL = f"{LB}/arena-production-internal/6d0ecf831eec9f09"
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+# --- structure: nothing changes before the preflight -----------------------------------------------
+
+
+def test_the_preflight_runs_after_the_lookups_and_before_every_change() -> None:
+    main = load(TASKS / "main.yml")
+    files = [
+        (task.get("ansible.builtin.import_tasks") or task["ansible.builtin.include_tasks"]["file"]) for task in main
+    ]
+    assert files == ["validate.yml", "plan.yml", "lookup.yml", "preflight.yml", *COMPONENTS]
+    lookup, preflight = main[2], main[3]
+    # Run whenever any component would call AWS, whichever component --tags selects.
+    assert lookup["when"] == preflight["when"] == "__event_scaling_any_component | bool"
+    assert set(preflight["tags"]) >= {
+        "event_scaling_scheduled_actions",
+        "event_scaling_warm_pool",
+        "event_scaling_alb_reservation",
+    }
+
+
+def module_tasks(path: Path) -> dict[str, dict[str, Any]]:
+    """Module name -> task, for the arena_* module tasks of a task file."""
+    return {key: task for task in load(path) for key in task if key.startswith("arena_")}
+
+
+def test_the_preflight_only_reads_and_asks_what_the_apply_will_ask() -> None:
+    preflight = module_tasks(TASKS / "preflight.yml")
+    applied = {name: task for file in COMPONENTS for name, task in module_tasks(TASKS / file).items()}
+    assert (
+        set(preflight)
+        == set(applied)
+        == {
+            "arena_scheduled_actions",
+            "arena_warm_pool",
+            "arena_alb_capacity_reservation",
+        }
+    )
+    for name, task in preflight.items():
+        assert task["check_mode"] is True, name  # the modules only read in check mode
+        assert task["changed_when"] is False, name
+        assert task["failed_when"] == f"{task['register']}.constraints is not defined", name
+        assert task[name] == applied[name][name], f"{name}: the preflight must ask what the apply asks"
+        assert task["loop"] == applied[name]["loop"], name
+        assert task.get("vars") == applied[name].get("vars"), name
+    # The pool check runs for state present only (deleting a pool is allowed on any group).
+    assert (
+        preflight["arena_warm_pool"]["when"]
+        == "event_scaling_warm_pool_enabled | bool and event_scaling_state == 'present'"
+    )
+
+
+# --- the rules, run by Ansible with AWS's readings --------------------------------------------------
+
+
+def looped(var: str, item: Any, constraints: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """One item of a registered loop result, as Ansible registers it."""
+    return {var: item, "ansible_loop_var": var, "changed": False, "constraints": constraints, **extra}
+
+
+def warm_pools(mixed: bool, hooks: list[str]) -> dict[str, Any]:
+    return {
+        "results": [
+            looped(
+                "__event_scaling_tier",
+                tier,
+                {
+                    "autoscaling_group_name": f"arena-production-{tier}",
+                    "mixed_instances_policy": mixed,
+                    "spot_request": None,
+                    "launch_lifecycle_hooks": hooks,
+                },
+                msg=f"arena_warm_pool: arena-production-{tier} has a mixed instances policy: ..." if mixed else None,
+            )
+            for tier in ("web", "api")
+        ]
+    }
+
+
+def actions(web_after: int) -> dict[str, Any]:
+    return {
+        "results": [
+            looped(
+                "__event_scaling_tier",
+                tier,
+                {
+                    "autoscaling_group_name": f"arena-production-{tier}",
+                    "name_prefix": f"arena-event-{tier}-",
+                    "quota": 125,
+                    "current": after - 5,
+                    "not_managed": after - 8,
+                    "after": after,
+                },
+            )
+            for tier, after in (("web", web_after), ("api", 20))
+        ]
+    }
+
+
+def reservations(quota: float) -> dict[str, Any]:
+    def region() -> dict[str, Any]:
+        return {
+            "service_code": "elasticloadbalancing",
+            "quota_code": "L-8A66D0E6",
+            "quota_name": "Reserved Application Load Balancer Capacity Units (LCU) per Region",
+            "region": "eu-west-1",
+            "value": quota,
+            "value_source": "AWS default" if quota == 0 else "applied",
+            "reserved_elsewhere": {},
+        }
+
+    return {
+        "results": [
+            looped(
+                "__event_scaling_lb_tier",
+                {"key": tier, "value": name},
+                {
+                    "load_balancer_arn": arn,
+                    "current_capacity_units": None,
+                    "requested_capacity_units": units,
+                    "decrease_requests_remaining": 2,
+                    "zone_states": [],
+                    "region_quota": region(),
+                },
+            )
+            for tier, name, arn, units in (("web", "public", PUBLIC, 40), ("api", "internal", INTERNAL, 107))
+        ]
+    }
+
+
+SKIPPED = {"results": [{"skipped": True, "__event_scaling_tier": "web"}], "skipped": True}
+
+
+def rules(tmp_path: Path, readings: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Run tasks/preflight_rules.yml with the registered readings; returns (rc, the rules task's result)."""
+    playbook = tmp_path / "rules.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.include_role:\n        name: event_scaling\n        tasks_from: preflight_rules.yml\n"
+    )
+    varfile = tmp_path / "readings.json"
+    varfile.write_text(json.dumps(readings))
+    env = base_env(
+        {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_ROLES_PATH": str(REPO_ROOT / "roles")},
+        keep_aws=False,
+    )
+    result = run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(playbook), "-e", f"@{varfile}"], env, 120)
+    report, _ = json.JSONDecoder().raw_decode(result.stdout[result.stdout.index("{") :])
+    task = report["plays"][0]["tasks"][-1]
+    assert task["task"]["name"] == "event_scaling : Preflight | Refuse what AWS would refuse, before any change", task
+    return result.returncode, task["hosts"]["localhost"]
+
+
+def test_the_platform_plan_is_refused_with_every_reason_at_once(tmp_path: Path) -> None:
+    """Warm pools on the platform's groups (mixed instances policy, no launch hook), 126 actions on web
+    (121 not the role's), and 147 LCU against the default quota 0: one failure lists every refusal."""
+    rc, result = rules(
+        tmp_path,
+        {
+            "event_scaling_preflight_actions": actions(web_after=126),
+            "event_scaling_preflight_warm_pools": warm_pools(mixed=True, hooks=[]),
+            "event_scaling_preflight_reservations": reservations(quota=0.0),
+        },
+    )
+    assert (rc, result["failed"]) == (2, True)
+    mixed = (
+        "event_scaling_warm_pool_enabled: arena-production-{tier} has a mixed instances policy (every platform group"
+        " has one: library/arena_autoscaling_group.py); PutWarmPool 'cannot be called on an Auto Scaling group that"
+        " has a mixed instances policy or a launch template or launch configuration that requests Spot Instances'"
+        " (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutWarmPool.html;"
+        " https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html#warm-pools-limitations)."
+        " Keep event_scaling_warm_pool_enabled false until the live-event design changes."
+    )
+    no_hook = (
+        "event_scaling_warm_pool_enabled: arena-production-{tier} has no lifecycle hook for"
+        " autoscaling:EC2_INSTANCE_LAUNCHING; a warm pool needs one: AWS stops instances as they enter the pool"
+        " without waiting for their user data to finish"
+        " (https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html). Add the hook to"
+        " the group before enabling the warm pool."
+    )
+    assert result["msg"] == [
+        "event_scaling_events: after this plan arena-production-web would hold 126 scheduled actions (118 that"
+        " event_scaling does not manage, named outside 'arena-event-web-', and 8 of its own); AWS allows 125 per Auto"
+        " Scaling group and does not raise that quota"
+        " (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-quotas.html). Delete actions that"
+        " are no longer needed or plan fewer events ahead.",
+        mixed.format(tier="web"),
+        no_hook.format(tier="web"),
+        mixed.format(tier="api"),
+        no_hook.format(tier="api"),
+        "event_scaling_alb_reservation: the plan reserves 147 LCU in eu-west-1 (web 40 on arena-production-public,"
+        " api 107 on arena-production-internal) and the Region's other Application Load Balancers hold 0; the quota"
+        " 'Reserved Application Load Balancer Capacity Units (LCU) per Region' is 0 there (AWS default 0:"
+        " https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html#lcu-quotas)."
+        " Ops must request in Service Quotas (Elastic Load Balancing, quota code L-8A66D0E6) in eu-west-1 a value of"
+        " at least 147: aws service-quotas request-service-quota-increase --service-code elasticloadbalancing"
+        " --quota-code L-8A66D0E6 --desired-value 147 --region eu-west-1",
+    ]
+
+
+@pytest.mark.parametrize(
+    "readings",
+    [
+        pytest.param(
+            {
+                "event_scaling_preflight_actions": actions(web_after=125),
+                "event_scaling_preflight_warm_pools": warm_pools(mixed=False, hooks=["boot"]),
+                "event_scaling_preflight_reservations": reservations(quota=147.0),
+            },
+            id="what-aws-accepts",
+        ),
+        pytest.param(
+            {
+                "event_scaling_preflight_actions": actions(web_after=100),
+                "event_scaling_preflight_warm_pools": SKIPPED,
+                "event_scaling_preflight_reservations": SKIPPED,
+            },
+            id="components-off-are-not-checked",
+        ),
+        pytest.param({}, id="no-readings"),
+    ],
+)
+def test_a_plan_aws_accepts_passes(tmp_path: Path, readings: dict[str, Any]) -> None:
+    rc, result = rules(tmp_path, readings)
+    assert (rc, result.get("failed", False)) == (0, False), result
+
+
+# --- warm pools are off everywhere ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("inventory", sorted(p.name for p in (REPO_ROOT / "inventories").iterdir() if p.is_dir()))
+def test_warm_pools_are_off_in_every_inventory(inventory: str) -> None:
+    """With the refusal, a warm pool on the platform's groups could only fail: the role default is off and
+    no inventory turns it on."""
+    assert load(ROLE / "defaults" / "main.yml")["event_scaling_warm_pool_enabled"] is False
+    spec = load(ROLE / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert spec["event_scaling_warm_pool_enabled"]["default"] is False
+    values = [
+        (path.name, data["event_scaling_warm_pool_enabled"])
+        for path in sorted((REPO_ROOT / "inventories" / inventory).rglob("*.yml"))
+        if isinstance(data := load(path), dict) and "event_scaling_warm_pool_enabled" in data
+    ]
+    assert all(value is False for _, value in values), values
