@@ -142,8 +142,8 @@ class Checker:
         elif not _passes_aws_retry(call):
             self.add(call, f"getattr({label}, ...)(...) without aws_retry=True")
 
-    def attribute(self, node: ast.Attribute) -> None:
-        label, call = f"{node.value.id}.{node.attr}", self.called(node)  # type: ignore[attr-defined]
+    def attribute(self, node: ast.Attribute, owner: str) -> None:
+        label, call = f"{owner}.{node.attr}", self.called(node)
         if node.attr == "get_paginator":
             if not self.in_retried_function(node):
                 self.add(node, f"{label}(...) outside a function decorated with @AWSRetry.jittered_backoff()")
@@ -156,12 +156,12 @@ class Checker:
 
     def run(self) -> list[str]:
         for node in ast.walk(self.tree):
-            if _is_module_client(node):
-                self.module_client(node)  # type: ignore[arg-type]
+            if isinstance(node, ast.Call) and _is_module_client(node):
+                self.module_client(node)
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr":
                 self.getattr_call(node)
             elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in self.names:
-                self.attribute(node)
+                self.attribute(node, node.value.id)
         return sorted(set(self.lines), key=lambda line: int(line.split(":")[1]))
 
 
