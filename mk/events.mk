@@ -5,6 +5,9 @@ EVENTS_LAB := $(or $(ARENA_LAB_DIR),$(CURDIR)/.lab)
 
 .PHONY: simulate-season event-scaling event-scaling-plan event-scaling-test
 
+# The replay reads production's capacity model and platform settings (target tracking, grace period,
+# warm-up) as playbooks/platform.yml deploys them. What-if runs print only, e.g. the values before
+# issue 13: python simulation/replay.py --web-target 200 --grace-period 120
 simulate-season: venv ## Replay simulation/season.yml through the event-scaling plan (docs/live-events.md + PNG)
 	@python simulation/replay.py
 

@@ -7,6 +7,15 @@ Three ways to run each scaled tier over the season, minute by minute:
 - reactive: target tracking alone on the baseline (no schedule);
 - fixed:    a fleet sized for the season's peak, running the whole time.
 
+Target tracking is modelled on the metric as AWS defines it: the web tier's ALBRequestCountPerTarget
+is the requests of one minute divided by the healthy targets of that minute (statistic Sum, one-minute
+periods), compared with the policy's target in requests per target per minute. The targets, the
+health check grace period and the warm-up are the ones playbooks/platform.yml deploys (production's
+platform_autoscaling_tiers, derived from the capacity model by filter_plugins/arena_scaling_rules.py).
+An instance whose grace period ends before it is healthy is replaced by EC2 Auto Scaling, again and
+again: it is billed and never serves. Every instance launches cold (no warm pool: AWS refuses warm
+pools on groups with a mixed instances policy, which every platform group has).
+
 Reports per event when the planned capacity is InService versus kick-off, the coverage at peak and
 the share of requests served; per season instance-hours and an estimated cost. Writes Markdown to
 stdout and into docs/live-events.md (between the season-report markers) and a PNG chart.
@@ -55,6 +64,76 @@ def load_filter(stem: str) -> ModuleType:
 calendar_lib = load_filter("arena_calendar")
 capacity_lib = load_filter("arena_capacity")
 schedule_lib = load_filter("arena_schedule")
+rules_lib = load_filter("arena_scaling_rules")
+FNAME = "simulate-season"
+TIERS_VARIABLE = "platform_autoscaling_tiers"
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """What the platform's groups and policies are set to.
+
+    ``targets``: per tier, the target-tracking target in requests per target per minute; ``grace``:
+    HealthCheckGracePeriod (s); ``warmup``: the policies' instance warm-up (s); ``notes``: per tier,
+    how the target was obtained (for the report)."""
+
+    targets: dict[str, float]
+    grace: int
+    warmup: int
+    notes: dict[str, str]
+
+
+def deployed_scaling(
+    model_raw: Any,
+    platform_raw: dict[str, Any] | None = None,
+    defaults_raw: dict[str, Any] | None = None,
+    *,
+    web_target: float | None = None,
+    grace: int | None = None,
+) -> Scaling:
+    """The scaling settings playbooks/platform.yml applies for this model and platform configuration.
+
+    ``platform_raw`` is an environment's platform.yml, ``defaults_raw`` the role defaults (for the
+    tiers when the environment does not set them). The requests-per-target targets and a grace period
+    or warm-up set there go through the same rules as the playbook (arena_scaling_rules), so a value the
+    playbook refuses is refused here too. ``web_target`` and ``grace`` are what-if overrides that bypass
+    the rules (e.g. the values before issue 13: 200 and 120)."""
+    platform_raw, defaults_raw = platform_raw or {}, defaults_raw or {}
+    model = capacity_lib.parse_model(model_raw, FNAME)
+    tiers = platform_raw.get("platform_autoscaling_tiers") or defaults_raw.get("platform_autoscaling_tiers") or {}
+    targets: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    for tier in model.tiers:
+        scaling = (tiers.get(tier.name) or {}).get("scaling") or {"metric": "requests_per_target"}
+        if scaling.get("metric") == "requests_per_target":
+            targets[tier.name] = rules_lib.requests_target(tier.name, scaling, model, TIERS_VARIABLE, FNAME)
+            how = "derived" if scaling.get("target") is None else "set"
+            notes[tier.name] = f"ALBRequestCountPerTarget {targets[tier.name]:g} requests per target per minute ({how})"
+        else:
+            # CPU: modelled as utilisation of the request capacity at the plan's (1 - headroom).
+            targets[tier.name] = rules_lib.per_minute_target(tier)
+            notes[tier.name] = (
+                f"CPU target {scaling.get('target')} %, modelled as {100 * (1 - tier.headroom):g} % of the request"
+                f" capacity ({targets[tier.name]:g} per instance per minute)"
+            )
+    if web_target is not None:
+        targets["web"] = float(web_target)
+        notes["web"] = f"ALBRequestCountPerTarget {web_target:g} requests per target per minute (what-if)"
+    configured = platform_raw.get("platform_autoscaling_health_check_grace_period")
+    if grace is None:
+        grace = (
+            rules_lib.arena_check_grace_period(configured, model_raw) if configured is not None else model.ready_seconds
+        )
+    warmup = platform_raw.get("platform_autoscaling_instance_warmup")
+    warmup = rules_lib.arena_check_instance_warmup(warmup, model_raw) if warmup is not None else model.ready_seconds
+    return Scaling(targets=targets, grace=int(grace), warmup=int(warmup), notes=notes)
+
+
+def launch_ready(ready_seconds: int, grace: int) -> int | None:
+    """Minutes from launch to InService behind the load balancer, or None when the grace period ends
+    first: EC2 Auto Scaling then replaces the still-unhealthy instance, and its replacement likewise
+    (https://docs.aws.amazon.com/autoscaling/ec2/userguide/health-check-grace-period.html)."""
+    return math.ceil(ready_seconds / 60) if grace >= ready_seconds else None
 
 
 @dataclass(frozen=True)
@@ -97,13 +176,14 @@ class Timeline:
 
 @dataclass
 class Fleet:
-    """An ASG in minutes: instances launched now are InService ``ready`` minutes later."""
+    """An ASG in minutes: instances launched now are InService ``ready`` minutes later (never when
+    ``ready`` is None: replaced at the end of every grace period, see launch_ready)."""
 
-    ready: int
+    ready: int | None
     in_service: int
     max_size: int
     floor: int
-    pending: list[tuple[int, int]] = field(default_factory=list)
+    pending: list[tuple[float, int]] = field(default_factory=list)
 
     @property
     def desired(self) -> int:
@@ -118,7 +198,7 @@ class Fleet:
         wanted = max(self.floor, min(self.max_size, wanted))
         current = self.desired
         if wanted > current:
-            self.pending.append((minute + self.ready, wanted - current))
+            self.pending.append((math.inf if self.ready is None else minute + self.ready, wanted - current))
             return
         surplus = current - wanted
         while surplus and self.pending:  # cancel the newest launches first
@@ -155,12 +235,19 @@ def run_tier(
     tier: Any,
     requests: np.ndarray,
     load: LoadModel,
-    ready: int,
+    ready: int | None,
     actions: dict[int, tuple[int, int | None]],
+    *,
+    target: float | None = None,
 ) -> Timeline:
-    """Target tracking on (1 - headroom) utilisation, with optional scheduled actions
-    (minute -> (MinSize, DesiredCapacity or None))."""
-    target = tier.planned_rpm_per_instance
+    """Target tracking with optional scheduled actions (minute -> (MinSize, DesiredCapacity or None)).
+
+    ``target``: requests per target per minute (default: the plan's, capacity x (1 - headroom)). The
+    metric is ALBRequestCountPerTarget as AWS defines it: the requests of a minute divided by the
+    targets InService (healthy) in that minute, seen ``metric_delay`` minutes later. Instances still
+    booting count toward the desired capacity (the warm-up covers the boot budget), never toward the
+    metric's divisor."""
+    target = rules_lib.per_minute_target(tier) if target is None else target
     fleet = Fleet(ready=ready, in_service=tier.min_size, max_size=tier.max_size, floor=tier.min_size)
     in_service = np.zeros(len(requests), dtype=int)
     billed = np.zeros(len(requests), dtype=int)
@@ -173,8 +260,10 @@ def run_tier(
             # EC2 Auto Scaling: without a DesiredCapacity the new MinSize raises a lower desired
             # capacity to it and leaves a higher one alone; with one, the group goes to it.
             fleet.set_desired(max(fleet.desired, floor) if desired is None else desired, minute)
-        observed = requests[max(0, minute - load.metric_delay)]
-        per_target = observed / max(fleet.in_service, 1)
+        seen = max(0, minute - load.metric_delay)
+        observed = requests[seen]
+        healthy = fleet.in_service if seen == minute else in_service[seen]
+        per_target = observed / max(healthy, 1)  # RequestCountPerTarget of that minute
         high = high + 1 if per_target > target else 0
         low = low + 1 if per_target < target * load.in_ratio else 0
         wanted = math.ceil(observed / target)
@@ -194,6 +283,7 @@ class EventResult:
     scale_out: datetime | None
     ready_margin: int
     slow_margin: int
+    slow_covered_margin: int
     reactive_margin: int
     peak_coverage: float
     served: float
@@ -221,29 +311,37 @@ def served_share(in_service: np.ndarray, requests: np.ndarray, capacity_rpm: flo
     return float(served.sum() / load.sum()) if load.sum() else 1.0
 
 
-def replay(season: Any, model_raw: Any, load_raw: Any) -> dict[str, Any]:
-    """The whole simulation; returns plain data for the report and the chart."""
+def replay(season: Any, model_raw: Any, load_raw: Any, scaling: Scaling | None = None) -> dict[str, Any]:
+    """The whole simulation; returns plain data for the report and the chart. ``scaling``: the
+    deployed settings (default: all derived from the model, as the role defaults derive them)."""
     load = LoadModel.from_dict(load_raw)
-    model = capacity_lib.parse_model(model_raw, "simulate-season")
-    events = calendar_lib.validate_events(season, "simulate-season")
+    model = capacity_lib.parse_model(model_raw, FNAME)
+    scaling = scaling or deployed_scaling(model_raw)
+    events = calendar_lib.validate_events(season, FNAME)
     actions = schedule_lib.build_schedule(events, model)
     origin = (events[0].start - timedelta(days=load.padding_days)).replace(hour=0, minute=0, second=0)
     horizon = minute_of(max(e.end for e in events) + timedelta(days=load.padding_days), origin)
     viewers = viewer_series(events, load, origin, horizon)
-    ready = math.ceil(model.ready_seconds / 60)
-    # sensitivity: instances that take twice the boot budget (an AMI that regressed)
-    slow_ready = math.ceil((2 * model.boot_to_healthy_seconds + model.health_check_seconds) / 60)
+    ready = launch_ready(model.ready_seconds, scaling.grace)
+    # sensitivity: instances that take twice the boot budget (an AMI that regressed), with the grace
+    # period as deployed (derived from the budget: replaced before they are healthy) and with one
+    # raised to cover them
+    slow_seconds = 2 * model.boot_to_healthy_seconds + model.health_check_seconds
+    slow_ready = launch_ready(slow_seconds, scaling.grace)
+    slow_ready_covered = launch_ready(slow_seconds, slow_seconds)
     tiers: dict[str, dict[str, Any]] = {}
     for tier in model.tiers:
         requests = viewers * tier.requests_per_viewer_per_minute
         floors = {minute_of(a.start, origin): (a.size, a.desired_capacity) for a in actions if a.tier == tier.name}
+        target = scaling.targets[tier.name]
         fixed_size = max([tier.min_size, *(capacity_lib.instances_for(e.peak_viewers, tier) for e in events)])
         tiers[tier.name] = {
             "tier": tier,
             "requests": requests,
-            "planned": run_tier(tier, requests, load, ready, floors),
-            "reactive": run_tier(tier, requests, load, ready, {}),
-            "planned_slow": run_tier(tier, requests, load, slow_ready, floors),
+            "planned": run_tier(tier, requests, load, ready, floors, target=target),
+            "reactive": run_tier(tier, requests, load, ready, {}, target=target),
+            "planned_slow": run_tier(tier, requests, load, slow_ready, floors, target=target),
+            "planned_slow_covered": run_tier(tier, requests, load, slow_ready_covered, floors, target=target),
             "fixed": Timeline(np.full(horizon, fixed_size), np.full(horizon, fixed_size)),
             "fixed_size": fixed_size,
         }
@@ -252,13 +350,15 @@ def replay(season: Any, model_raw: Any, load_raw: Any) -> dict[str, Any]:
         kick, end = minute_of(event.start, origin), minute_of(event.end, origin)
         ramp = load.ramp.get(event.kind, load.ramp["basketball"])[0]
         window = (kick - ramp, end + load.decay_minutes)
-        margins, slow_margins, reactive_margins, coverage, served, reactive_served = [], [], [], [], [], []
+        margins, slow_margins, slow_covered_margins, reactive_margins = [], [], [], []
+        coverage, served, reactive_served = [], [], []
         for data in tiers.values():
             tier, requests = data["tier"], data["requests"]
             need = capacity_lib.instances_needed(event.peak_viewers, tier)
             planned, reactive = data["planned"].in_service, data["reactive"].in_service
             margins.append(readiness_margin(planned, need, kick, end))
             slow_margins.append(readiness_margin(data["planned_slow"].in_service, need, kick, end))
+            slow_covered_margins.append(readiness_margin(data["planned_slow_covered"].in_service, need, kick, end))
             reactive_margins.append(readiness_margin(reactive, need, kick, end))
             peak_load = requests[kick:end]
             coverage.append(float(np.min(planned[kick:end] * tier.capacity_rpm / peak_load)))
@@ -272,6 +372,7 @@ def replay(season: Any, model_raw: Any, load_raw: Any) -> dict[str, Any]:
                 scale_out=min(outs) if outs else None,
                 ready_margin=min(margins),
                 slow_margin=min(slow_margins),
+                slow_covered_margin=min(slow_covered_margins),
                 reactive_margin=min(reactive_margins),
                 peak_coverage=min(coverage),
                 served=min(served),
@@ -280,6 +381,7 @@ def replay(season: Any, model_raw: Any, load_raw: Any) -> dict[str, Any]:
         )
     return {
         "model": model,
+        "scaling": scaling,
         "events": events,
         "actions": actions,
         "origin": origin,
@@ -318,6 +420,12 @@ def summary(sim: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:
         "latest": min(margins),
         "slow_covered": sum(1 for r in results if r.slow_margin >= READY_GOAL_MINUTES),
         "slow_latest": min(r.slow_margin for r in results),
+        # readiness_margin is -(event length) when the capacity never arrived during the event
+        "slow_never": sum(
+            1 for r in results if r.slow_margin == -((r.event.end - r.event.start).total_seconds() // 60)
+        ),
+        "slow_covered_covered": sum(1 for r in results if r.slow_covered_margin >= READY_GOAL_MINUTES),
+        "slow_covered_latest": min(r.slow_covered_margin for r in results),
         "reactive_covered": sum(1 for r in results if r.reactive_margin >= READY_GOAL_MINUTES),
         "min_served": min(r.served for r in results),
         "min_reactive_served": min(r.reactive_served for r in results),
@@ -355,6 +463,11 @@ def render(sim: dict[str, Any], prices: dict[str, Any], chart_name: str) -> str:
         f"{model.health_check_seconds} s + safety margin {model.safety_margin_seconds} s; "
         f"{len(sim['actions'])} scheduled actions.",
         "",
+        "Target tracking as deployed: "
+        + "; ".join(f"{name}: {note}" for name, note in sorted(sim["scaling"].notes.items()))
+        + f". Health check grace period {sim['scaling'].grace} s, instance warm-up {sim['scaling'].warmup} s"
+        f" (boot budget {model.ready_seconds} s); every instance launches cold (no warm pool).",
+        "",
         "| Figure | Planned (schedule + target tracking) | Reactive only | Fixed fleet for the peak |",
         "|---|---|---|---|",
         f"| Events with capacity InService >= {READY_GOAL_MINUTES} min before kick-off "
@@ -371,9 +484,12 @@ def render(sim: dict[str, Any], prices: dict[str, Any], chart_name: str) -> str:
         f"{READY_GOAL_MINUTES} min). Instance-hours: planned / fixed = {s['ratio_fixed']:.3f} (goal <= 0.5), "
         f"planned / reactive = {s['ratio_reactive']:.3f}. Fixed fleet: "
         + ", ".join(f"{name} {data['fixed_size']}" for name, data in sim["tiers"].items())
-        + f" instances. If instances took twice the boot budget ({2 * model.boot_to_healthy_seconds} s), the"
-        f" planned capacity would still be InService >= {READY_GOAL_MINUTES} min before kick-off for"
-        f" {s['slow_covered']}/{s['events']} events (latest {s['slow_latest']} min).",
+        + f" instances. If instances took twice the boot budget ({2 * model.boot_to_healthy_seconds} s) with the"
+        f" grace period as deployed ({sim['scaling'].grace} s), EC2 Auto Scaling would replace them before they"
+        f" are healthy: capacity InService >= {READY_GOAL_MINUTES} min before kick-off for"
+        f" {s['slow_covered']}/{s['events']} events ({s['slow_never']} never had it during the event); with the"
+        " grace period raised"
+        f" to cover them, {s['slow_covered_covered']}/{s['events']} (latest {s['slow_covered_latest']} min).",
         "",
         f"![Season replay]({chart_name})",
         "",
@@ -464,19 +580,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--capacity", type=Path, default=ROOT / "inventories" / "production" / "group_vars" / "all" / "capacity.yml"
     )
+    parser.add_argument(
+        "--platform",
+        type=Path,
+        default=ROOT / "inventories" / "production" / "group_vars" / "all" / "platform.yml",
+        help="the environment's platform settings (targets, grace period, warm-up)",
+    )
+    parser.add_argument(
+        "--role-defaults", type=Path, default=ROOT / "roles" / "platform_autoscaling" / "defaults" / "main.yml"
+    )
+    parser.add_argument(
+        "--web-target",
+        type=float,
+        help="what-if: the web tier's target in requests per target per minute (the playbook's rules are bypassed;"
+        " implies --no-write)",
+    )
+    parser.add_argument(
+        "--grace-period", type=int, help="what-if: health check grace period in seconds (implies --no-write)"
+    )
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "live-events.md")
     parser.add_argument("--chart", type=Path, default=ROOT / "docs" / "live-events-season.png")
     parser.add_argument("--no-write", action="store_true", help="print the report only")
     args = parser.parse_args(argv)
-    sim = replay(
-        read_yaml(args.season, "arena_events"),
-        read_yaml(args.capacity, "arena_capacity_model"),
-        read_yaml(args.load_model),
+    model_raw = read_yaml(args.capacity, "arena_capacity_model")
+    scaling = deployed_scaling(
+        model_raw,
+        read_yaml(args.platform),
+        read_yaml(args.role_defaults),
+        web_target=args.web_target,
+        grace=args.grace_period,
     )
+    sim = replay(read_yaml(args.season, "arena_events"), model_raw, read_yaml(args.load_model), scaling)
     prices = read_yaml(args.prices)
     report = render(sim, prices, args.chart.name)
     sys.stdout.write(report)
-    if not args.no_write:
+    if not args.no_write and args.web_target is None and args.grace_period is None:
         chart(sim, args.chart)
         write_doc(args.doc, report)
         sys.stdout.write(f"\nwrote {args.chart.relative_to(ROOT)} and {args.doc.relative_to(ROOT)}\n")

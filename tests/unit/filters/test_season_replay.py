@@ -1,4 +1,12 @@
-"""Season replay (simulation/replay.py): the building blocks, and the shipped season meets its goals."""
+"""Season replay (simulation/replay.py): the building blocks, and the shipped season meets its goals.
+
+The web tier's metric is modelled as AWS defines it (issue 13): ALBRequestCountPerTarget is the requests
+of one minute per healthy target, and target tracking compares it with a target in requests per target
+per minute (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TargetTrackingConfiguration.html,
+https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html);
+an instance still unhealthy when its grace period ends is replaced
+(https://docs.aws.amazon.com/autoscaling/ec2/userguide/health-check-grace-period.html).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +22,11 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from ansible.errors import AnsibleFilterError
 
 ROOT = Path(__file__).resolve().parents[3]
+PRODUCTION = ROOT / "inventories" / "production" / "group_vars" / "all"
+ROLE_DEFAULTS = ROOT / "roles" / "platform_autoscaling" / "defaults" / "main.yml"
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +42,25 @@ def replay() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def season(replay: ModuleType) -> dict[str, Any]:
+def model_raw(replay: ModuleType) -> dict[str, Any]:
+    return replay.read_yaml(PRODUCTION / "capacity.yml", "arena_capacity_model")
+
+
+@pytest.fixture(scope="module")
+def deployed(replay: ModuleType, model_raw: dict[str, Any]) -> Any:
+    """What playbooks/platform.yml applies in production (as `make simulate-season` reads it)."""
+    return replay.deployed_scaling(
+        model_raw, replay.read_yaml(PRODUCTION / "platform.yml"), replay.read_yaml(ROLE_DEFAULTS)
+    )
+
+
+@pytest.fixture(scope="module")
+def season(replay: ModuleType, model_raw: dict[str, Any], deployed: Any) -> dict[str, Any]:
     return replay.replay(
         replay.read_yaml(ROOT / "simulation" / "season.yml", "arena_events"),
-        replay.read_yaml(
-            ROOT / "inventories" / "production" / "group_vars" / "all" / "capacity.yml", "arena_capacity_model"
-        ),
+        model_raw,
         replay.read_yaml(ROOT / "simulation" / "load_model.yml"),
+        deployed,
     )
 
 
@@ -194,3 +217,74 @@ def test_step_up_keeps_what_target_tracking_added_above_the_new_floor(replay: Mo
     forced = {replay.minute_of(a.start, origin): (a.size, a.size) for a in actions}
     old = replay.run_tier(web, requests, load, ready, forced)
     assert old.in_service[step_up] == 15
+
+
+def test_replay_uses_the_settings_production_deploys(deployed: Any) -> None:
+    """The web target is production's (derived from the capacity model: 4200 requests per target per
+    minute, not 200); grace period and warm-up are the boot budget, 240 s boot + 20 s health checks."""
+    assert deployed.targets == {"web": 4200.0, "api": 8400.0}
+    assert (deployed.grace, deployed.warmup) == (260, 260)
+    assert deployed.notes["web"] == "ALBRequestCountPerTarget 4200 requests per target per minute (derived)"
+
+
+def test_replay_refuses_what_the_playbook_refuses(replay: ModuleType, model_raw: dict[str, Any]) -> None:
+    """The production web block before issue 13 (target 200) is refused with the playbook's rule."""
+    before = {"platform_autoscaling_tiers": {"web": {"scaling": {"metric": "requests_per_target", "target": 200}}}}
+    with pytest.raises(AnsibleFilterError, match=r"target is 200 requests per target per minute, more than 10 %"):
+        replay.deployed_scaling(model_raw, before)
+    with pytest.raises(AnsibleFilterError, match=r"grace_period is 120 s, below the boot budget"):
+        replay.deployed_scaling(model_raw, {"platform_autoscaling_health_check_grace_period": 120})
+
+
+@pytest.mark.parametrize(
+    ("viewers", "target", "held"),
+    [
+        (1500, 200.0, 12),  # baseline: 2250 requests per minute / 200 -> 12 instances between events
+        (1500, 4200.0, 2),  # the model's baseline (min_size)
+        (40000, 200.0, 40),  # 60000 per minute / 200 = 300 -> max_size: web sat at max every event
+        (40000, 4200.0, 15),  # the plan's 15 instances for 40000 viewers
+    ],
+)
+def test_web_metric_is_requests_per_target_per_minute(
+    replay: ModuleType, model_raw: dict[str, Any], viewers: int, target: float, held: int
+) -> None:
+    """Steady load for two hours: target tracking settles where requests per target per minute meets
+    the target (defect 4: the old 200 put web at 12 instances between events and at 40 during them)."""
+    load = replay.LoadModel.from_dict(replay.read_yaml(ROOT / "simulation" / "load_model.yml"))
+    web = replay.capacity_lib.parse_model(model_raw).tier("web", "test")
+    requests = np.full(120, viewers * web.requests_per_viewer_per_minute)
+    timeline = replay.run_tier(web, requests, load, 5, {}, target=target)
+    assert timeline.in_service[-1] == held
+
+
+def test_launches_whose_grace_period_ends_before_they_are_healthy_never_serve(replay: ModuleType) -> None:
+    """Defect 7: 120 s of grace for a 260 s launch-to-healthy: EC2 Auto Scaling replaces each new
+    instance while it boots, and its replacement too; they are billed and never InService."""
+    assert replay.launch_ready(260, 260) == 5
+    assert replay.launch_ready(260, 120) is None
+    fleet = replay.Fleet(ready=replay.launch_ready(260, 120), in_service=2, max_size=10, floor=2)
+    fleet.set_desired(6, minute=0)
+    fleet.promote(10_000)
+    assert (fleet.in_service, fleet.desired) == (2, 6)
+
+
+def test_the_season_with_the_target_before_issue_13_costs_three_times_more(
+    replay: ModuleType, model_raw: dict[str, Any], season: dict[str, Any]
+) -> None:
+    """The same season with web tracking 200 requests per target per minute: web holds 12 instances
+    between events and max_size (40) through every event; the plan's readiness does not change."""
+    before = replay.replay(
+        replay.read_yaml(ROOT / "simulation" / "season.yml", "arena_events"),
+        model_raw,
+        replay.read_yaml(ROOT / "simulation" / "load_model.yml"),
+        replay.deployed_scaling(model_raw, web_target=200),
+    )
+    prices = replay.read_yaml(ROOT / "simulation" / "prices.yml")
+    after_hours = replay.summary(season, prices)["totals"]["planned"]["hours"]
+    before_summary = replay.summary(before, prices)
+    assert before_summary["totals"]["planned"]["hours"] > 3 * after_hours
+    assert before_summary["covered"] == len(before["events"])
+    web = before["tiers"]["web"]["planned"].in_service
+    for event in before["events"]:
+        kick, end = replay.minute_of(event.start, before["origin"]), replay.minute_of(event.end, before["origin"])
+        assert web[kick:end].min() == 40, event.name
