@@ -18,6 +18,13 @@ description:
     difference. The AWS emulator drops C(OriginAccessControlId) from its responses, so there every
     run sees a difference and updates (documented exception; the unit tests cover idempotence).
   - I(state=absent) disables the distribution, waits for it to deploy (I(wait)), then deletes it.
+  - Viewer certificate as AWS honours it. Without I(acm_certificate_arn) the distribution uses the
+    default C(*.cloudfront.net) certificate, for which AWS sets the security policy to C(TLSv1)
+    whatever is requested (API_ViewerCertificate), so only C(TLSv1) is accepted then. With it (an
+    ACM certificate in us-east-1) the distribution serves I(aliases) with C(sni-only) and
+    I(minimum_protocol_version); aliases need the certificate and the certificate needs aliases.
+  - Every call goes through a client made with C(AWSRetry.jittered_backoff) (throttling and
+    transient errors are retried).
 version_added: 1.0.0
 author: arena-infra
 options:
@@ -44,11 +51,24 @@ options:
     type: str
     choices: [redirect-to-https, https-only]
     default: redirect-to-https
-  minimum_protocol_version:
-    description: Minimum TLS security policy for viewers.
+  acm_certificate_arn:
+    description:
+      - ARN of an ISSUED ACM certificate in us-east-1 that covers every one of I(aliases). Empty means
+        the default C(*.cloudfront.net) certificate (and no aliases).
     type: str
-    choices: [TLSv1.2_2018, TLSv1.2_2019, TLSv1.2_2021, TLSv1.3_2025]
-    default: TLSv1.2_2021
+    default: ""
+  aliases:
+    description: Alternate domain names (lower case), served with I(acm_certificate_arn).
+    type: list
+    elements: str
+    default: []
+  minimum_protocol_version:
+    description:
+      - Minimum TLS security policy for viewers of the aliases.
+      - Default C(TLSv1.2_2021) with I(acm_certificate_arn); without it C(TLSv1), the only value AWS
+        honours with the default certificate (any other is refused).
+    type: str
+    choices: [TLSv1, TLSv1_2016, TLSv1.1_2016, TLSv1.2_2018, TLSv1.2_2019, TLSv1.2_2021, TLSv1.2_2025, TLSv1.3_2025]
   compress:
     description: Compress objects (gzip, brotli).
     type: bool
@@ -117,6 +137,9 @@ EXAMPLES = r"""
     caller_reference: arena-prod-static
     origin_domain_name: arena-prod-static.s3.eu-west-1.amazonaws.com
     origin_access_control_id: "{{ static_oac.origin_access_control.id }}"
+    acm_certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8091-a2b3c4d5e6f7
+    aliases: [static.arena.example]
+    minimum_protocol_version: TLSv1.2_2021
     fingerprinted_path_patterns: [/assets/*]
     price_class: PriceClass_100
     logging_bucket: arena-prod-logs.s3.amazonaws.com
@@ -137,12 +160,22 @@ differences:
   elements: str
 """
 
+import re
 from typing import Any
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from botocore.exceptions import BotoCoreError, ClientError
 
 ORIGIN_ID = "s3-static"
+VIEWER_CERTIFICATE_DOC = "https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html"
+CERTIFICATE_REQUIREMENTS_DOC = (
+    "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html"
+)
+ALTERNATE_DOMAIN_NAMES_DOC = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html"
+DEFAULT_CERTIFICATE_POLICY = "TLSv1"
+CERTIFICATE_POLICY = "TLSv1.2_2021"
+US_EAST_1_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[A-Za-z0-9-]+$")
 METHODS = {"Quantity": 2, "Items": ["GET", "HEAD"], "CachedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]}}
 
 
@@ -159,12 +192,68 @@ def behaviour(params: dict[str, Any], cache_policy_id: str, pattern: str | None 
     return item
 
 
+def minimum_protocol_version(params: dict[str, Any]) -> str:
+    """The security policy to request: the given one, else TLSv1.2_2021 with a certificate, TLSv1 without."""
+    if params.get("minimum_protocol_version"):
+        return params["minimum_protocol_version"]
+    return CERTIFICATE_POLICY if params.get("acm_certificate_arn") else DEFAULT_CERTIFICATE_POLICY
+
+
+def check_params(params: dict[str, Any]) -> str | None:
+    """Why AWS would refuse or ignore the viewer settings (None when it honours them)."""
+    arn, aliases = params.get("acm_certificate_arn") or "", params.get("aliases") or []
+    version = minimum_protocol_version(params)
+    problems = [
+        (
+            not arn and version != DEFAULT_CERTIFICATE_POLICY,
+            f"minimum_protocol_version {version!r} is not honoured with the CloudFront default certificate "
+            f"(acm_certificate_arn is empty): AWS sets {DEFAULT_CERTIFICATE_POLICY} whatever is requested, "
+            f"see {VIEWER_CERTIFICATE_DOC}",
+        ),
+        (
+            not arn and bool(aliases),
+            f"aliases {aliases} need acm_certificate_arn: CloudFront adds an alternate domain name only with "
+            f"a certificate that covers it, see {ALTERNATE_DOMAIN_NAMES_DOC}",
+        ),
+        (
+            bool(arn) and not US_EAST_1_ACM_ARN.match(arn),
+            f"acm_certificate_arn {arn!r} is not an ACM certificate in us-east-1: CloudFront uses ACM "
+            f"certificates from us-east-1 only, see {CERTIFICATE_REQUIREMENTS_DOC}",
+        ),
+        (
+            bool(arn) and not aliases,
+            f"acm_certificate_arn is set but aliases is empty: CloudFront presents the certificate only on "
+            f"alternate domain names, see {VIEWER_CERTIFICATE_DOC}",
+        ),
+        (
+            any(a != a.lower() for a in aliases),
+            f"aliases must be lower case, got {[a for a in aliases if a != a.lower()]}, "
+            f"see {ALTERNATE_DOMAIN_NAMES_DOC}",
+        ),
+    ]
+    return next((message for refused, message in problems if refused), None)
+
+
+def viewer_certificate(params: dict[str, Any]) -> dict[str, Any]:
+    """ViewerCertificate as AWS stores it: the default certificate with TLSv1, or ACM + sni-only."""
+    if not params.get("acm_certificate_arn"):
+        return {"CloudFrontDefaultCertificate": True, "MinimumProtocolVersion": DEFAULT_CERTIFICATE_POLICY}
+    return {
+        "CloudFrontDefaultCertificate": False,
+        "ACMCertificateArn": params["acm_certificate_arn"],
+        "SSLSupportMethod": "sni-only",
+        "MinimumProtocolVersion": minimum_protocol_version(params),
+    }
+
+
 def managed_config(params: dict[str, Any]) -> dict[str, Any]:
     """The part of DistributionConfig this module owns, in the API's shape."""
     patterns = params["fingerprinted_path_patterns"]
     logging = bool(params["logging_bucket"])
+    aliases = sorted(params.get("aliases") or [])
     return {
         "Comment": params["comment"],
+        "Aliases": {"Quantity": len(aliases), "Items": aliases} if aliases else {"Quantity": 0},
         "Enabled": True,
         "DefaultRootObject": params["default_root_object"],
         "PriceClass": params["price_class"],
@@ -186,10 +275,7 @@ def managed_config(params: dict[str, Any]) -> dict[str, Any]:
             "Quantity": len(patterns),
             "Items": [behaviour(params, params["fingerprinted_cache_policy_id"], p) for p in patterns],
         },
-        "ViewerCertificate": {
-            "CloudFrontDefaultCertificate": True,
-            "MinimumProtocolVersion": params["minimum_protocol_version"],
-        },
+        "ViewerCertificate": viewer_certificate(params),
         "Logging": {
             "Enabled": logging,
             "IncludeCookies": False,
@@ -218,12 +304,18 @@ def differences(want: dict[str, Any], have: dict[str, Any]) -> list[str]:
     return sorted(k for k in want if projected[k] != norm_want[k])
 
 
+@AWSRetry.jittered_backoff()
+def list_distribution_ids(client: Any) -> list[str]:
+    """Every distribution id (the whole paginated listing, retried as one on throttling)."""
+    result = client.get_paginator("list_distributions").paginate().build_full_result()
+    return [item["Id"] for item in result.get("DistributionList", {}).get("Items", [])]
+
+
 def find(client: Any, caller_reference: str) -> tuple[str, dict[str, Any], str] | None:
-    for page in client.get_paginator("list_distributions").paginate():
-        for item in page["DistributionList"].get("Items", []):
-            got = client.get_distribution_config(Id=item["Id"])
-            if got["DistributionConfig"]["CallerReference"] == caller_reference:
-                return item["Id"], got["DistributionConfig"], got["ETag"]
+    for dist_id in list_distribution_ids(client):
+        got = client.get_distribution_config(Id=dist_id, aws_retry=True)
+        if got["DistributionConfig"]["CallerReference"] == caller_reference:
+            return dist_id, got["DistributionConfig"], got["ETag"]
     return None
 
 
@@ -246,7 +338,7 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tup
         config = {"CallerReference": params["caller_reference"], **want}
         tags = [{"Key": k, "Value": str(v)} for k, v in sorted(params["tags"].items())]
         dist = client.create_distribution_with_tags(
-            DistributionConfigWithTags={"DistributionConfig": config, "Tags": {"Items": tags}}
+            DistributionConfigWithTags={"DistributionConfig": config, "Tags": {"Items": tags}}, aws_retry=True
         )["Distribution"]
         if params["wait"]:
             wait_deployed(client, dist["Id"], params["wait_timeout"])
@@ -254,10 +346,12 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tup
     dist_id, have, etag = found
     diff = differences(want, have)
     if not diff:
-        return False, summary(client.get_distribution(Id=dist_id)["Distribution"]), []
+        return False, summary(client.get_distribution(Id=dist_id, aws_retry=True)["Distribution"]), []
     if check_mode:
         return True, {"id": dist_id}, diff
-    dist = client.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig={**have, **want})["Distribution"]
+    dist = client.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig={**have, **want}, aws_retry=True)[
+        "Distribution"
+    ]
     if params["wait"]:
         wait_deployed(client, dist_id, params["wait_timeout"])
     return True, summary(dist), diff
@@ -271,12 +365,12 @@ def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool) -> bool
         return True
     dist_id, have, etag = found
     if have.get("Enabled"):
-        etag = client.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig={**have, "Enabled": False})[
-            "ETag"
-        ]
+        etag = client.update_distribution(
+            Id=dist_id, IfMatch=etag, DistributionConfig={**have, "Enabled": False}, aws_retry=True
+        )["ETag"]
     # AWS refuses to delete a distribution until the disabled configuration is deployed.
     wait_deployed(client, dist_id, params["wait_timeout"])
-    client.delete_distribution(Id=dist_id, IfMatch=etag)
+    client.delete_distribution(Id=dist_id, IfMatch=etag, aws_retry=True)
     return True
 
 
@@ -292,10 +386,20 @@ def main() -> None:
             "choices": ["redirect-to-https", "https-only"],
             "default": "redirect-to-https",
         },
+        "acm_certificate_arn": {"type": "str", "default": ""},
+        "aliases": {"type": "list", "elements": "str", "default": []},
         "minimum_protocol_version": {
             "type": "str",
-            "choices": ["TLSv1.2_2018", "TLSv1.2_2019", "TLSv1.2_2021", "TLSv1.3_2025"],
-            "default": "TLSv1.2_2021",
+            "choices": [
+                "TLSv1",
+                "TLSv1_2016",
+                "TLSv1.1_2016",
+                "TLSv1.2_2018",
+                "TLSv1.2_2019",
+                "TLSv1.2_2021",
+                "TLSv1.2_2025",
+                "TLSv1.3_2025",
+            ],
         },
         "compress": {"type": "bool", "default": True},
         "default_cache_policy_id": {"type": "str", "default": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
@@ -320,7 +424,11 @@ def main() -> None:
         supports_check_mode=True,
         required_if=[("state", "present", ["origin_domain_name", "origin_access_control_id"])],
     )
-    client = module.client("cloudfront")
+    client = module.client("cloudfront", retry_decorator=AWSRetry.jittered_backoff())
+    if module.params["state"] == "present":
+        problem = check_params(module.params)
+        if problem:
+            module.fail_json(msg=problem)
     try:
         if module.params["state"] == "absent":
             module.exit_json(

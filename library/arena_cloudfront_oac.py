@@ -11,6 +11,8 @@ description:
   - Creates, updates or deletes an Origin Access Control, found by its name.
   - Exists because no collection module manages OACs (C(community.aws) only has the legacy
     Origin Access Identity module, which AWS no longer recommends).
+  - Every call goes through a client made with C(AWSRetry.jittered_backoff) (throttling and
+    transient errors are retried).
 version_added: 1.0.0
 author: arena-infra
 options:
@@ -63,15 +65,19 @@ origin_access_control:
 from typing import Any
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from botocore.exceptions import BotoCoreError, ClientError
 
 
+@AWSRetry.jittered_backoff()
+def list_origin_access_controls(client: Any) -> list[dict[str, Any]]:
+    """Every OAC summary (the whole paginated listing, retried as one on throttling)."""
+    result = client.get_paginator("list_origin_access_controls").paginate().build_full_result()
+    return result.get("OriginAccessControlList", {}).get("Items", [])
+
+
 def find(client: Any, name: str) -> dict[str, Any] | None:
-    for page in client.get_paginator("list_origin_access_controls").paginate():
-        for item in page["OriginAccessControlList"].get("Items", []):
-            if item["Name"] == name:
-                return item
-    return None
+    return next((item for item in list_origin_access_controls(client) if item["Name"] == name), None)
 
 
 def desired(params: dict[str, Any]) -> dict[str, Any]:
@@ -101,14 +107,18 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tup
     if current is None:
         if check_mode:
             return True, result("", want)
-        created = client.create_origin_access_control(OriginAccessControlConfig=want)["OriginAccessControl"]
+        created = client.create_origin_access_control(OriginAccessControlConfig=want, aws_retry=True)[
+            "OriginAccessControl"
+        ]
         return True, result(created["Id"], want)
     have = {k: current.get(k, "") for k in want}
     if have == want:
         return False, result(current["Id"], want)
     if not check_mode:
-        etag = client.get_origin_access_control(Id=current["Id"])["ETag"]
-        client.update_origin_access_control(Id=current["Id"], IfMatch=etag, OriginAccessControlConfig=want)
+        etag = client.get_origin_access_control(Id=current["Id"], aws_retry=True)["ETag"]
+        client.update_origin_access_control(
+            Id=current["Id"], IfMatch=etag, OriginAccessControlConfig=want, aws_retry=True
+        )
     return True, result(current["Id"], want)
 
 
@@ -117,8 +127,8 @@ def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool) -> bool
     if current is None:
         return False
     if not check_mode:
-        etag = client.get_origin_access_control(Id=current["Id"])["ETag"]
-        client.delete_origin_access_control(Id=current["Id"], IfMatch=etag)
+        etag = client.get_origin_access_control(Id=current["Id"], aws_retry=True)["ETag"]
+        client.delete_origin_access_control(Id=current["Id"], IfMatch=etag, aws_retry=True)
     return True
 
 
@@ -131,7 +141,7 @@ def main() -> None:
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     }
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    client = module.client("cloudfront")
+    client = module.client("cloudfront", retry_decorator=AWSRetry.jittered_backoff())
     try:
         if module.params["state"] == "absent":
             module.exit_json(changed=ensure_absent(client, module.params, module.check_mode), origin_access_control={})

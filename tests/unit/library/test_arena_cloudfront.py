@@ -1,18 +1,31 @@
 """arena_cloudfront_oac and arena_cloudfront_distribution against botocore's real CloudFront model
 (Stubber). The emulator drops OriginAccessControlId from distribution responses, so idempotence of
 the distribution (second run unchanged) is proven here, with responses that carry the OAC as AWS does.
+
+The viewer certificate is pinned to what AWS honours (issue 13, defect 6): with the default
+*.cloudfront.net certificate "CloudFront automatically sets the security policy to TLSv1 regardless of
+the value that you set" (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html),
+so the module asks for TLSv1 there and refuses anything else; an ACM certificate must come from
+us-east-1 (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html)
+and is served sni-only on the aliases it covers
+(https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html). The client is the
+one AnsibleAWSModule hands out with retry_decorator=AWSRetry.jittered_backoff(): every call takes
+aws_retry=True, and throttled calls are retried.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import importlib.util
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
 from botocore.stub import ANY, Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -37,12 +50,25 @@ OAC_CONFIG = {
 }
 
 
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8091-a2b3c4d5e6f7"
+VIEWER_DOC = "https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html"
+REQ_DOC = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html"
+CNAME_DOC = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html"
+
+
 @pytest.fixture
-def stub():
+def stub() -> Iterator[tuple[Any, Stubber]]:
     client = boto3.client("cloudfront", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
     with Stubber(client) as stubber:
-        yield client, stubber
+        # As AnsibleAWSModule.client(..., retry_decorator=AWSRetry.jittered_backoff()) hands it out.
+        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff()), stubber
         stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries back off with time.sleep; the tests do not wait for it."""
+    monkeypatch.setattr("ansible_collections.amazon.aws.plugins.module_utils.cloud.time.sleep", lambda _s: None)
 
 
 def oac_params(**over: Any) -> dict[str, Any]:
@@ -133,7 +159,9 @@ def dist_params(**over: Any) -> dict[str, Any]:
         "origin_access_control_id": "E1OAC",
         "default_root_object": "index.html",
         "viewer_protocol_policy": "redirect-to-https",
-        "minimum_protocol_version": "TLSv1.2_2021",
+        "acm_certificate_arn": "",
+        "aliases": [],
+        "minimum_protocol_version": None,
         "compress": True,
         "default_cache_policy_id": "658327ea-f89d-4fab-a63d-7e88639e58f6",
         "fingerprinted_path_patterns": ["/assets/*"],
@@ -158,7 +186,13 @@ def live_config(**over: Any) -> dict[str, Any]:
     config["Origins"]["Items"][0].update(OriginPath="", ConnectionAttempts=3, ConnectionTimeout=10)
     config["DefaultCacheBehavior"]["AllowedMethods"]["Items"] = ["HEAD", "GET"]  # AWS reorders
     config["Restrictions"] = {"GeoRestriction": {"RestrictionType": "none", "Quantity": 0}}
-    config["Aliases"] = {"Quantity": 0}
+    # What AWS returns for the default certificate: TLSv1 (whatever was asked), vip, cloudfront.
+    config["ViewerCertificate"] = {
+        "CloudFrontDefaultCertificate": True,
+        "SSLSupportMethod": "vip",
+        "MinimumProtocolVersion": "TLSv1",
+        "CertificateSource": "cloudfront",
+    }
     config.update(over)
     return config
 
@@ -174,7 +208,7 @@ DIST = {
 }
 
 
-def expect_find(stubber: Stubber, config: dict[str, Any] | None) -> None:
+def expect_find(stubber: Stubber, config: dict[str, Any] | None, throttled: bool = False) -> None:
     items = [] if config is None else [{"Id": "E1DIST"}]
     summary = {"Marker": "", "MaxItems": 100, "IsTruncated": False, "Quantity": len(items)}
     if items:
@@ -203,6 +237,8 @@ def expect_find(stubber: Stubber, config: dict[str, Any] | None) -> None:
         ]
     stubber.add_response("list_distributions", {"DistributionList": summary}, {})
     if config is not None:
+        if throttled:
+            stubber.add_client_error("get_distribution_config", service_error_code="Throttling", http_status_code=400)
         stubber.add_response("get_distribution_config", {"DistributionConfig": config, "ETag": "ET1"}, {"Id": "E1DIST"})
 
 
@@ -226,7 +262,12 @@ def test_distribution_created_with_oac_and_https(stub) -> None:
     origin = expected_config["Origins"]["Items"][0]
     assert origin["OriginAccessControlId"] == "E1OAC"
     assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy OAI
-    assert expected_config["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
+    # The default certificate: TLSv1 is what AWS sets, so that is what is asked for.
+    assert expected_config["ViewerCertificate"] == {
+        "CloudFrontDefaultCertificate": True,
+        "MinimumProtocolVersion": "TLSv1",
+    }
+    assert expected_config["Aliases"] == {"Quantity": 0}
     assert expected_config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
     assert expected_config["CacheBehaviors"]["Items"][0]["PathPattern"] == "/assets/*"
 
@@ -252,12 +293,18 @@ def test_emulator_response_without_oac_is_seen_as_a_difference() -> None:
     [
         ({"PriceClass": "PriceClass_All"}, "PriceClass"),
         (
-            {"ViewerCertificate": {"CloudFrontDefaultCertificate": True, "MinimumProtocolVersion": "TLSv1"}},
+            {
+                "ViewerCertificate": {
+                    "ACMCertificateArn": CERT,
+                    "SSLSupportMethod": "sni-only",
+                    "MinimumProtocolVersion": "TLSv1.2_2021",
+                }
+            },
             "ViewerCertificate",
         ),
         ({"Logging": {"Enabled": False, "IncludeCookies": False, "Bucket": "", "Prefix": ""}}, "Logging"),
     ],
-    ids=["price-class", "tls-minimum", "logging"],
+    ids=["price-class", "certificate-dropped", "logging"],
 )
 def test_distribution_updated_on_drift_keeping_unmanaged_settings(stub, over: dict[str, Any], key: str) -> None:
     client, stubber = stub
@@ -298,3 +345,194 @@ def test_distribution_absent_when_missing(stub) -> None:
     client, stubber = stub
     expect_find(stubber, None)
     assert not dist.ensure_absent(client, dist_params(state="absent"), check_mode=False)
+
+
+# --- Defect 6: the viewer certificate as AWS honours it -------------------------------------------
+
+
+def test_default_certificate_asks_for_tlsv1_only() -> None:
+    """API_ViewerCertificate: with CloudFrontDefaultCertificate=true AWS sets TLSv1 regardless of the
+    value requested; the module requests exactly that, so what it asserts is what AWS stores."""
+    assert dist.managed_config(dist_params())["ViewerCertificate"] == {
+        "CloudFrontDefaultCertificate": True,
+        "MinimumProtocolVersion": "TLSv1",
+    }
+
+
+def test_second_run_unchanged_with_awss_default_certificate_response(stub) -> None:
+    """AWS answers TLSv1 (plus vip and CertificateSource) for the default certificate: no update loop."""
+    client, stubber = stub
+    expect_find(stubber, live_config())
+    stubber.add_response("get_distribution", {"Distribution": DIST, "ETag": "ET1"}, {"Id": "E1DIST"})
+    assert dist.ensure_present(client, dist_params(), check_mode=False)[::2] == (False, [])
+
+
+def cert_params(**over: Any) -> dict[str, Any]:
+    return dist_params(acm_certificate_arn=CERT, aliases=["www.arena.example", "static.arena.example"], **over)
+
+
+def test_certificate_serves_the_aliases_sni_only_with_tls12(stub) -> None:
+    """With an ACM certificate in us-east-1: sni-only, the requested policy (TLSv1.2_2021 by default),
+    CloudFrontDefaultCertificate false, and the aliases."""
+    client, stubber = stub
+    expect_find(stubber, None)
+    config = {"CallerReference": "arena-static", **dist.managed_config(cert_params())}
+    assert config["ViewerCertificate"] == {
+        "CloudFrontDefaultCertificate": False,
+        "ACMCertificateArn": CERT,
+        "SSLSupportMethod": "sni-only",
+        "MinimumProtocolVersion": "TLSv1.2_2021",
+    }
+    assert config["Aliases"] == {"Quantity": 2, "Items": ["static.arena.example", "www.arena.example"]}
+    stubber.add_response(
+        "create_distribution_with_tags",
+        {"Distribution": DIST},
+        {
+            "DistributionConfigWithTags": {
+                "DistributionConfig": config,
+                "Tags": {"Items": [{"Key": "Project", "Value": "arena"}]},
+            }
+        },
+    )
+    assert dist.ensure_present(client, cert_params(), check_mode=False)[0]
+
+
+def test_second_run_unchanged_with_awss_certificate_response(stub) -> None:
+    """AWS's shape with an ACM certificate: Certificate and CertificateSource added, aliases in its order."""
+    client, stubber = stub
+    live = live_config(
+        ViewerCertificate={
+            "CloudFrontDefaultCertificate": False,
+            "ACMCertificateArn": CERT,
+            "SSLSupportMethod": "sni-only",
+            "MinimumProtocolVersion": "TLSv1.2_2021",
+            "Certificate": CERT,
+            "CertificateSource": "acm",
+        },
+        Aliases={"Quantity": 2, "Items": ["www.arena.example", "static.arena.example"]},
+    )
+    expect_find(stubber, live)
+    stubber.add_response("get_distribution", {"Distribution": DIST, "ETag": "ET1"}, {"Id": "E1DIST"})
+    assert dist.ensure_present(client, cert_params(), check_mode=False)[::2] == (False, [])
+
+
+def test_adding_the_certificate_updates_certificate_and_aliases(stub) -> None:
+    client, stubber = stub
+    have = live_config()
+    expect_find(stubber, have)
+    stubber.add_response(
+        "update_distribution",
+        {"Distribution": DIST, "ETag": "ET2"},
+        {"Id": "E1DIST", "IfMatch": "ET1", "DistributionConfig": {**have, **dist.managed_config(cert_params())}},
+    )
+    assert dist.ensure_present(client, cert_params(), check_mode=False)[2] == ["Aliases", "ViewerCertificate"]
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        (
+            {"minimum_protocol_version": "TLSv1.2_2021"},
+            "minimum_protocol_version 'TLSv1.2_2021' is not honoured with the CloudFront default certificate "
+            f"(acm_certificate_arn is empty): AWS sets TLSv1 whatever is requested, see {VIEWER_DOC}",
+        ),
+        (
+            {"aliases": ["static.arena.example"]},
+            "aliases ['static.arena.example'] need acm_certificate_arn: CloudFront adds an alternate domain name "
+            f"only with a certificate that covers it, see {CNAME_DOC}",
+        ),
+        (
+            {"acm_certificate_arn": CERT.replace("us-east-1", "eu-west-1"), "aliases": ["static.arena.example"]},
+            f"acm_certificate_arn '{CERT.replace('us-east-1', 'eu-west-1')}' is not an ACM certificate in us-east-1: "
+            f"CloudFront uses ACM certificates from us-east-1 only, see {REQ_DOC}",
+        ),
+        (
+            {"acm_certificate_arn": CERT},
+            "acm_certificate_arn is set but aliases is empty: CloudFront presents the certificate only on alternate "
+            f"domain names, see {VIEWER_DOC}",
+        ),
+        (
+            {"acm_certificate_arn": CERT, "aliases": ["Static.arena.example"]},
+            f"aliases must be lower case, got ['Static.arena.example'], see {CNAME_DOC}",
+        ),
+    ],
+    ids=["default-cert-tls12", "aliases-without-cert", "cert-outside-us-east-1", "cert-without-aliases", "upper-case"],
+)
+def test_module_refuses_what_aws_would_not_honour(over: dict[str, Any], message: str) -> None:
+    assert dist.check_params(dist_params(**over)) == message
+
+
+@pytest.mark.parametrize(
+    "over",
+    [{}, {"minimum_protocol_version": "TLSv1"}, {"acm_certificate_arn": CERT, "aliases": ["static.arena.example"]}],
+    ids=["default-cert", "default-cert-explicit-tlsv1", "certificate"],
+)
+def test_module_accepts_what_aws_honours(over: dict[str, Any]) -> None:
+    assert dist.check_params(dist_params(**over)) is None
+
+
+# --- Retries: every call through the retrying client, with aws_retry=True --------------------------
+
+
+def test_distribution_calls_retry_throttling(stub, no_sleep) -> None:
+    client, stubber = stub
+    stubber.add_client_error("list_distributions", service_error_code="Throttling", http_status_code=400)
+    expect_find(stubber, None)
+    stubber.add_client_error("create_distribution_with_tags", service_error_code="Throttling", http_status_code=400)
+    stubber.add_response("create_distribution_with_tags", {"Distribution": DIST}, None)
+    assert dist.ensure_present(client, dist_params(), check_mode=False)[0]
+
+
+def test_distribution_lookup_and_update_retry_throttling(stub, no_sleep) -> None:
+    client, stubber = stub
+    expect_find(stubber, live_config(PriceClass="PriceClass_All"), throttled=True)
+    stubber.add_client_error("update_distribution", service_error_code="Throttling", http_status_code=400)
+    stubber.add_response("update_distribution", {"Distribution": DIST, "ETag": "ET2"}, None)
+    assert dist.ensure_present(client, dist_params(), check_mode=False)[2] == ["PriceClass"]
+
+
+def test_oac_calls_retry_throttling(stub, no_sleep) -> None:
+    client, stubber = stub
+    stubber.add_client_error("list_origin_access_controls", service_error_code="Throttling", http_status_code=400)
+    expect_oac_list(stubber, [])
+    stubber.add_client_error("create_origin_access_control", service_error_code="Throttling", http_status_code=400)
+    stubber.add_response(
+        "create_origin_access_control",
+        {"OriginAccessControl": {"Id": "E1OAC", "OriginAccessControlConfig": OAC_CONFIG}, "ETag": "E1"},
+        {"OriginAccessControlConfig": OAC_CONFIG},
+    )
+    assert oac.ensure_present(client, oac_params(), check_mode=False)[0]
+
+
+@pytest.mark.parametrize("name", ["arena_cloudfront_distribution", "arena_cloudfront_oac"])
+def test_every_client_call_takes_aws_retry(name: str) -> None:
+    """The client comes from module.client(..., retry_decorator=AWSRetry.jittered_backoff(...)) and every
+    API call on it passes aws_retry=True (paginators run inside an AWSRetry-decorated function, waiters
+    have their own polling)."""
+    tree = ast.parse((ROOT / "library" / f"{name}.py").read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
+    made = [
+        c
+        for c in calls
+        if c.func.attr == "client" and isinstance(c.func.value, ast.Name) and c.func.value.id == "module"
+    ]
+    assert len(made) == 1
+    assert "retry_decorator" in {k.arg for k in made[0].keywords}
+    api = [
+        c
+        for c in calls
+        if isinstance(c.func.value, ast.Name)
+        and c.func.value.id == "client"
+        and c.func.attr not in {"get_paginator", "get_waiter"}
+    ]
+    assert api
+    assert [c.func.attr for c in api if "aws_retry" not in {k.arg for k in c.keywords}] == []
+    decorated = {
+        f.name
+        for f in ast.walk(tree)
+        if isinstance(f, ast.FunctionDef) and any("jittered_backoff" in ast.unparse(d) for d in f.decorator_list)
+    }
+    paginating = {
+        f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and "get_paginator" in ast.unparse(f)
+    }
+    assert paginating and paginating <= decorated
