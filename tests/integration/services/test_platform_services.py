@@ -3,12 +3,22 @@ read-back of the security posture with boto3, re-run (changed=0 except the docum
 gap), static publish with changed-paths-only invalidation, then absent and nothing left.
 
 Needs the emulator: run through scripts/with-emulator.sh. The test creates what platform core
-would (VPC, two private subnets in two zones, the cache security group) itself.
+would (VPC, two private subnets in two zones, the cache security group) itself, and what an operator
+provides for static content: an ISSUED ACM certificate in us-east-1 for the alias (imported).
+
+Static content as AWS honours it (issue 13): the distribution serves its alias with the ACM
+certificate (us-east-1 only: https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html),
+sni-only and TLSv1.2_2021 (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html);
+bucket names carry the account id (global namespace:
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html); a certificate that is
+not ISSUED or does not cover the alias is refused before anything changes
+(https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html).
 """
 
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import os
 import re
@@ -20,11 +30,19 @@ import boto3
 import pytest
 from arena_testlib import base_env, run
 from botocore.exceptions import ClientError
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 PLAYBOOK = ["ansible-playbook", "playbooks/platform_services.yml"]
 ENV = "local"
 CACHE = "arena-local-cache"
-BUCKET = "arena-local-static"
+ACCOUNT = "123456789012"  # the emulator's account
+# Bucket names are global: <platform_static_name>-<account id>, <name>-logs-<account id>.
+BUCKET = f"arena-local-static-{ACCOUNT}"
+LOGS_BUCKET = f"arena-local-static-logs-{ACCOUNT}"
+ALIAS = "static.arena-local.test"
 DOMAIN = "mail.arena.test"
 CONFIG_SET = "arena-local-mail"
 # The only task allowed to report a change on a re-run: the emulator drops OriginAccessControlId
@@ -56,7 +74,7 @@ def changed_tasks(output: str) -> list[str]:
 
 
 def play(*extra: str) -> str:
-    result = run([*PLAYBOOK, "-e", f"@{CORE_VARS}", *extra], base_env(), timeout=600)
+    result = run([*PLAYBOOK, "-e", f"@{CORE_VARS}", "-e", f"@{STATIC_VARS}", *extra], base_env(), timeout=600)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-6000:]
     return out
@@ -67,6 +85,34 @@ def client(name: str) -> Any:
 
 
 CORE_VARS = Path(os.environ.get("ARENA_LAB_DIR", "/tmp")) / "services-core-vars.json"
+STATIC_VARS = Path(os.environ.get("ARENA_LAB_DIR", "/tmp")) / "services-static-vars.json"
+
+
+def self_signed(*names: str) -> tuple[bytes, bytes]:
+    """A PEM certificate for ``names`` (first = CN, all in the SAN) and its key, valid for 30 days."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), pem_key
+
+
+def us_east_1(name: str) -> Any:
+    """CloudFront takes ACM certificates from us-east-1 only: the operator's certificate lives there."""
+    return boto3.client(name, region_name="us-east-1", endpoint_url=os.environ["AWS_URL"])
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +139,11 @@ def core() -> dict[str, Any]:
         "platform_cache_security_group_ids": [group],
     }
     CORE_VARS.write_text(json.dumps(values))
-    return values
+    # Imported certificates are ISSUED at once (a requested one stays PENDING_VALIDATION).
+    cert, key = self_signed(ALIAS)
+    arn = us_east_1("acm").import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
+    STATIC_VARS.write_text(json.dumps({"platform_static_certificate_arn": arn, "platform_static_aliases": [ALIAS]}))
+    return {**values, "certificate_arn": arn}
 
 
 @pytest.fixture(scope="module")
@@ -172,24 +222,35 @@ def test_bucket_is_private_and_tls_only(first_run: str) -> None:
     ]
 
 
-def test_distribution_is_https_only_with_tls12_and_oac(first_run: str) -> None:
+def test_distribution_is_https_only_with_tls12_and_oac(core: dict[str, Any], first_run: str) -> None:
+    """The alias is served with the us-east-1 ACM certificate, sni-only, TLSv1.2_2021 (what AWS honours
+    with a certificate; the default certificate would get TLSv1 whatever was asked)."""
     cloudfront = client("cloudfront")
     dist_id = ssm_value(f"/arena/{ENV}/web/static_distribution_id")["Value"]
     config = cloudfront.get_distribution_config(Id=dist_id)["DistributionConfig"]
     assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
     assert [b["ViewerProtocolPolicy"] for b in config["CacheBehaviors"]["Items"]] == ["redirect-to-https"]
-    assert config["ViewerCertificate"]["MinimumProtocolVersion"] == "TLSv1.2_2021"
+    viewer = config["ViewerCertificate"]
+    assert (viewer["CloudFrontDefaultCertificate"], viewer["ACMCertificateArn"], viewer["SSLSupportMethod"]) == (
+        False,
+        core["certificate_arn"],
+        "sni-only",
+    )
+    assert viewer["MinimumProtocolVersion"] == "TLSv1.2_2021"
+    assert config["Aliases"] == {"Quantity": 1, "Items": [ALIAS]}
     assert config["DefaultCacheBehavior"]["Compress"] is True
     assert config["PriceClass"] == "PriceClass_100"
     assert config["Logging"]["Enabled"] is True
-    assert config["Logging"]["Bucket"] == f"{BUCKET}-logs.s3.amazonaws.com"
+    assert config["Logging"]["Bucket"] == f"{LOGS_BUCKET}.s3.amazonaws.com"
+    assert config["Origins"]["Items"][0]["DomainName"] == f"{BUCKET}.s3.{os.environ['AWS_REGION']}.amazonaws.com"
     # The OAC exists and is the one for the bucket; the emulator drops OriginAccessControlId from the
     # distribution response (gap), so the link itself is asserted in tests/unit/library/test_arena_cloudfront.py.
     oacs = cloudfront.list_origin_access_controls()["OriginAccessControlList"]["Items"]
     assert [(o["Name"], o["SigningBehavior"], o["OriginAccessControlOriginType"]) for o in oacs] == [
-        (BUCKET, "always", "s3")
+        ("arena-local-static", "always", "s3")
     ]
-    assert ssm_value(f"/arena/{ENV}/web/static_domain")["Value"].endswith(".cloudfront.net")
+    # Viewers are sent to the alias, where the certificate and its TLS minimum apply.
+    assert ssm_value(f"/arena/{ENV}/web/static_domain")["Value"] == ALIAS
 
 
 def test_dkim_enabled_and_configuration_set_has_its_event_destination(first_run: str) -> None:
@@ -288,7 +349,9 @@ def test_teardown_leaves_nothing(first_run: str) -> None:
     groups = client("elasticache").describe_replication_groups()["ReplicationGroups"]
     # The emulator keeps a deleted group in "deleting" for ever (gap); AWS removes it.
     assert [g["Status"] for g in groups] in ([], ["deleting"])
-    assert [b["Name"] for b in client("s3").list_buckets()["Buckets"] if b["Name"].startswith(BUCKET)] == []
+    assert [
+        b["Name"] for b in client("s3").list_buckets()["Buckets"] if b["Name"].startswith("arena-local-static")
+    ] == []
     assert client("cloudfront").list_distributions()["DistributionList"].get("Items", []) == []
     assert client("cloudfront").list_origin_access_controls()["OriginAccessControlList"].get("Items", []) == []
     assert [i for i in client("sesv2").list_email_identities()["EmailIdentities"] if i["IdentityName"] == DOMAIN] == []
@@ -307,3 +370,59 @@ def test_teardown_leaves_nothing(first_run: str) -> None:
     assert client("iam").list_access_keys(UserName="arena-local-mail-smtp")["AccessKeyMetadata"] == []
     assert client("iam").list_user_policies(UserName="arena-local-mail-smtp")["PolicyNames"] == []
     assert client("iam").list_user_tags(UserName="arena-local-mail-smtp")["Tags"] == []
+
+
+def refusal(*extra: str) -> str:
+    """Run the services in --check with one bad static input: refused in the validation play."""
+    result = run(
+        [*PLAYBOOK, "--check", "-e", f"@{CORE_VARS}", "-e", f"@{STATIC_VARS}", *extra], base_env(), timeout=300
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out[-4000:]
+    assert "PLAY [Platform services]" not in out, out[-4000:]
+    assert recap(out)["changed"] == 0
+    return " ".join(out.split())
+
+
+def test_pending_certificate_refused_before_any_change(core: dict[str, Any]) -> None:
+    """A certificate still PENDING_VALIDATION (requested, not validated) cannot serve an alias
+    (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html). The emulator
+    issues requested certificates after 60 s: this check runs right after the request."""
+    arn = us_east_1("acm").request_certificate(DomainName=ALIAS)["CertificateArn"]
+    try:
+        out = refusal("-e", f"platform_static_certificate_arn={arn}")
+    finally:
+        us_east_1("acm").delete_certificate(CertificateArn=arn)
+    assert (
+        f"arena_edge_cloudfront_certificate_issued: platform_static_certificate_arn '{arn}' is PENDING_VALIDATION, "
+        "not ISSUED: CloudFront attaches only a valid (issued) certificate that covers the alternate domain names; "
+        "finish its validation first, see https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html"
+    ) in out
+
+
+def test_alias_not_covered_by_the_certificate_refused_before_any_change(core: dict[str, Any]) -> None:
+    """CloudFront checks each alias against the certificate's subject alternative names (CNAMEs page)."""
+    out = refusal("-e", json.dumps({"platform_static_aliases": [ALIAS, "cdn.arena-local.test"]}))
+    assert (
+        "arena_edge_cloudfront_aliases_covered: platform_static_aliases ['cdn.arena-local.test'] not covered by "
+        f"certificate '{core['certificate_arn']}' (its names: ['{ALIAS}']): CloudFront refuses an alternate domain "
+        "name that the certificate's subject alternative names do not cover, see "
+        "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html"
+    ) in out
+
+
+def test_certificate_missing_in_us_east_1_refused_before_any_change(core: dict[str, Any]) -> None:
+    """The certificate is looked up in us-east-1 (the only region CloudFront takes it from): one that
+    exists only in the platform's region is not found there."""
+    cert, key = self_signed(ALIAS)
+    arn = client("acm").import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
+    claimed = arn.replace(f":{os.environ['AWS_REGION']}:", ":us-east-1:")
+    try:
+        out = refusal("-e", f"platform_static_certificate_arn={claimed}")
+    finally:
+        client("acm").delete_certificate(CertificateArn=arn)
+    assert (
+        f"arena_edge_cloudfront_certificate_issued: platform_static_certificate_arn '{claimed}' is not a certificate "
+        "in ACM in us-east-1 of the target account: CloudFront needs an ISSUED ACM certificate from us-east-1, see "
+        "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html"
+    ) in out

@@ -20,6 +20,8 @@ CORE = {
     "platform_cache_subnet_ids": ["subnet-0a", "subnet-0b"],
     "platform_cache_security_group_ids": ["sg-0a"],
 }
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8091-a2b3c4d5e6f7"
+VIEWER_DOC = "https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html"
 DEAD = {"AWS_URL": "http://127.0.0.1:9", "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_REGION": "eu-west-1"}
 
 
@@ -74,11 +76,62 @@ CASES = [
         "platform_static_public_access is true: the site bucket stays private (all public access blocked); "
         "viewers read through CloudFront with Origin Access Control only.",
     ),
+    # CloudFront with the default certificate: AWS sets TLSv1 whatever is requested (issue 13, defect 6;
+    # https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html).
     (
-        {"platform_static_minimum_protocol_version": "TLSv1.1_2016"},
+        {"platform_static_minimum_protocol_version": "TLSv1.2_2021"},
         "local",
-        "platform_static_minimum_protocol_version 'TLSv1.1_2016' is below the platform minimum: use "
-        "TLSv1.2_2021 or TLSv1.3_2025.",
+        "arena_edge_cloudfront_minimum_protocol_version: platform_static_minimum_protocol_version 'TLSv1.2_2021' is "
+        "not honoured with the CloudFront default certificate (platform_static_certificate_arn is empty): AWS sets "
+        "TLSv1 whatever is requested. Use TLSv1, or set platform_static_certificate_arn (an ISSUED ACM certificate "
+        "in us-east-1) and platform_static_aliases for TLSv1.2_2021 / TLSv1.2_2025 / TLSv1.3_2025, "
+        f"see {VIEWER_DOC}",
+    ),
+    (
+        {
+            "platform_static_certificate_arn": CERT,
+            "platform_static_aliases": ["static.arena.test"],
+            "platform_static_minimum_protocol_version": "TLSv1.1_2016",
+        },
+        "local",
+        "arena_edge_cloudfront_minimum_protocol_version: platform_static_minimum_protocol_version 'TLSv1.1_2016' is "
+        "below the platform minimum for viewers of platform_static_aliases (certificate "
+        "platform_static_certificate_arn, sni-only): use TLSv1.2_2021, TLSv1.2_2025, TLSv1.3_2025, "
+        f"see {VIEWER_DOC}",
+    ),
+    # ACM certificates for CloudFront come from us-east-1 only
+    # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html).
+    (
+        {
+            "platform_static_certificate_arn": CERT.replace("us-east-1", "eu-west-1"),
+            "platform_static_aliases": ["s.a.test"],
+        },
+        "local",
+        "arena_edge_cloudfront_certificate_arn: platform_static_certificate_arn "
+        f"'{CERT.replace('us-east-1', 'eu-west-1')}' "
+        "is in eu-west-1: CloudFront uses ACM certificates from us-east-1 (US East, N. Virginia) only; request or "
+        "import it there, see "
+        "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html",
+    ),
+    # Aliases need a certificate that covers them
+    # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html).
+    (
+        {"platform_static_aliases": ["static.arena.test"]},
+        "local",
+        "arena_edge_cloudfront_aliases: platform_static_aliases ['static.arena.test'] needs "
+        "platform_static_certificate_arn: CloudFront adds an alternate domain name only with a trusted certificate "
+        "that covers it (the default *.cloudfront.net certificate covers none), see "
+        "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html",
+    ),
+    # Bucket names are global (account id appended) and at most 63 characters
+    # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
+    (
+        {"platform_static_name": "a" * 46},
+        "local",
+        f"arena_edge_bucket_name: platform_static_name '{'a' * 46}' makes the bucket name "
+        f"'{'a' * 46}-logs-000000000000' (64 characters), which is refused: bucket names are 3 to 63 characters long. "
+        "Bucket names are global, so the 12-digit account id is appended (platform_static_name may have at most 45 "
+        "characters here), see https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html",
     ),
     (
         {"platform_email_domain": "mail_arena.test"},
@@ -99,7 +152,11 @@ CASES = [
         "encryption-off-production",
         "snapshot-in-event-hours",
         "public-bucket",
-        "tls-below-1.2",
+        "default-certificate-tls12",
+        "certificate-tls-below-1.2",
+        "certificate-outside-us-east-1",
+        "aliases-without-certificate",
+        "bucket-name-too-long",
         "invalid-domain",
     ],
 )
