@@ -1,8 +1,11 @@
 """arena_scheduled_actions and arena_warm_pool through ansible-playbook against the emulator.
 
-The test creates its own Auto Scaling group with boto3, plans the local lab's calendar with the
-arena_scaling_schedule filter inside the play, and checks apply, idempotence, check mode, removal of
-an event's actions and that actions outside the managed prefix survive.
+The test creates its own Auto Scaling group with boto3 (on-demand, with a launch lifecycle hook: what
+a warm pool needs), plans the local lab's calendar with the arena_scaling_schedule filter inside the
+play, and checks apply, idempotence, check mode, removal of an event's actions and that actions
+outside the managed prefix survive. Where the emulator accepts what AWS refuses (a warm pool on a
+group with a mixed instances policy, more than 125 scheduled actions on a group), the modules refuse
+it themselves and nothing changes.
 Run: scripts/with-emulator.sh scripts/pytest.sh tests/integration/test_arena_event_modules.py
 """
 
@@ -84,6 +87,50 @@ def group(endpoint: str) -> Iterator[str]:
         MaxSize=6,
         DesiredCapacity=0,
         AvailabilityZones=zones,
+    )
+    autoscaling.put_lifecycle_hook(
+        LifecycleHookName="boot",
+        AutoScalingGroupName=name,
+        LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING",
+        HeartbeatTimeout=300,
+        DefaultResult="CONTINUE",
+    )
+    yield name
+    autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+    ec2.delete_launch_template(LaunchTemplateName=name)
+
+
+@pytest.fixture(scope="module")
+def mixed_group(endpoint: str) -> Iterator[str]:
+    """A group like every platform group: a mixed instances policy with Spot above the base."""
+    ec2 = boto3.client("ec2", endpoint_url=endpoint)
+    autoscaling = boto3.client("autoscaling", endpoint_url=endpoint)
+    name = f"evt-it-mixed-{uuid.uuid4().hex[:8]}"
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ec2.create_launch_template(
+        LaunchTemplateName=name, LaunchTemplateData={"ImageId": image, "InstanceType": "c6i.large"}
+    )
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        MixedInstancesPolicy={
+            "LaunchTemplate": {
+                "LaunchTemplateSpecification": {"LaunchTemplateName": name, "Version": "$Latest"},
+                "Overrides": [{"InstanceType": "c6i.large"}, {"InstanceType": "c6a.large"}],
+            },
+            "InstancesDistribution": {"OnDemandBaseCapacity": 1, "OnDemandPercentageAboveBaseCapacity": 30},
+        },
+        MinSize=0,
+        MaxSize=6,
+        DesiredCapacity=0,
+        AvailabilityZones=zones,
+    )
+    autoscaling.put_lifecycle_hook(
+        LifecycleHookName="boot",
+        AutoScalingGroupName=name,
+        LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING",
+        HeartbeatTimeout=300,
+        DefaultResult="CONTINUE",
     )
     yield name
     autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
@@ -224,3 +271,53 @@ def test_fixed_clock_is_before_the_local_calendar() -> None:
     events = yaml.safe_load((GROUP_VARS / "events.yml").read_text())["arena_events"]
     first = min(datetime.fromisoformat(e["start"]) for e in events)
     assert first.replace(tzinfo=UTC) > datetime.fromisoformat(NOW.replace("Z", "+00:00"))
+
+
+def test_warm_pool_on_a_mixed_instances_group_is_refused_and_nothing_changes(
+    tmp_path: Path, endpoint: str, mixed_group: str
+) -> None:
+    """PutWarmPool 'cannot be called on an Auto Scaling group that has a mixed instances policy or a launch
+    template or launch configuration that requests Spot Instances'
+    (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutWarmPool.html). The emulator would
+    accept the call; the module refuses before making it, in check mode too."""
+    autoscaling = boto3.client("autoscaling", endpoint_url=endpoint)
+    part = {"evt_part": "pool", "evt_group": mixed_group}
+    for options in ((), ("--check",)):
+        changed, failed, output = play(tmp_path, mixed_group, part, *options)
+        assert (changed, failed) == (0, 1), output
+        assert (
+            f"arena_warm_pool: {mixed_group} has a mixed instances policy: PutWarmPool 'cannot be called on an Auto"
+            " Scaling group that has a mixed instances policy or a launch template or launch configuration that"
+            " requests Spot Instances'" in output
+        ), output[-3000:]
+        assert autoscaling.describe_warm_pool(AutoScalingGroupName=mixed_group).get("WarmPoolConfiguration") is None
+
+
+def test_more_than_125_scheduled_actions_are_refused_and_nothing_changes(
+    tmp_path: Path, endpoint: str, group: str
+) -> None:
+    """'Scheduled actions per Auto Scaling group: 125', not adjustable
+    (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-quotas.html). The emulator
+    stores more; the module counts every action of the group (also those outside its prefix)."""
+    autoscaling = boto3.client("autoscaling", endpoint_url=endpoint)
+    before = scheduled(endpoint, group)
+    manual = [f"ops-manual-{index:03d}" for index in range(125 - len(before))]
+    for name in manual:
+        autoscaling.put_scheduled_update_group_action(
+            AutoScalingGroupName=group, ScheduledActionName=name, StartTime="2031-02-01T00:00:00Z", MinSize=0
+        )
+    try:
+        held = scheduled(endpoint, group)
+        assert len(held) == 125
+        changed, failed, output = play(tmp_path, group, {})
+        assert (changed, failed) == (0, 1), output
+        planned = len(expected_web(group, yaml.safe_load((GROUP_VARS / "events.yml").read_text())["arena_events"]))
+        assert f"arena_scheduled_actions: {group} would hold {125 + planned} scheduled actions after this run" in (
+            output
+        ), output[-3000:]
+        assert scheduled(endpoint, group) == held
+    finally:
+        for index in range(0, len(manual), 50):
+            autoscaling.batch_delete_scheduled_action(
+                AutoScalingGroupName=group, ScheduledActionNames=manual[index : index + 50]
+            )

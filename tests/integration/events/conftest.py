@@ -23,8 +23,19 @@ def endpoint() -> str:
 
 @pytest.fixture(scope="module")
 def groups(endpoint: str) -> Iterator[list[str]]:
+    """The platform's groups: each with a mixed instances policy and Spot (as platform_autoscaling makes them)."""
     reset(endpoint)
     names = events_fixtures.create_groups()
+    yield names
+    events_fixtures.delete_groups()
+    reset(endpoint)
+
+
+@pytest.fixture(scope="module")
+def on_demand_groups(endpoint: str) -> Iterator[list[str]]:
+    """The same groups as the design a warm pool needs: on-demand, with a launch lifecycle hook."""
+    reset(endpoint)
+    names = events_fixtures.create_groups(mixed=False)
     yield names
     events_fixtures.delete_groups()
     reset(endpoint)

@@ -1,8 +1,11 @@
-"""The platform's Auto Scaling groups, created in the emulator the way platform_autoscaling names them.
+"""The platform's Auto Scaling groups, created in the emulator the way platform_autoscaling makes them.
 
-Running playbooks/platform.yml takes minutes; these groups carry the same names, tags and sizes
-(`<arena_project>-<arena_environment>-<tier>`, tags Project/Environment/ManagedBy/Tier/Name),
-which tests/unit/roles/test_event_scaling_platform_names.py checks against the platform roles.
+Running playbooks/platform.yml takes minutes; these groups carry the same names, tags, sizes and,
+like every platform group (library/arena_autoscaling_group.py), a mixed instances policy with the
+tier's instance types and Spot share (`<arena_project>-<arena_environment>-<tier>`, tags
+Project/Environment/ManagedBy/Tier/Name), which tests/unit/roles/test_event_scaling_platform_names.py
+checks against the platform roles. `create_groups(mixed=False)` makes on-demand groups with a launch
+lifecycle hook instead: the design a warm pool would need (AWS refuses one on a mixed-instances group).
 Only ever talks to the emulator (AWS_ENDPOINT_URL on loopback).
 """
 
@@ -17,6 +20,13 @@ PROJECT = "arena"
 ENVIRONMENT = "local"
 # platform_autoscaling_tiers defaults (roles/platform_autoscaling/defaults/main.yml): min, max, desired.
 TIERS = {"web": (2, 6, 2), "api": (2, 6, 2), "admin": (1, 2, 1)}
+# platform_autoscaling_tiers defaults: instance types, on-demand base, Spot share above it.
+MIXED = {
+    "web": (["c6i.large", "c6a.large", "m6i.large", "m6a.large"], 1, 70),
+    "api": (["c6i.xlarge", "c6a.xlarge", "m6i.xlarge", "m6a.xlarge"], 1, 50),
+    "admin": (["t3.small", "t3a.small"], 1, 0),
+}
+LAUNCH_HOOK = "arena-boot"  # on-demand groups only: what a warm pool needs
 
 
 def group_name(tier: str, project: str = PROJECT, environment: str = ENVIRONMENT) -> str:
@@ -42,8 +52,28 @@ def require_emulator() -> str:
     return url
 
 
-def create_groups(tiers: dict[str, tuple[int, int, int]] = TIERS) -> list[str]:
-    """A launch template per tier and the tier's group over two zones; returns the group names."""
+def mixed_instances_policy(tier: str, template: str) -> dict[str, Any]:
+    """What arena_autoscaling_group sends: the tier's types over the launch template, Spot above the base."""
+    types, base, spot = MIXED[tier]
+    return {
+        "LaunchTemplate": {
+            "LaunchTemplateSpecification": {"LaunchTemplateName": template, "Version": "$Latest"},
+            "Overrides": [{"InstanceType": instance_type} for instance_type in types],
+        },
+        "InstancesDistribution": {
+            "OnDemandBaseCapacity": base,
+            "OnDemandPercentageAboveBaseCapacity": 100 - spot,
+            "SpotAllocationStrategy": "price-capacity-optimized",
+        },
+    }
+
+
+def create_groups(tiers: dict[str, tuple[int, int, int]] = TIERS, *, mixed: bool = True) -> list[str]:
+    """A launch template per tier and the tier's group over two zones; returns the group names.
+
+    mixed: the platform's mixed instances policy (True), or an on-demand group over the launch
+    template with a lifecycle hook on autoscaling:EC2_INSTANCE_LAUNCHING (False).
+    """
     url = require_emulator()
     ec2 = boto3.client("ec2", endpoint_url=url)
     autoscaling = boto3.client("autoscaling", endpoint_url=url)
@@ -55,9 +85,14 @@ def create_groups(tiers: dict[str, tuple[int, int, int]] = TIERS) -> list[str]:
         ec2.create_launch_template(
             LaunchTemplateName=name, LaunchTemplateData={"ImageId": image, "InstanceType": "t3.small"}
         )
+        launch = (
+            {"MixedInstancesPolicy": mixed_instances_policy(tier, name)}
+            if mixed
+            else {"LaunchTemplate": {"LaunchTemplateName": name, "Version": "$Latest"}}
+        )
         autoscaling.create_auto_scaling_group(
             AutoScalingGroupName=name,
-            LaunchTemplate={"LaunchTemplateName": name, "Version": "$Latest"},
+            **launch,
             MinSize=min_size,
             MaxSize=max_size,
             DesiredCapacity=desired,
@@ -67,6 +102,14 @@ def create_groups(tiers: dict[str, tuple[int, int, int]] = TIERS) -> list[str]:
                 for key, value in sorted(group_tags(tier).items())
             ],
         )
+        if not mixed:
+            autoscaling.put_lifecycle_hook(
+                LifecycleHookName=LAUNCH_HOOK,
+                AutoScalingGroupName=name,
+                LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING",
+                HeartbeatTimeout=300,
+                DefaultResult="CONTINUE",
+            )
         names.append(name)
     return names
 

@@ -82,6 +82,24 @@ def test_fixture_groups_match_the_platform_in_the_local_lab() -> None:
     }
 
 
+def test_fixture_groups_have_the_platform_mixed_instances_policy() -> None:
+    """Every platform group has a mixed instances policy (library/arena_autoscaling_group.py): the fixture
+    groups carry the same types, on-demand base and Spot share, so the integration test sees what AWS
+    would refuse a warm pool on."""
+    module = fixtures()
+    tiers = AUTOSCALING["platform_autoscaling_tiers"]
+    assert {
+        tier: (values["instance_types"], values["on_demand_base"], values["spot_percentage"])
+        for tier, values in tiers.items()
+    } == module.MIXED
+    policy = module.mixed_instances_policy("web", "arena-local-web")
+    assert (
+        policy["InstancesDistribution"]["OnDemandPercentageAboveBaseCapacity"] == 100 - tiers["web"]["spot_percentage"]
+    )
+    group = task(ROLES / "platform_autoscaling" / "tasks" / "present.yml", "Groups | Auto Scaling group per tier")
+    assert "spot_percentage" in group["arena_autoscaling_group"]
+
+
 def test_local_capacity_model_agrees_with_the_platform_groups() -> None:
     """event_scaling refuses a group whose max_size differs from the model's: keep the lab runnable."""
     model = load(LOCAL / "capacity.yml")["arena_capacity_model"]
