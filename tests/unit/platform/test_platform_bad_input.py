@@ -8,14 +8,20 @@ and the validation's local actions) and that nothing changed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+from botocore.stub import Stubber
+from moto.server import ThreadedMotoServer
 
 ROOT = Path(__file__).resolve().parents[3]
 PLAYBOOK = "playbooks/platform.yml"
@@ -32,6 +38,10 @@ TIERS = {
 }
 # ansible-core's wrapper around a filter's AnsibleFilterError (the refusal itself follows it).
 FILTER_FAILED = "Task failed: The filter plugin '{}' failed: {}: "
+
+
+# 54 characters: with "-<12-digit account id>" the bucket name would have 67 (S3 allows 63).
+TOO_LONG_PREFIX = "arena-local-ssm-transfer-for-the-live-event-platform-x"
 
 
 def tiers(**web: Any) -> dict[str, Any]:
@@ -171,15 +181,65 @@ CASES = [
         None,  # refused by the argument spec (choices); its message is ansible's
         id="unknown-nat-mode",
     ),
+    # Issue 13: the SSM transfer bucket is <prefix>-<account id>; S3 bucket names are global, 3-63
+    # characters (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
+    pytest.param(
+        {"platform_launch_templates_ssm_transfer_bucket_prefix": TOO_LONG_PREFIX},
+        "platform_launch_templates_ssm_transfer_bucket_prefix 'arena-local-ssm-transfer-for-the-live-event-platform-x' "
+        "gives the bucket name 'arena-local-ssm-transfer-for-the-live-event-platform-x-<12-digit account id>' "
+        "(67 characters): S3 bucket names have 3 to 63 characters, only lower-case letters, digits, dots and hyphens, "
+        "begin with a letter or digit, have no two adjacent dots and do not begin with xn--, sthree- or amzn-s3-demo- "
+        "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html). The account id keeps the "
+        "name unique in S3's global namespace: the prefix may have at most 50 characters.",
+        id="transfer-bucket-name-too-long",
+    ),
+    # Issue 13: tags are in instance metadata, so EC2 refuses to launch instances whose tag keys
+    # IMDS cannot carry (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/work-with-tags-in-IMDS.html).
+    pytest.param(
+        {
+            "platform_launch_templates_tags": {
+                "Project": "arena",
+                "Environment": "local",
+                "ManagedBy": "arena-infra",
+                "cost center": "events",
+                "team/owner": "ops",
+            }
+        },
+        "platform_launch_templates_tags has keys ['cost center', 'team/owner'] that EC2 refuses on instances with tags "
+        "in instance metadata (the launch templates enable them): a key may only contain letters, digits and "
+        '+ - = . , _ : @ (no spaces, no /), may not be only ".", ".." or "_index" '
+        "(https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/work-with-tags-in-IMDS.html), has at most 127 characters "
+        "and does not begin with aws: (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html"
+        "#tag-restrictions); such instances would fail to launch.",
+        id="instance-tag-key-breaks-imds",
+    ),
+    # Issue 13: kms:Decrypt for a runtime path's customer managed key needs the key ARN.
+    pytest.param(
+        {"platform_launch_templates_parameter_kms_key_arns": {"mail": "alias/arena-mail"}},
+        "platform_launch_templates_parameter_kms_key_arns must map runtime paths the tiers read "
+        "(admin, api, mail, web) to key ARNs (arn:aws:kms:eu-west-1:<account>:key/<key id>): an IAM policy names a "
+        "KMS key by its key ARN only, never by key id, alias name or alias ARN (https://docs.aws.amazon.com/kms/latest/developerguide/"
+        "cmks-in-iam-policies.html), and Parameter Store encrypts with a key of its own region "
+        "(https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html); "
+        "got {'mail': 'alias/arena-mail'}.",
+        id="parameter-key-alias",
+    ),
+    pytest.param(
+        {"platform_launch_templates_runtime_paths": {"web": ["web"], "api": ["api", "Mail"]}},
+        "platform_launch_templates_runtime_paths must list, for each tier of platform_launch_templates_tiers, the "
+        "runtime paths its image reads below platform_launch_templates_parameter_prefix (names [a-z][a-z0-9_-]*, as "
+        "runtime_config_tiers in packer/tiers/<tier>.yml); got {'web': ['web'], 'api': ['api', 'Mail']}.",
+        id="runtime-paths-tier-missing",
+    ),
 ]
 
 
-def run_playbook(extra_vars: dict[str, Any]) -> dict[str, Any]:
+def run_playbook(extra_vars: dict[str, Any], endpoint: str = "http://127.0.0.1:9") -> dict[str, Any]:
     env = {
         **os.environ,
-        # Nowhere to go: a closed loopback port and dummy credentials.
-        "AWS_URL": "http://127.0.0.1:9",
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        # Nowhere to go (a closed loopback port, unless a test passes its own emulator) and dummy credentials.
+        "AWS_URL": endpoint,
+        "AWS_ENDPOINT_URL": endpoint,
         "AWS_REGION": "eu-west-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -236,11 +296,12 @@ LOCAL_ACTIONS = {
 
 
 def actions(report: dict[str, Any]) -> list[str]:
+    """The modules that ran (a skipped task, e.g. a loop over nothing, ran none)."""
     return [
         task["hosts"]["localhost"].get("action", "")
         for play in report["plays"]
         for task in play["tasks"]
-        if "localhost" in task["hosts"]
+        if "localhost" in task["hosts"] and not task["hosts"]["localhost"].get("skipped")
     ]
 
 
@@ -258,4 +319,347 @@ def test_bad_input_refused_before_any_api_call(extra_vars: dict[str, Any], messa
     # Refused in pre_tasks: no AWS module ran (only the guard's and the validation's own
     # actions did), and nothing changed.
     assert set(actions(report)) <= LOCAL_ACTIONS, set(actions(report)) - LOCAL_ACTIONS
+    assert report["stats"]["localhost"]["changed"] == 0
+
+
+# ---- The KMS key policy rule (issue 13) ---------------------------------------------------------
+# A customer managed key for the root volumes (platform_launch_templates_volume_kms_key_id) or the
+# images' snapshots (platform_launch_templates_image_kms_key_id) must let EC2 Auto Scaling's
+# service-linked role use it, else no group launches an instance ("Required AWS KMS key policy for use
+# with encrypted volumes",
+# https://docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html).
+# validate.yml reads the key (kms DescribeKey, GetKeyPolicy) in pre_tasks, before any change.
+
+ACCOUNT = "123456789012"
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/{KEY_ID}"
+SLR = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+KMS_DOC = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html"
+ROOT_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ],
+}
+# The two statements of the AWS page, added to the default policy.
+DOCUMENTED = {
+    "Version": "2012-10-17",
+    "Statement": [
+        *ROOT_ONLY["Statement"],
+        {
+            "Sid": "Allow service-linked role use of the customer managed key",
+            "Effect": "Allow",
+            "Principal": {"AWS": [SLR]},
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "Allow attachment of persistent resources",
+            "Effect": "Allow",
+            "Principal": {"AWS": [SLR]},
+            "Action": ["kms:CreateGrant"],
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": True}},
+        },
+    ],
+}
+ALL_GRANTS = (
+    "kms:Encrypt, kms:Decrypt, kms:ReEncrypt*, kms:GenerateDataKey*, kms:DescribeKey, "
+    "kms:CreateGrant (with kms:GrantIsForAWSResource true)"
+)
+
+
+def kms_refusal(variable: str, key: str, problems: str) -> str:
+    """validate.yml's message for a key the rule refuses."""
+    return (
+        f"{variable} ({key}): {problems}. EC2 Auto Scaling could not launch instances whose volumes this key "
+        f'encrypts; see "Required AWS KMS key policy for use with encrypted volumes" ({KMS_DOC}).'
+    )
+
+
+@pytest.fixture(scope="module")
+def kms_rule() -> Any:
+    """roles/platform_launch_templates/library/arena_kms_autoscaling_key_info.py, imported."""
+    path = ROOT / "roles/platform_launch_templates/library/arena_kms_autoscaling_key_info.py"
+    spec = importlib.util.spec_from_file_location("arena_kms_autoscaling_key_info_under_test", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def statement(**over: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Principal": {"AWS": SLR}, "Action": "kms:*", "Resource": "*", **over}
+
+
+@pytest.mark.parametrize(
+    ("policy", "problems"),
+    [
+        pytest.param(DOCUMENTED, [], id="documented-statements"),
+        pytest.param({"Statement": [statement()]}, [], id="kms-star-to-the-role"),
+        pytest.param({"Statement": [statement(Principal="*")]}, [], id="any-principal"),
+        pytest.param(
+            ROOT_ONLY,
+            [f"its key policy does not allow the Auto Scaling service-linked role {SLR} {ALL_GRANTS}"],
+            id="account-root-only",
+        ),
+        pytest.param(
+            {"Statement": DOCUMENTED["Statement"][:2]},
+            [
+                f"its key policy does not allow the Auto Scaling service-linked role {SLR} "
+                "kms:CreateGrant (with kms:GrantIsForAWSResource true)"
+            ],
+            id="no-create-grant",
+        ),
+        pytest.param(
+            {
+                "Statement": [
+                    *DOCUMENTED["Statement"][:2],
+                    {**DOCUMENTED["Statement"][2], "Condition": {"Bool": {"kms:GrantIsForAWSResource": False}}},
+                ]
+            },
+            [
+                f"its key policy does not allow the Auto Scaling service-linked role {SLR} "
+                "kms:CreateGrant (with kms:GrantIsForAWSResource true)"
+            ],
+            id="create-grant-only-for-non-aws-resources",
+        ),
+        pytest.param(
+            {"Statement": [*DOCUMENTED["Statement"], statement(Effect="Deny", Action=["kms:ReEncrypt*"])]},
+            [f"its key policy does not allow the Auto Scaling service-linked role {SLR} kms:ReEncrypt*"],
+            id="explicit-deny-wins",
+        ),
+        pytest.param(
+            {"Statement": [statement(Action="kms:Generate*"), statement(Action=["kms:Encrypt", "kms:ReEncryptFrom"])]},
+            [
+                f"its key policy does not allow the Auto Scaling service-linked role {SLR} kms:Decrypt, "
+                "kms:ReEncrypt*, kms:DescribeKey, kms:CreateGrant (with kms:GrantIsForAWSResource true)"
+            ],
+            id="partial-actions",
+        ),
+        pytest.param(
+            {"Statement": [statement(Condition={"NumericLessThan": {"kms:GrantConstraintType": 3}})]},
+            [
+                f"its key policy allows the Auto Scaling service-linked role {SLR} {ALL_GRANTS} only under "
+                "conditions this check does not evaluate"
+            ],
+            id="unevaluated-condition",
+        ),
+        pytest.param(
+            {"Statement": [statement(Condition={"StringEquals": {"kms:ViaService": "ec2.eu-west-1.amazonaws.com"}})]},
+            [],
+            id="via-ec2-condition",
+        ),
+    ],
+)
+def test_key_policy_rule(kms_rule: Any, policy: dict[str, Any], problems: list[str]) -> None:
+    """The statements of the AWS page, as AWS evaluates a key policy: the service-linked role (or
+    "*") as principal, not the account; an explicit deny wins; the request context EBS presents."""
+    assert kms_rule.policy_problems(policy, SLR, KEY_ARN, "eu-west-1") == problems
+
+
+def stubbed_clients(kms_rule: Any) -> tuple[Any, Any, Any, Any]:
+    """kms and sts clients pinned with botocore's Stubber against the real API models, wrapped as
+    AnsibleAWSModule hands them out (retries only for calls made with aws_retry=True)."""
+    creds = {"region_name": "eu-west-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    kms, sts = boto3.client("kms", **creds), boto3.client("sts", **creds)
+    # The module's retry codes, with short delays.
+    retry = AWSRetry.jittered_backoff(
+        retries=3, delay=0.01, max_delay=0.01, catch_extra_error_codes=kms_rule.KMS_RETRY_CODES
+    )
+    kms_stub, sts_stub = Stubber(kms), Stubber(sts)
+    sts_stub.add_response(
+        "get_caller_identity",
+        {"UserId": "AIDAEXAMPLE", "Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/ops"},
+        {},
+    )
+    return RetryingBotoClientWrapper(kms, retry), RetryingBotoClientWrapper(sts, retry), kms_stub, sts_stub
+
+
+def key_metadata(**over: Any) -> dict[str, Any]:
+    return {
+        "KeyMetadata": {
+            "AWSAccountId": ACCOUNT,
+            "KeyId": KEY_ID,
+            "Arn": KEY_ARN,
+            "Enabled": True,
+            "KeyUsage": "ENCRYPT_DECRYPT",
+            "KeyState": "Enabled",
+            "Origin": "AWS_KMS",
+            "KeyManager": "CUSTOMER",
+            "KeySpec": "SYMMETRIC_DEFAULT",
+            **over,
+        }
+    }
+
+
+def test_key_rule_reads_describe_key_then_the_default_policy(kms_rule: Any) -> None:
+    """The exact requests: DescribeKey with what the operator gave (an alias works), GetKeyPolicy with
+    the key ARN and PolicyName default; a throttled call is retried (aws_retry=True)."""
+    kms, sts, kms_stub, sts_stub = stubbed_clients(kms_rule)
+    kms_stub.add_client_error(
+        "describe_key", "ThrottlingException", "Rate exceeded", 400, None, {"KeyId": "alias/arena-ebs"}
+    )
+    kms_stub.add_response("describe_key", key_metadata(), {"KeyId": "alias/arena-ebs"})
+    kms_stub.add_client_error(
+        "get_key_policy", "ThrottlingException", "Rate exceeded", 400, None, {"KeyId": KEY_ARN, "PolicyName": "default"}
+    )
+    kms_stub.add_response(
+        "get_key_policy",
+        {"Policy": json.dumps(ROOT_ONLY), "PolicyName": "default"},
+        {"KeyId": KEY_ARN, "PolicyName": "default"},
+    )
+    with kms_stub, sts_stub:
+        result = kms_rule.read(kms, sts, "alias/arena-ebs", "AWSServiceRoleForAutoScaling", "eu-west-1")
+        kms_stub.assert_no_pending_responses()
+    assert result["service_linked_role_arn"] == SLR
+    assert result["key"]["arn"] == KEY_ARN
+    assert result["problems"] == [
+        f"its key policy does not allow the Auto Scaling service-linked role {SLR} {ALL_GRANTS}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key_id", "metadata", "aliases", "problems"),
+    [
+        pytest.param("alias/aws/ebs", None, None, [], id="aws-managed-ebs-key-needs-nothing"),
+        pytest.param(
+            KEY_ARN,
+            key_metadata(KeyState="PendingDeletion", Enabled=False),
+            None,
+            ["the key is PendingDeletion, not Enabled"],
+            id="key-pending-deletion",
+        ),
+        pytest.param(
+            KEY_ARN,
+            key_metadata(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT"),
+            None,
+            ["the key is RSA_2048/ENCRYPT_DECRYPT: EBS encrypts only with symmetric ENCRYPT_DECRYPT keys"],
+            id="asymmetric-key",
+        ),
+        pytest.param(
+            "arn:aws:kms:eu-west-1:210987654321:key/" + KEY_ID,
+            key_metadata(AWSAccountId="210987654321", Arn="arn:aws:kms:eu-west-1:210987654321:key/" + KEY_ID),
+            None,
+            [
+                f"the key belongs to account 210987654321, not {ACCOUNT}: its key policy cannot be read from here "
+                "(GetKeyPolicy does not work across accounts); use a key of this account"
+            ],
+            id="key-of-another-account",
+        ),
+        pytest.param(
+            KEY_ARN,
+            key_metadata(KeyManager="AWS"),
+            [
+                {
+                    "AliasName": "alias/aws/ssm",
+                    "AliasArn": f"arn:aws:kms:eu-west-1:{ACCOUNT}:alias/aws/ssm",
+                    "TargetKeyId": KEY_ID,
+                }
+            ],
+            [
+                "it is another service's AWS managed key: only alias/aws/ebs or a customer managed key can encrypt "
+                "EBS volumes"
+            ],
+            id="aws-managed-key-of-ssm",
+        ),
+    ],
+)
+def test_key_rule_reads_only_what_it_needs(
+    kms_rule: Any,
+    key_id: str,
+    metadata: dict[str, Any] | None,
+    aliases: list[dict[str, str]] | None,
+    problems: list[str],
+) -> None:
+    """No GetKeyPolicy where the answer cannot change the verdict or cannot be had (another account)."""
+    kms, sts, kms_stub, sts_stub = stubbed_clients(kms_rule)
+    if metadata is not None:
+        kms_stub.add_response("describe_key", metadata, {"KeyId": key_id})
+    if aliases is not None:
+        kms_stub.add_response("list_aliases", {"Aliases": aliases, "Truncated": False}, {"KeyId": KEY_ID})
+    with kms_stub, sts_stub:
+        result = kms_rule.read(kms, sts, key_id, "AWSServiceRoleForAutoScaling", "eu-west-1")
+        kms_stub.assert_no_pending_responses()
+    assert result["problems"] == problems
+
+
+def test_key_rule_names_a_missing_key(kms_rule: Any) -> None:
+    kms, sts, kms_stub, sts_stub = stubbed_clients(kms_rule)
+    kms_stub.add_client_error(
+        "describe_key", "NotFoundException", "Alias not found", 400, None, {"KeyId": "alias/typo"}
+    )
+    with kms_stub, sts_stub:
+        result = kms_rule.read(kms, sts, "alias/typo", "AWSServiceRoleForAutoScaling", "eu-west-1")
+    assert result["problems"] == [
+        "no such key in eu-west-1 (KMS is eventually consistent: a key made moments ago may need a retry)"
+    ]
+
+
+@pytest.fixture(scope="module")
+def kms_emulator() -> Iterator[str]:
+    """A private, in-process emulator on loopback for the playbook runs below (KMS and STS only)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+# The key module runs on localhost: with the test's own interpreter (it has boto3).
+PYTHON = {"ansible_python_interpreter": sys.executable}
+
+
+def emulator_key(endpoint: str, policy: dict[str, Any]) -> str:
+    kms = boto3.client(
+        "kms",
+        endpoint_url=endpoint,
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    return kms.create_key(Policy=json.dumps(policy))["KeyMetadata"]["Arn"]
+
+
+def test_volume_key_without_the_autoscaling_grants_is_refused_before_any_change(kms_emulator: str) -> None:
+    key = emulator_key(kms_emulator, ROOT_ONLY)
+    report = run_playbook({"platform_launch_templates_volume_kms_key_id": key, **PYTHON}, endpoint=kms_emulator)
+    failures = failed_tasks(report)
+    assert failures[0] == (
+        "platform_launch_templates : Validate | Require the key policy grants EC2 Auto Scaling's service-linked role "
+        "needs",
+        kms_refusal(
+            "platform_launch_templates_volume_kms_key_id",
+            key,
+            f"its key policy does not allow the Auto Scaling service-linked role {SLR} {ALL_GRANTS}",
+        ),
+    )
+    # Only the read-only key module called AWS, in pre_tasks; nothing changed.
+    assert set(actions(report)) <= LOCAL_ACTIONS | {"arena_kms_autoscaling_key_info"}
+    assert "arena_kms_autoscaling_key_info" in actions(report)
+    assert report["stats"]["localhost"]["changed"] == 0
+
+
+def test_image_key_with_the_documented_grants_passes_the_rule(kms_emulator: str) -> None:
+    """A key with the AWS page's two statements passes; the run then stops at the next role's bad
+    input (Auto Scaling, validated after the launch templates), still before any change."""
+    key = emulator_key(kms_emulator, DOCUMENTED)
+    report = run_playbook(
+        {
+            "platform_launch_templates_image_kms_key_id": key,
+            **PYTHON,
+            **tiers(min_size=5, max_size=2, desired_capacity=5),
+        },
+        endpoint=kms_emulator,
+    )
+    name, _ = failed_tasks(report)[0]
+    assert name.startswith("platform_autoscaling : Validate | "), name
+    assert "arena_kms_autoscaling_key_info" in actions(report)
     assert report["stats"]["localhost"]["changed"] == 0
