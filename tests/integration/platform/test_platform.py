@@ -315,7 +315,8 @@ def test_autoscaling_groups(aws: dict[str, Any], created: str) -> None:
         assert len(set(group["AvailabilityZones"])) == 2, tier
         assert len(group["VPCZoneIdentifier"].split(",")) == 2, tier
         assert group["HealthCheckType"] == "ELB", tier
-        assert group["HealthCheckGracePeriod"] == 120, tier
+        # The boot budget of inventories/local's capacity model: boot_to_healthy 240 s + 2 health checks x 10 s.
+        assert group["HealthCheckGracePeriod"] == 260, tier
         assert len(group["TargetGroupARNs"]) == 1 and f"/{PREFIX}-{tier}/" in group["TargetGroupARNs"][0]
         policy = group["MixedInstancesPolicy"]
         assert len(policy["LaunchTemplate"]["Overrides"]) >= 2, tier
@@ -333,6 +334,8 @@ def test_autoscaling_groups(aws: dict[str, Any], created: str) -> None:
     metric = policies[0]["TargetTrackingConfiguration"]["PredefinedMetricSpecification"]
     assert metric["PredefinedMetricType"] == "ALBRequestCountPerTarget"
     assert re.fullmatch(rf"app/{PREFIX}-public/\w+/targetgroup/{PREFIX}-web/\w+", metric["ResourceLabel"])
+    # Requests per target per minute, from the capacity model (6000/min x (1 - 0.3 headroom)), not 200.
+    assert policies[0]["TargetTrackingConfiguration"]["TargetValue"] == 4200.0
     api = aws["autoscaling"].describe_policies(AutoScalingGroupName=f"{PREFIX}-api")["ScalingPolicies"]
     assert api[0]["TargetTrackingConfiguration"]["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
         "ASGAverageCPUUtilization"
@@ -357,7 +360,8 @@ def test_services_sit_on_the_core_network(aws: dict[str, Any], vpc: dict[str, An
     assert ssm.get_parameter(Name="/arena/local/api/redis_host")["Parameter"]["Value"] == endpoint["Address"]
     dist_id = ssm.get_parameter(Name="/arena/local/web/static_distribution_id")["Parameter"]["Value"]
     config = aws["cloudfront"].get_distribution_config(Id=dist_id)["DistributionConfig"]
-    assert config["Origins"]["Items"][0]["DomainName"].startswith(f"{PREFIX}-static.s3.")
+    # Bucket names are global: the platform suffixes the account id (the emulator's is 123456789012).
+    assert config["Origins"]["Items"][0]["DomainName"].startswith(f"{PREFIX}-static-123456789012.s3.")
     assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
     identity = aws["sesv2"].get_email_identity(EmailIdentity="mail.arena.test")
     assert identity["DkimAttributes"]["SigningEnabled"] is True
