@@ -171,8 +171,8 @@ def test_more_than_125_actions_on_a_group_are_refused_before_any_change(
 ) -> None:
     """AWS allows 125 scheduled actions per Auto Scaling group, and does not raise it
     (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-quotas.html); the emulator
-    stores 127. 121 actions on web that are not the role's + the 6 the plan puts there: refused, and the api group, which
-    would have been fine, is not touched either (the preflight runs before any change)."""
+    stores 127. 121 actions on web that are not the role's + the 6 the plan puts there: refused, and the
+    api group, which would have been fine, is not touched either (the preflight runs before any change)."""
     autoscaling = boto3.client("autoscaling", endpoint_url=endpoint)
     held = scheduled(endpoint, "arena-local-web")  # another test's recurring action may be there
     assert not any(name.startswith("arena-event-web-") for name in held)
