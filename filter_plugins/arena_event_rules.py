@@ -294,7 +294,8 @@ def _quota_refusals(
         f" {_units(quota['value'])} there (AWS default 0: {DOC_LCU_QUOTAS}). Ops must request in Service Quotas"
         f" (Elastic Load Balancing, quota code {LCU_QUOTA_CODE}) in {region} a value of at least {needed}:"
         f" aws service-quotas request-service-quota-increase --service-code {LCU_QUOTA_SERVICE}"
-        f" --quota-code {LCU_QUOTA_CODE} --desired-value {needed} --region {region}"
+        f" --quota-code {LCU_QUOTA_CODE} --desired-value {needed} --region {region}. Until it is granted,"
+        " -e event_scaling_alb_reservation_enabled=false applies the rest of the plan without the reservation."
     ]
 
 

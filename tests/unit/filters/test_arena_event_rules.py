@@ -294,7 +294,8 @@ def quota_refusal(value: str, needed: int, parts: str, planned: int, others: int
         f" (LCU) per Region' is {value} there (AWS default 0: {LCU_QUOTAS}). Ops must request in Service Quotas"
         f" (Elastic Load Balancing, quota code L-8A66D0E6) in eu-west-1 a value of at least {needed}: aws"
         " service-quotas request-service-quota-increase --service-code elasticloadbalancing --quota-code L-8A66D0E6"
-        f" --desired-value {needed} --region eu-west-1"
+        f" --desired-value {needed} --region eu-west-1. Until it is granted,"
+        " -e event_scaling_alb_reservation_enabled=false applies the rest of the plan without the reservation."
     )
 
 

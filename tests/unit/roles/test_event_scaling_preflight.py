@@ -230,7 +230,8 @@ def test_the_platform_plan_is_refused_with_every_reason_at_once(tmp_path: Path) 
         " https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html#lcu-quotas)."
         " Ops must request in Service Quotas (Elastic Load Balancing, quota code L-8A66D0E6) in eu-west-1 a value of"
         " at least 147: aws service-quotas request-service-quota-increase --service-code elasticloadbalancing"
-        " --quota-code L-8A66D0E6 --desired-value 147 --region eu-west-1",
+        " --quota-code L-8A66D0E6 --desired-value 147 --region eu-west-1. Until it is granted,"
+        " -e event_scaling_alb_reservation_enabled=false applies the rest of the plan without the reservation.",
     ]
 
 
