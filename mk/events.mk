@@ -20,5 +20,6 @@ event-scaling-plan: venv ## Print the local calendar's plan (validation and plan
 
 event-scaling-test: venv ## Event-scaling playbook: bad input, plan, platform names (unit) and against a fresh emulator
 	@scripts/pytest.sh tests/unit/roles/test_event_scaling_inputs.py tests/unit/roles/test_event_scaling_plan.py \
-	  tests/unit/roles/test_event_scaling_platform_names.py
-	@scripts/with-emulator.sh scripts/pytest.sh tests/integration/events
+	  tests/unit/roles/test_event_scaling_platform_names.py tests/unit/roles/test_event_scaling_preflight.py \
+	  tests/unit/filters/test_arena_event_rules.py
+	@scripts/with-emulator.sh scripts/pytest.sh tests/integration/events tests/integration/test_arena_event_modules.py
