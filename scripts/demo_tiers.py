@@ -60,8 +60,9 @@ def main() -> int:
     for tier, node in tiers.items():
         state = on_node(node["container"], "systemctl is-system-running || true")
         status, _, body = call(node["base_url"] + "healthz")
+        template = f"{node['launch_template']}:{node['launch_template_version']}"
         lines.append(
-            f"{tier + ' tier':<17} {node['instance_id']} of {node['launch_template']}:{node['launch_template_version']}, "
+            f"{tier + ' tier':<17} {node['instance_id']} of {template}, "
             f"{node['ami_id']} = {node['image']}: systemd {state}, healthy {node['boot_seconds']:.2f} s after boot, "
             f"GET /healthz -> {status} {body.strip()[:30]}"
         )
