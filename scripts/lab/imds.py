@@ -17,7 +17,7 @@ the instance itself). It follows the launch template's MetadataOptions exactly:
 Not modelled: the PUT response hop limit (one network hop here), IPv6 endpoint, rate limits.
 
 Reference: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-retrieval.html,
-https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-service.html,
+https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-v2-how-it-works.html,
 https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/work-with-tags-in-IMDS.html
 
 Standard library only: it runs on the base image's python3.

@@ -27,7 +27,7 @@ The one lab-only input the image gets is the emulator's endpoint
 Everything else (region, environment, credentials) the image finds itself, as on EC2.
 
     launch.py up --tiers web,api,admin [--count N] [--name-prefix P] [--json FILE]
-    launch.py scale --tiers web --count N      set the groups' desired capacity (the emulator records instances)
+    launch.py scale --tiers web --count N      set the groups' desired capacity (and have N instances recorded)
     launch.py down --name-prefix P             remove what `up` started
 Needs AWS_URL (the emulator on loopback) and AWS_REGION: run through scripts/with-emulator.sh or
 after `source .lab/emulator.env`.
@@ -208,15 +208,42 @@ class Platform:
         return groups[0]
 
     def set_capacity(self, tier: str, count: int) -> None:
+        """The group's desired capacity (SetDesiredCapacity), and that many instances recorded.
+
+        The emulator under-launches mixed instances groups (it truncates the on-demand share above the
+        base: desired 2 with 1 on-demand base and 30 % on-demand above it records 1 instance, AWS
+        launches 2). The shortfall is launched from the group's own template version in its subnet and
+        attached to it (RunInstances + AttachInstances), so the group holds what AWS would launch.
+        """
         group = self.group(tier)
+        name = group["AutoScalingGroupName"]
         if not group["MinSize"] <= count <= group["MaxSize"]:
             raise LaunchError(
-                f"{group['AutoScalingGroupName']}: {count} instances is outside MinSize..MaxSize "
-                f"{group['MinSize']}..{group['MaxSize']}"
+                f"{name}: {count} instances is outside MinSize..MaxSize {group['MinSize']}..{group['MaxSize']}"
             )
-        self._client["autoscaling"].set_desired_capacity(
-            AutoScalingGroupName=group["AutoScalingGroupName"], DesiredCapacity=count
+        autoscaling, ec2 = self._client["autoscaling"], self._client["ec2"]
+        autoscaling.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=count)
+        group = self.group(tier)
+        missing = count - len([m for m in group.get("Instances", []) if m.get("LifecycleState") == "InService"])
+        if missing <= 0:
+            return
+        spec = template_spec(group)
+        lt_id = spec.get("LaunchTemplateId") or self._template_id(spec["LaunchTemplateName"])
+        version = ec2.describe_launch_template_versions(
+            LaunchTemplateId=lt_id, Versions=[spec.get("Version", "$Default")]
         )
+        tags = [{"Key": t["Key"], "Value": t["Value"]} for t in group.get("Tags", []) if t.get("PropagateAtLaunch")]
+        launched = ec2.run_instances(
+            LaunchTemplate={
+                "LaunchTemplateId": lt_id,
+                "Version": str(version["LaunchTemplateVersions"][0]["VersionNumber"]),
+            },
+            MinCount=missing,
+            MaxCount=missing,
+            SubnetId=group["VPCZoneIdentifier"].split(",")[0],
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}] if tags else [],
+        )["Instances"]
+        autoscaling.attach_instances(AutoScalingGroupName=name, InstanceIds=[i["InstanceId"] for i in launched])
 
     def resolve_image(self, image_id: str) -> tuple[str, str]:
         """(AMI id, local container image) of a template's ImageId."""
@@ -287,7 +314,9 @@ class Platform:
         # The version a launch now gets: the group's ($Latest / $Default / a number), resolved by EC2.
         # (The emulator's per-instance record of it does not follow later versions, so it is not used.)
         lt_id = spec.get("LaunchTemplateId") or self._template_id(spec["LaunchTemplateName"])
-        resolved = ec2.describe_launch_template_versions(LaunchTemplateId=lt_id, Versions=[spec.get("Version", "$Default")])
+        resolved = ec2.describe_launch_template_versions(
+            LaunchTemplateId=lt_id, Versions=[spec.get("Version", "$Default")]
+        )
         version = str(resolved["LaunchTemplateVersions"][0]["VersionNumber"])
         data = resolved["LaunchTemplateVersions"][0]["LaunchTemplateData"]
         for member in members:
@@ -600,15 +629,11 @@ def main(argv: list[str] | None = None) -> int:
             for tier in tiers:
                 platform.set_capacity(tier, args.count)
             return 0
-        plans = [instance for tier in tiers for instance in platform.instances(tier, args.count)]
-        booted = [
-            boot(
-                instance,
-                f"{args.name_prefix}-{instance.tier}" + (f"-{n}" if args.count > 1 else ""),
-                Path(args.workdir),
-            )
-            for n, instance in enumerate(plans, start=1)
-        ]
+        booted = []
+        for tier in tiers:
+            for n, instance in enumerate(platform.instances(tier, args.count), start=1):
+                name = f"{args.name_prefix}-{tier}" + (f"-{n}" if args.count > 1 else "")
+                booted.append(boot(instance, name, Path(args.workdir)))
     except LaunchError as err:
         print(f"launch.py: {err}", file=sys.stderr)
         return 2
