@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
@@ -98,3 +100,59 @@ def check_role_input(tmp_path: Path, role: str, variables: Mapping[str, object])
     ]
     assert len(failed) == 1, failed
     return failed[0][0], failed[0][1], output["stats"]["localhost"]
+
+
+# The capacity model the filter tests work their figures out on (production's shape: web c6i.large,
+# api c6i.xlarge, headroom 0.3, groups 2-40 / 2-48). One copy for every test that needs it.
+_CAPACITY_MODEL: dict[str, Any] = {
+    "boot_to_healthy_seconds": 240,
+    "health_check": {"interval_seconds": 10, "healthy_threshold": 3},
+    "safety_margin_seconds": 1200,
+    "tail_minutes": 30,
+    "instance_types": {"c6i.large": 6000, "c6i.xlarge": 12000},
+    "tiers": {
+        "web": {
+            "instance_type": "c6i.large",
+            "requests_per_viewer_per_minute": 1.5,
+            "headroom": 0.3,
+            "min_size": 2,
+            "max_size": 40,
+        },
+        "api": {
+            "instance_type": "c6i.xlarge",
+            "requests_per_viewer_per_minute": 4,
+            "headroom": 0.3,
+            "min_size": 2,
+            "max_size": 48,
+        },
+    },
+}
+
+
+def capacity_model(*, healthy_threshold: int = 3) -> dict[str, Any]:
+    """A fresh copy of the test capacity model (tests may change their copy)."""
+    model = copy.deepcopy(_CAPACITY_MODEL)
+    model["health_check"]["healthy_threshold"] = healthy_threshold
+    return model
+
+
+class RequireRetry:
+    """A module's own retrying client (amazon.aws's wrapper with the module's retry decorator) that
+    refuses any call made without aws_retry=True: every call must be retried on throttling."""
+
+    def __init__(self, client: Any, retry: Callable[..., Any]) -> None:
+        from ansible_collections.amazon.aws.plugins.module_utils.retries import (  # noqa: PLC0415 -- only the module tests need it
+            RetryingBotoClientWrapper,
+        )
+
+        self._client = RetryingBotoClientWrapper(client, retry)
+        self.exceptions = client.exceptions
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            assert kwargs.get("aws_retry") is True, f"{name} called without aws_retry=True"
+            return method(*args, **kwargs)
+
+        return call

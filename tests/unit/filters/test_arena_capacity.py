@@ -8,32 +8,11 @@ from typing import Any
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from arena_testlib import capacity_model
 from hypothesis import given
 from hypothesis import strategies as st
 
-MODEL: dict[str, Any] = {
-    "boot_to_healthy_seconds": 240,
-    "health_check": {"interval_seconds": 10, "healthy_threshold": 3},
-    "safety_margin_seconds": 1200,
-    "tail_minutes": 30,
-    "instance_types": {"c6i.large": 6000, "c6i.xlarge": 12000},
-    "tiers": {
-        "web": {
-            "instance_type": "c6i.large",
-            "requests_per_viewer_per_minute": 1.5,
-            "headroom": 0.3,
-            "min_size": 2,
-            "max_size": 40,
-        },
-        "api": {
-            "instance_type": "c6i.xlarge",
-            "requests_per_viewer_per_minute": 4,
-            "headroom": 0.3,
-            "min_size": 2,
-            "max_size": 48,
-        },
-    },
-}
+MODEL: dict[str, Any] = capacity_model()
 
 
 def model_with(path: str | tuple[str, ...], value: Any) -> dict[str, Any]:

@@ -22,31 +22,10 @@ from typing import Any
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
-from arena_testlib import REPO_ROOT
+from arena_testlib import REPO_ROOT, capacity_model
 
-MODEL: dict[str, Any] = {
-    "boot_to_healthy_seconds": 240,
-    "health_check": {"interval_seconds": 10, "healthy_threshold": 2},
-    "safety_margin_seconds": 1200,
-    "tail_minutes": 30,
-    "instance_types": {"c6i.large": 6000, "c6i.xlarge": 12000},
-    "tiers": {
-        "web": {
-            "instance_type": "c6i.large",
-            "requests_per_viewer_per_minute": 1.5,
-            "headroom": 0.3,
-            "min_size": 2,
-            "max_size": 40,
-        },
-        "api": {
-            "instance_type": "c6i.xlarge",
-            "requests_per_viewer_per_minute": 4,
-            "headroom": 0.3,
-            "min_size": 2,
-            "max_size": 48,
-        },
-    },
-}
+# As inventories/*/capacity.yml: health checks 10 s x 2 (the target groups' healthy threshold).
+MODEL: dict[str, Any] = capacity_model(healthy_threshold=2)
 GRACE_DOC = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/health-check-grace-period.html"
 WARMUP_DOC = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-default-instance-warmup.html"
 TARGET_DOC = "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TargetTrackingConfiguration.html"

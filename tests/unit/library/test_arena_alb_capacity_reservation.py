@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 import pytest
 from ansible_collections.amazon.aws.plugins.module_utils import cloud
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from arena_testlib import RequireRetry
 from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -50,24 +50,6 @@ def mod() -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
-
-
-class RequireRetry:
-    """The module's own retrying client (amazon.aws's wrapper with the module's RETRY), refusing any
-    call made without aws_retry=True: every call must be retried on throttling."""
-
-    def __init__(self, client: Any, retry: Callable[..., Any]) -> None:
-        self._client = RetryingBotoClientWrapper(client, retry)
-        self.exceptions = client.exceptions
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        method = getattr(self._client, name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            assert kwargs.get("aws_retry") is True, f"{name} called without aws_retry=True"
-            return method(*args, **kwargs)
-
-        return call
 
 
 Clients = tuple[Any, Stubber, Any, Stubber]
