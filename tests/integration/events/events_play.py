@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from arena_testlib import base_env, run
+from arena_testlib import base_env, capacity_model, run
 
 PLAYBOOK = "playbooks/event_scaling.yml"
 NOW = "2031-01-01T00:00:00Z"  # fixed clock: every test event is after it
@@ -43,31 +43,12 @@ NEW_YORK = {  # 19:30 EDT (UTC-4) = 23:30Z; ends 22:00 local = 02:00Z the next d
     "peak_viewers": 12000,
 }
 
-# The lab's capacity model (inventories/local capacity.yml when this was written), spelled out so
-# that the hand-worked values below rest on the test's own data; max_size is the fixture groups'.
-MODEL: dict[str, Any] = {
-    "boot_to_healthy_seconds": 240,
-    "health_check": {"interval_seconds": 10, "healthy_threshold": 3},
-    "safety_margin_seconds": 1200,
-    "tail_minutes": 30,
-    "instance_types": {"c6i.large": 6000, "c6i.xlarge": 12000},
-    "tiers": {
-        "web": {
-            "instance_type": "c6i.large",
-            "requests_per_viewer_per_minute": 1.5,
-            "headroom": 0.3,
-            "min_size": 1,
-            "max_size": 6,
-        },
-        "api": {
-            "instance_type": "c6i.xlarge",
-            "requests_per_viewer_per_minute": 4,
-            "headroom": 0.3,
-            "min_size": 1,
-            "max_size": 6,
-        },
-    },
-}
+# The test capacity model (arena_testlib.capacity_model: c6i.large web, c6i.xlarge api, headroom 0.3,
+# health checks 10 s x 3), with the fixture groups' sizes, so the hand-worked values below rest on
+# the test's own data.
+MODEL: dict[str, Any] = capacity_model()
+for _tier in MODEL["tiers"].values():
+    _tier.update(min_size=1, max_size=6)
 
 # Worked out by hand from MODEL: lead time 240 + 10 x 3 + 1200 = 1470 s
 # (24.5 min, start rounded down to the minute), tail 30 min; web = ceil(viewers x 1.5 / (6000 x 0.7)),
