@@ -161,6 +161,39 @@ def test_publish_keep_previous_rollback_and_rerun(ec2, ssm, tmp_path: Path) -> N
     assert data_type(ssm, current) == (IMAGE, IMAGE)
 
 
+def test_local_bake_is_registered_as_a_lab_ami_and_published(ec2, ssm, tmp_path: Path) -> None:
+    """A local bake (docker source only) against the emulator: publish registers a lab AMI tagged with
+    the container image (scripts/lab/launch.py boots it when a launch template resolves the parameter),
+    publishes it like an amazon-ebs AMI, and a re-run registers nothing and changes nothing."""
+    last = str(uuid.uuid4())
+    local = f"localhost/arena-api:test-{last[:8]}"
+    doc = {
+        "builds": [
+            {
+                "name": "local",
+                "builder_type": "docker",
+                "artifact_id": "sha256:0123",
+                "packer_run_uuid": last,
+                "custom_data": {"tier": "api", "image_version": f"test-{last[:8]}", "local_image": local},
+            }
+        ],
+        "last_run_uuid": last,
+    }
+    path = tmp_path / "local-manifest.json"
+    path.write_text(json.dumps(doc))
+    # The lab's environment (inventories/local), as scripts/images-lab.sh publishes.
+    lab = {"publish_image_env": "local", "publish_image_tier": "api", "publish_image_manifest": str(path)}
+    rc, out = playbook("publish_image", **lab)
+    assert rc == 0, out[-3000:]
+    ami = param(ssm, "/arena/local/images/api")
+    image = ec2.describe_images(ImageIds=[ami])["Images"][0]
+    assert {t["Key"]: t["Value"] for t in image["Tags"]}["arena:lab-image"] == local
+    assert data_type(ssm, "/arena/local/images/api") == (IMAGE, IMAGE)
+    rc, out = playbook("publish_image", **lab)
+    assert rc == 0 and changed(out) == 0, out[-3000:]
+    assert param(ssm, "/arena/local/images/api") == ami
+
+
 def test_text_parameter_is_refused_then_migrated(ec2, ssm, tmp_path: Path) -> None:
     """A parameter written as text before: AWS cannot change its DataType, so publish refuses it by
     name (leaving it as it is) unless publish_image_replace_data_type re-creates it."""
