@@ -25,7 +25,12 @@ ROOT = Path(__file__).resolve().parents[3]
 LIBRARY = ROOT / "library"
 # arena_files manages local files and makes no AWS call.
 NOT_AWS = {"arena_files.py"}
-AWS_MODULES = sorted(p.name for p in LIBRARY.glob("arena_*.py") if p.name not in NOT_AWS)
+# library/ and the modules a role carries itself (roles/<role>/library/), as repo-relative paths.
+AWS_MODULES = sorted(
+    str(p.relative_to(ROOT))
+    for p in [*LIBRARY.glob("arena_*.py"), *ROOT.glob("roles/*/library/arena_*.py")]
+    if p.name not in NOT_AWS
+)
 # RetryingBotoClientWrapper hands these out unwrapped (they make no request or have their own loop).
 UNWRAPPED = {"get_paginator", "get_waiter", "can_paginate", "generate_presigned_url"}
 # Client attributes that are not API calls.
@@ -172,16 +177,17 @@ def retry_offenders(source: str, path: str) -> list[str]:
 
 def test_the_module_list_is_every_aws_module() -> None:
     """A new AWS module is checked without being listed; arena_files really makes no AWS call."""
-    assert len(AWS_MODULES) >= 16
+    assert len(AWS_MODULES) >= 17
+    assert "roles/platform_launch_templates/library/arena_kms_autoscaling_key_info.py" in AWS_MODULES
     for name in NOT_AWS:
         assert "module.client(" not in (LIBRARY / name).read_text()
-    for name in AWS_MODULES:
-        assert "module.client(" in (LIBRARY / name).read_text(), name
+    for path in AWS_MODULES:
+        assert "module.client(" in (ROOT / path).read_text(), path
 
 
-@pytest.mark.parametrize("name", AWS_MODULES)
-def test_every_client_and_call_retries(name: str) -> None:
-    offenders = retry_offenders((LIBRARY / name).read_text(), f"library/{name}")
+@pytest.mark.parametrize("path", AWS_MODULES)
+def test_every_client_and_call_retries(path: str) -> None:
+    offenders = retry_offenders((ROOT / path).read_text(), path)
     assert not offenders, "calls that do not retry throttling:\n" + "\n".join(offenders)
 
 
