@@ -16,7 +16,7 @@ import os
 import re
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,23 +70,22 @@ def endpoint() -> str:
     return url
 
 
-@pytest.fixture(scope="module")
-def group(endpoint: str) -> Iterator[str]:
+def make_group(
+    endpoint: str, prefix: str, instance_type: str, launch: Callable[[str], dict[str, Any]]
+) -> Iterator[str]:
+    """An Auto Scaling group of its own launch template (0 to 6 instances, two zones) with a launch
+    lifecycle hook (what a warm pool needs); ``launch(name)`` gives the group's launch template or
+    mixed instances policy argument. Removed afterwards."""
     ec2 = boto3.client("ec2", endpoint_url=endpoint)
     autoscaling = boto3.client("autoscaling", endpoint_url=endpoint)
-    name = f"evt-it-{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     ec2.create_launch_template(
-        LaunchTemplateName=name, LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"}
+        LaunchTemplateName=name, LaunchTemplateData={"ImageId": image, "InstanceType": instance_type}
     )
     zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
     autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        LaunchTemplate={"LaunchTemplateName": name},
-        MinSize=0,
-        MaxSize=6,
-        DesiredCapacity=0,
-        AvailabilityZones=zones,
+        AutoScalingGroupName=name, MinSize=0, MaxSize=6, DesiredCapacity=0, AvailabilityZones=zones, **launch(name)
     )
     autoscaling.put_lifecycle_hook(
         LifecycleHookName="boot",
@@ -98,43 +97,31 @@ def group(endpoint: str) -> Iterator[str]:
     yield name
     autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
     ec2.delete_launch_template(LaunchTemplateName=name)
+
+
+@pytest.fixture(scope="module")
+def group(endpoint: str) -> Iterator[str]:
+    """An on-demand group of one launch template."""
+    yield from make_group(endpoint, "evt-it", "t3.micro", lambda name: {"LaunchTemplate": {"LaunchTemplateName": name}})
 
 
 @pytest.fixture(scope="module")
 def mixed_group(endpoint: str) -> Iterator[str]:
     """A group like every platform group: a mixed instances policy with Spot above the base."""
-    ec2 = boto3.client("ec2", endpoint_url=endpoint)
-    autoscaling = boto3.client("autoscaling", endpoint_url=endpoint)
-    name = f"evt-it-mixed-{uuid.uuid4().hex[:8]}"
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    ec2.create_launch_template(
-        LaunchTemplateName=name, LaunchTemplateData={"ImageId": image, "InstanceType": "c6i.large"}
-    )
-    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
-    autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=name,
-        MixedInstancesPolicy={
-            "LaunchTemplate": {
-                "LaunchTemplateSpecification": {"LaunchTemplateName": name, "Version": "$Latest"},
-                "Overrides": [{"InstanceType": "c6i.large"}, {"InstanceType": "c6a.large"}],
-            },
-            "InstancesDistribution": {"OnDemandBaseCapacity": 1, "OnDemandPercentageAboveBaseCapacity": 30},
+    yield from make_group(
+        endpoint,
+        "evt-it-mixed",
+        "c6i.large",
+        lambda name: {
+            "MixedInstancesPolicy": {
+                "LaunchTemplate": {
+                    "LaunchTemplateSpecification": {"LaunchTemplateName": name, "Version": "$Latest"},
+                    "Overrides": [{"InstanceType": "c6i.large"}, {"InstanceType": "c6a.large"}],
+                },
+                "InstancesDistribution": {"OnDemandBaseCapacity": 1, "OnDemandPercentageAboveBaseCapacity": 30},
+            }
         },
-        MinSize=0,
-        MaxSize=6,
-        DesiredCapacity=0,
-        AvailabilityZones=zones,
     )
-    autoscaling.put_lifecycle_hook(
-        LifecycleHookName="boot",
-        AutoScalingGroupName=name,
-        LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING",
-        HeartbeatTimeout=300,
-        DefaultResult="CONTINUE",
-    )
-    yield name
-    autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
-    ec2.delete_launch_template(LaunchTemplateName=name)
 
 
 def play(tmp_path: Path, group: str, extra: dict[str, Any], *options: str) -> tuple[int, int, str]:
