@@ -64,7 +64,7 @@ lab_publish "${out_root}/gate-publish.log" "${tiers[@]}"
 
 gate_one() {
   local tier="$1" name="ami-gate-$1" image fails=() code elapsed start=$SECONDS
-  local ports url lynis_min marker runtime_tiers rt health="-" state="-" listening="-" launched
+  local ports lynis_min marker runtime_tiers rt health="-" state="-" listening="-" launched
   local lynis="-" reports="${out_root}/$1/gate" base_url
   image="$(image_of "$tier")" || { echo "${tier}|-|-|-|-|-|-|no manifest: run make bake|FAILED"; return 1; }
   ports="$(tier_value "$tier" bake_gate_listen_ports | tr -d '[] ')"

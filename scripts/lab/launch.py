@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import functools
 import json
 import os
 import secrets
@@ -227,17 +228,10 @@ class Platform:
         missing = count - len([m for m in group.get("Instances", []) if m.get("LifecycleState") == "InService"])
         if missing <= 0:
             return
-        spec = template_spec(group)
-        lt_id = spec.get("LaunchTemplateId") or self._template_id(spec["LaunchTemplateName"])
-        version = ec2.describe_launch_template_versions(
-            LaunchTemplateId=lt_id, Versions=[spec.get("Version", "$Default")]
-        )
+        lt_id, version, _ = self.launch_version(group)
         tags = [{"Key": t["Key"], "Value": t["Value"]} for t in group.get("Tags", []) if t.get("PropagateAtLaunch")]
         launched = ec2.run_instances(
-            LaunchTemplate={
-                "LaunchTemplateId": lt_id,
-                "Version": str(version["LaunchTemplateVersions"][0]["VersionNumber"]),
-            },
+            LaunchTemplate={"LaunchTemplateId": lt_id, "Version": version},
             MinCount=missing,
             MaxCount=missing,
             SubnetId=group["VPCZoneIdentifier"].split(",")[0],
@@ -289,14 +283,28 @@ class Platform:
             "credentials": imds_credentials(credentials, datetime.now(UTC)),
         }
 
-    def _template_id(self, name: str) -> str:
-        found = self._client["ec2"].describe_launch_templates(LaunchTemplateNames=[name])["LaunchTemplates"]
-        return found[0]["LaunchTemplateId"]
+    def launch_version(self, group: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        """(template id, version number, template data) a launch of the group gets now: the group's
+        `$Latest`, `$Default` or version number, resolved by EC2. (The emulator's per-instance record
+        of the version does not follow later versions, so it is not used.)"""
+        ec2 = self._client["ec2"]
+        spec = template_spec(group)
+        lt_id = (
+            spec.get("LaunchTemplateId")
+            or ec2.describe_launch_templates(LaunchTemplateNames=[spec["LaunchTemplateName"]])["LaunchTemplates"][0][
+                "LaunchTemplateId"
+            ]
+        )
+        resolved = ec2.describe_launch_template_versions(
+            LaunchTemplateId=lt_id, Versions=[spec.get("Version", "$Default")]
+        )["LaunchTemplateVersions"][0]
+        return lt_id, str(resolved["VersionNumber"]), resolved["LaunchTemplateData"]
 
     def instances(self, tier: str, count: int) -> list[Instance]:
         """The first `count` InService instances of the tier's group, each as EC2 would launch it."""
         group = self.group(tier)
         spec = template_spec(group)
+        lt_id, version, data = self.launch_version(group)
         members = [m for m in group.get("Instances", []) if m.get("LifecycleState") == "InService"][:count]
         if len(members) < count:
             raise LaunchError(
@@ -311,27 +319,21 @@ class Platform:
         account = self._client["sts"].get_caller_identity()["Account"]
         ec2 = self._client["ec2"]
         result = []
-        # The version a launch now gets: the group's ($Latest / $Default / a number), resolved by EC2.
-        # (The emulator's per-instance record of it does not follow later versions, so it is not used.)
-        lt_id = spec.get("LaunchTemplateId") or self._template_id(spec["LaunchTemplateName"])
-        resolved = ec2.describe_launch_template_versions(
-            LaunchTemplateId=lt_id, Versions=[spec.get("Version", "$Default")]
+        # The same for every instance of this launch: the image, the security groups, the user data.
+        ami, image = self.resolve_image(data["ImageId"])
+        groups = [g for nic in data.get("NetworkInterfaces", []) for g in nic.get("Groups", [])] + data.get(
+            "SecurityGroupIds", []
         )
-        version = str(resolved["LaunchTemplateVersions"][0]["VersionNumber"])
-        data = resolved["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        user_data = user_data_text(data)
         for member in members:
-            ami, image = self.resolve_image(data["ImageId"])
             record = ec2.describe_instances(InstanceIds=[member["InstanceId"]])["Reservations"][0]["Instances"][0]
-            groups = [g for nic in data.get("NetworkInterfaces", []) for g in nic.get("Groups", [])] + data.get(
-                "SecurityGroupIds", []
-            )
             result.append(
                 Instance(
                     tier=tier,
                     group=group["AutoScalingGroupName"],
                     instance_id=member["InstanceId"],
                     launch_template=spec.get("LaunchTemplateName", lt_id),
-                    launch_template_version=str(version),
+                    launch_template_version=version,
                     ami_id=ami,
                     image=image,
                     instance_type=member.get("InstanceType") or data.get("InstanceType", ""),
@@ -342,7 +344,7 @@ class Platform:
                     tags={t["Key"]: t["Value"] for t in record.get("Tags", [])},
                     metadata_options=metadata_options(data),
                     role=self.role_credentials(data.get("IamInstanceProfile") or {}, member["InstanceId"]),
-                    user_data=user_data_text(data),
+                    user_data=user_data,
                     traffic_port=int(target_group["Port"]),
                     health=health_of(target_group),
                     security_group_ids=groups,
@@ -408,6 +410,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@functools.cache
+def image_network_sysctls(image: str) -> list[str]:
+    """The `--sysctl` options of an image's network sysctls (read once per image and run)."""
+    return network_sysctls(
+        _run(
+            "podman",
+            "run",
+            "--rm",
+            "--entrypoint",
+            "/bin/sh",
+            image,
+            "-c",
+            "cat /etc/sysctl.d/*.conf 2>/dev/null || true",
+        )
+    )
+
+
 def _pid(container: str) -> str:
     return _run("podman", "inspect", "-f", "{{.State.Pid}}", container)
 
@@ -467,18 +486,7 @@ def boot(instance: Instance, name: str, workdir: Path) -> Booted:
     work.mkdir(parents=True, exist_ok=True)
     launch_time = datetime.now(UTC)
     port = free_port()
-    sysctls = network_sysctls(
-        _run(
-            "podman",
-            "run",
-            "--rm",
-            "--entrypoint",
-            "/bin/sh",
-            instance.image,
-            "-c",
-            "cat /etc/sysctl.d/*.conf 2>/dev/null || true",
-        )
-    )
+    sysctls = image_network_sysctls(instance.image)
     publish = [f"127.0.0.1:{port}:{instance.traffic_port}"]
     health_port = port
     if instance.health["port"] != instance.traffic_port:
@@ -597,8 +605,9 @@ def down_one(name: str) -> None:
 
 def down(prefix: str) -> None:
     names = _run("podman", "ps", "-a", "--filter", "label=arena.lab.instance", "--format", "{{.Names}}").split()
+    # Each instance's network container (<name>-net) is made first and goes last: one per instance.
     for name in names:
-        if name.startswith(prefix + "-"):
+        if name.startswith(prefix + "-") and name.endswith("-net"):
             down_one(name.removesuffix("-net"))
 
 
