@@ -2,7 +2,8 @@
 
 - /arena/local/images/<tier>: the AMI pipeline publishes these; here a placeholder image of the
   emulator whose root device is /dev/xvda (as the launch templates' root mapping).
-- An ACM certificate for arena-local.test, which inventories/local looks up by domain.
+- An ACM certificate for arena-local.test, which inventories/local looks up by domain: imported, so
+  it is ISSUED at once as the load balancers require (a requested one stays PENDING_VALIDATION).
 
 Used by tests/integration/platform/test_platform.py and by `make platform-up` / `make bench-platform`:
   python tests/integration/platform/platform_fixtures.py seed|clear
@@ -13,8 +14,13 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import boto3
+
+# tests/ holds arena_testlib (pytest puts it on sys.path; run as a script, this does).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from arena_testlib import self_signed
 
 TIERS = ("web", "api", "admin")
 DOMAIN = "arena-local.test"
@@ -39,7 +45,8 @@ def seed() -> str:
     existing = [c for c in acm.list_certificates()["CertificateSummaryList"] if c["DomainName"] == DOMAIN]
     if existing:
         return existing[0]["CertificateArn"]
-    return acm.request_certificate(DomainName=DOMAIN)["CertificateArn"]
+    cert, key = self_signed(DOMAIN)
+    return acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
 
 
 def clear() -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import boto3
 import pytest
-from arena_testlib import base_env, run
+from arena_testlib import base_env, run, self_signed
 
 TIERS = ("web", "api", "admin")
 PREFIX = "arena-local"
@@ -95,7 +95,9 @@ def fixtures(aws: dict[str, Any]) -> Iterator[None]:
         aws["ssm"].put_parameter(
             Name=f"/arena/local/images/{tier}", Value=image, Type="String", DataType="aws:ec2:image", Overwrite=True
         )
-    cert = aws["acm"].request_certificate(DomainName=DOMAIN)["CertificateArn"]
+    # Imported: ISSUED at once, as the load balancers require (a requested one stays PENDING_VALIDATION).
+    pem, key = self_signed(DOMAIN)
+    cert = aws["acm"].import_certificate(Certificate=pem, PrivateKey=key)["CertificateArn"]
     yield
     for tier in TIERS:
         aws["ssm"].delete_parameter(Name=f"/arena/local/images/{tier}")

@@ -18,7 +18,6 @@ not ISSUED or does not cover the alias is refused before anything changes
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import os
 import re
@@ -28,12 +27,8 @@ from typing import Any
 
 import boto3
 import pytest
-from arena_testlib import base_env, run
+from arena_testlib import base_env, run, self_signed
 from botocore.exceptions import ClientError
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 PLAYBOOK = ["ansible-playbook", "playbooks/platform_services.yml"]
 ENV = "local"
@@ -86,28 +81,6 @@ def client(name: str) -> Any:
 
 CORE_VARS = Path(os.environ.get("ARENA_LAB_DIR", "/tmp")) / "services-core-vars.json"
 STATIC_VARS = Path(os.environ.get("ARENA_LAB_DIR", "/tmp")) / "services-static-vars.json"
-
-
-def self_signed(*names: str) -> tuple[bytes, bytes]:
-    """A PEM certificate for ``names`` (first = CN, all in the SAN) and its key, valid for 30 days."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    pem_key = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), pem_key
 
 
 def us_east_1(name: str) -> Any:

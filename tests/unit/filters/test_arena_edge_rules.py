@@ -506,4 +506,4 @@ def test_role_renders_the_documented_principal_and_issued_only(tmp_path: Path) -
         "arn:aws-us-gov:s3:::arena-x-alb-logs-123456789012/alb/*/AWSLogs/123456789012/*"
     )
     assert got["ap-south-1/real"]["statuses"] == ["ISSUED"]
-    assert got["eu-west-1/emulator"]["statuses"] == ["ISSUED", "PENDING_VALIDATION"]
+    assert got["eu-west-1/emulator"]["statuses"] == ["ISSUED"]
