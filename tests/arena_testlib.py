@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 import os
 import subprocess
@@ -163,9 +164,7 @@ def self_signed(*names: str) -> tuple[bytes, bytes]:
 
     Imported into ACM (the emulator's too) it is ISSUED at once; a requested one stays
     PENDING_VALIDATION, as on AWS until its DNS validation passes."""
-    import datetime  # noqa: PLC0415 -- only the certificate fixtures need these
-
-    from cryptography import x509  # noqa: PLC0415
+    from cryptography import x509  # noqa: PLC0415 -- only the certificate fixtures need these
     from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
     from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
     from cryptography.x509.oid import NameOID  # noqa: PLC0415
@@ -188,3 +187,24 @@ def self_signed(*names: str) -> tuple[bytes, bytes]:
         serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
     )
     return cert.public_bytes(serialization.Encoding.PEM), pem_key
+
+
+# Scheduled actions of a group as the tests compare them: name -> (UTC start, min, desired, max).
+ScheduledActions = dict[str, tuple[str, int | None, int | None, int | None]]
+
+
+def scheduled_actions(endpoint: str, group: str) -> ScheduledActions:
+    """Every scheduled action of an Auto Scaling group in the emulator at ``endpoint``."""
+    import boto3  # noqa: PLC0415 -- only the emulator tests need it
+
+    autoscaling = boto3.client("autoscaling", endpoint_url=endpoint)
+    actions = autoscaling.describe_scheduled_actions(AutoScalingGroupName=group)["ScheduledUpdateGroupActions"]
+    return {
+        a["ScheduledActionName"]: (
+            a["StartTime"].astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if a.get("StartTime") else "",
+            a.get("MinSize"),
+            a.get("DesiredCapacity"),
+            a.get("MaxSize"),
+        )
+        for a in actions
+    }

@@ -25,6 +25,7 @@ import boto3
 import pytest
 import yaml
 from arena_testlib import REPO_ROOT, base_env, run
+from arena_testlib import scheduled_actions as scheduled
 
 GROUP_VARS = REPO_ROOT / "inventories" / "local" / "group_vars" / "all"
 NOW = "2027-01-01T00:00:00Z"  # fixed clock: the local calendar's events stay in the future
@@ -157,20 +158,6 @@ def play(tmp_path: Path, group: str, extra: dict[str, Any], *options: str) -> tu
     recap = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)
     assert recap, output
     return int(recap.group(1)), int(recap.group(2)), output
-
-
-def scheduled(endpoint: str, group: str) -> dict[str, tuple[str, int, int, int]]:
-    autoscaling = boto3.client("autoscaling", endpoint_url=endpoint)
-    actions = autoscaling.describe_scheduled_actions(AutoScalingGroupName=group)["ScheduledUpdateGroupActions"]
-    return {
-        a["ScheduledActionName"]: (
-            a["StartTime"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if a.get("StartTime") else "",
-            a.get("MinSize"),
-            a.get("DesiredCapacity"),
-            a.get("MaxSize"),
-        )
-        for a in actions
-    }
 
 
 def expected_web(group: str, events: list[dict[str, Any]]) -> dict[str, tuple[str, int, int, int]]:

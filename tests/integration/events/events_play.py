@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import boto3
-from arena_testlib import base_env, capacity_model, run
+from arena_testlib import ScheduledActions, base_env, capacity_model, run
+from arena_testlib import scheduled_actions as scheduled
 
 PLAYBOOK = "playbooks/event_scaling.yml"
 NOW = "2031-01-01T00:00:00Z"  # fixed clock: every test event is after it
@@ -58,7 +58,7 @@ MADRID_ACTIONS = [("20310114T1920Z", "2031-01-14T19:20:00Z", 2, 3), ("20310114T2
 SYDNEY_ACTIONS = [("20310301T0735Z", "2031-03-01T07:35:00Z", 3, 4), ("20310301T1000Z", "2031-03-01T10:00:00Z", 1, 1)]
 NEW_YORK_ACTIONS = [("20310710T2305Z", "2031-07-10T23:05:00Z", 5, 6), ("20310711T0230Z", "2031-07-11T02:30:00Z", 1, 1)]
 
-Actions = dict[str, tuple[str, int | None, int | None, int | None]]
+Actions = ScheduledActions
 
 
 def expected(tier: str, rows: list[tuple[str, str, int, int]]) -> Actions:
@@ -85,20 +85,6 @@ def play(tmp_path: Path, calendar: list[dict[str, Any]], *options: str, **extra:
     assert recap, output[-4000:]
     assert (result.returncode, recap.group(2)) == (0, "0"), output[-4000:]
     return int(recap.group(1)), output
-
-
-def scheduled(endpoint: str, group: str) -> Actions:
-    autoscaling = boto3.client("autoscaling", endpoint_url=endpoint)
-    actions = autoscaling.describe_scheduled_actions(AutoScalingGroupName=group)["ScheduledUpdateGroupActions"]
-    return {
-        a["ScheduledActionName"]: (
-            a["StartTime"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if a.get("StartTime") else "",
-            a.get("MinSize"),
-            a.get("DesiredCapacity"),
-            a.get("MaxSize"),
-        )
-        for a in actions
-    }
 
 
 def warm_pool(endpoint: str, group: str) -> dict[str, Any] | None:
