@@ -15,6 +15,8 @@ description:
     (about 0.5 s each on the lab's container connection, less but not nothing over SSH), so roles
     render their plain files on the controller and write them here. Used by roles/base and
     roles/hardening; handlers pick their own files from RV(changed_paths).
+  - With C(--diff), each changed path shows its content (a file's owner, group and mode in the
+    header) or its state (link target, absent) before and after, in check mode too.
 options:
   files:
     description:
@@ -58,6 +60,10 @@ changed_paths:
   description: Paths written, linked or removed (or that would be, in check mode).
   type: list
   returned: always
+diff:
+  description: One entry per changed path (content, or state and metadata), with C(--diff).
+  type: list
+  returned: changed
 """
 
 import grp
@@ -68,6 +74,7 @@ import stat
 import subprocess
 import tempfile
 
+from ansible.module_utils.arena_diff import with_diffs
 from ansible.module_utils.basic import AnsibleModule
 
 _FILE_KEYS = ("path", "content", "owner", "group", "mode")
@@ -82,6 +89,48 @@ def _needs_write(path: str, data: bytes, uid: int, gid: int, mode: int) -> bool:
         return True
     with open(path, "rb") as handle:
         return handle.read() != data
+
+
+def _state(path: str) -> dict[str, str]:
+    """What is at `path` now, in the terms of the diff."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return {"state": "absent"}
+    if stat.S_ISLNK(st.st_mode):
+        return {"state": "link", "src": os.readlink(path)}
+    if not stat.S_ISREG(st.st_mode):
+        return {"state": "other"}
+    with open(path, "rb") as handle:
+        content = handle.read().decode("utf-8", errors="replace")
+    try:
+        owner, group = pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name
+    except KeyError:
+        owner, group = str(st.st_uid), str(st.st_gid)
+    return {
+        "state": "file",
+        "owner": owner,
+        "group": group,
+        "mode": f"{stat.S_IMODE(st.st_mode):04o}",
+        "content": content,
+    }
+
+
+def _diff_entry(path: str, before: dict[str, str], after: dict[str, str]) -> dict[str, object]:
+    """A file whose content changes shows as text (owner, group, mode in the header); anything
+    else (metadata only, links, removals) as the two states."""
+    if before.get("state") == after["state"] == "file" and before["content"] != after["content"]:
+
+        def header(state: dict[str, str]) -> str:
+            return f"{path} ({state['owner']}:{state['group']} {state['mode']})"
+
+        return {
+            "before_header": header(before),
+            "after_header": header(after),
+            "before": before["content"],
+            "after": after["content"],
+        }
+    return {"before_header": path, "after_header": path, "before": before, "after": after}
 
 
 def _validate(command: str, data: bytes) -> tuple[int, str]:
@@ -122,7 +171,7 @@ def _link(path: str, src: str) -> None:
     os.replace(tmp, path)
 
 
-def _apply_files(module: AnsibleModule, changed: list[str]) -> None:
+def _apply_files(module: AnsibleModule, changed: list[str], diffs: list[dict[str, object]]) -> None:
     for item in module.params["files"]:
         missing = [key for key in _FILE_KEYS if key not in item]
         if missing:
@@ -143,25 +192,35 @@ def _apply_files(module: AnsibleModule, changed: list[str]) -> None:
             if rc != 0:
                 module.fail_json(msg=f"arena_files: {item['path']} failed validation ({item['validate']}): {output}")
         changed.append(item["path"])
+        wanted = {
+            "owner": item["owner"],
+            "group": item["group"],
+            "mode": f"{mode:04o}",
+            "content": str(item["content"]),
+        }
+        diffs.append(_diff_entry(item["path"], _state(item["path"]), {"state": "file", **wanted}))
         if not module.check_mode:
             _write(item["path"], data, uid, gid, mode)
 
 
-def run(module: AnsibleModule) -> list[str]:
-    """Apply files, links and absent; return the changed paths."""
+def run(module: AnsibleModule, diffs: list[dict[str, object]] | None = None) -> list[str]:
+    """Apply files, links and absent; return the changed paths (and add their diffs to `diffs`)."""
+    diffs = [] if diffs is None else diffs
     changed: list[str] = []
-    _apply_files(module, changed)
+    _apply_files(module, changed, diffs)
     for item in module.params["links"]:
         if "path" not in item or "src" not in item:
             module.fail_json(msg=f"arena_files: link entry {item!r} needs path and src")
         if os.path.islink(item["path"]) and os.readlink(item["path"]) == item["src"]:
             continue
         changed.append(item["path"])
+        diffs.append(_diff_entry(item["path"], _state(item["path"]), {"state": "link", "src": item["src"]}))
         if not module.check_mode:
             _link(item["path"], item["src"])
     for path in module.params["absent"]:
         if os.path.lexists(path):
             changed.append(path)
+            diffs.append(_diff_entry(path, _state(path), {"state": "absent"}))
             if not module.check_mode:
                 os.unlink(path)
     return changed
@@ -176,8 +235,9 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    changed = run(module)
-    module.exit_json(changed=bool(changed), changed_paths=changed)
+    diffs: list[dict[str, object]] = []
+    changed = run(module, diffs)
+    module.exit_json(**with_diffs(module, {"changed": bool(changed), "changed_paths": changed}, diffs))
 
 
 if __name__ == "__main__":

@@ -65,4 +65,6 @@ molecule_env() {
   export ANSIBLE_CONNECTION_PLUGINS="${ARENA_ROOT}/connection_plugins"
   # Shared custom modules (library/, e.g. arena_files used by roles/base and roles/hardening).
   export ANSIBLE_LIBRARY="${ARENA_ROOT}/library"
+  # Their shared code (module_utils/, which ansible.cfg names; molecule does not read ansible.cfg).
+  export ANSIBLE_MODULE_UTILS="${ARENA_ROOT}/module_utils"
 }
