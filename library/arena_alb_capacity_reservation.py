@@ -112,6 +112,7 @@ from typing import Any
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore itself
     import botocore
 
+from ansible.module_utils.arena_diff import with_diff
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -286,7 +287,15 @@ def main() -> None:
         module.fail_json_aws(
             error, msg=f"arena_alb_capacity_reservation: AWS call failed for {module.params['load_balancer_arn']}"
         )
-    module.exit_json(**result)
+    constraints = result["constraints"]
+    module.exit_json(
+        **with_diff(
+            module,
+            result,
+            {"capacity_units": constraints["current_capacity_units"]},
+            {"capacity_units": constraints["requested_capacity_units"]},
+        )
+    )
 
 
 if __name__ == "__main__":

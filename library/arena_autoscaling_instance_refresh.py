@@ -75,6 +75,7 @@ from typing import Any
 with contextlib.suppress(ImportError):  # a missing botocore is reported by AnsibleAWSModule
     import botocore
 
+from ansible.module_utils.arena_diff import with_diff
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -154,7 +155,9 @@ def main() -> None:
         module.fail_json(msg=str(e))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg=f"arena_autoscaling_instance_refresh: cannot refresh '{module.params['name']}'")
-    module.exit_json(**result)
+    # A refresh is started only when none runs: before, no refresh; after, the one started.
+    after = {"instance_refresh": {"status": result["status"], "preferences": result["preferences"]}}
+    module.exit_json(**with_diff(module, result, {"instance_refresh": None}, after))
 
 
 if __name__ == "__main__":

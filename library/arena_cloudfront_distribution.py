@@ -163,6 +163,7 @@ differences:
 import re
 from typing import Any
 
+from ansible.module_utils.arena_diff import record, with_diff
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from botocore.exceptions import BotoCoreError, ClientError
@@ -329,10 +330,14 @@ def wait_deployed(client: Any, dist_id: str, timeout: int) -> None:
     )
 
 
-def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tuple[bool, dict[str, Any], list[str]]:
+def ensure_present(
+    client: Any, params: dict[str, Any], check_mode: bool, shown: dict[str, Any] | None = None
+) -> tuple[bool, dict[str, Any], list[str]]:
+    """Create or update the distribution; `shown` (optional) gets the differing keys before and after."""
     want = managed_config(params)
     found = find(client, params["caller_reference"])
     if found is None:
+        record(shown, {}, want)
         if check_mode:
             return True, {}, sorted(want)
         config = {"CallerReference": params["caller_reference"], **want}
@@ -347,6 +352,8 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tup
     diff = differences(want, have)
     if not diff:
         return False, summary(client.get_distribution(Id=dist_id, aws_retry=True)["Distribution"]), []
+    before, after = project(want, have), project(want, want)
+    record(shown, {k: before[k] for k in diff}, {k: after[k] for k in diff})
     if check_mode:
         return True, {"id": dist_id}, diff
     dist = client.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig={**have, **want}, aws_retry=True)[
@@ -357,10 +364,13 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tup
     return True, summary(dist), diff
 
 
-def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool) -> bool:
+def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool, shown: dict[str, Any] | None = None) -> bool:
     found = find(client, params["caller_reference"])
     if found is None:
         return False
+    record(
+        shown, {"id": found[0], "CallerReference": params["caller_reference"], "Enabled": found[1].get("Enabled")}, {}
+    )
     if check_mode:
         return True
     dist_id, have, etag = found
@@ -429,15 +439,17 @@ def main() -> None:
         problem = check_params(module.params)
         if problem:
             module.fail_json(msg=problem)
+    shown: dict[str, Any] = {}
     try:
         if module.params["state"] == "absent":
-            module.exit_json(
-                changed=ensure_absent(client, module.params, module.check_mode), distribution={}, differences=[]
-            )
-        changed, dist, diff = ensure_present(client, module.params, module.check_mode)
+            changed = ensure_absent(client, module.params, module.check_mode, shown)
+            absent = {"changed": changed, "distribution": {}, "differences": []}
+            module.exit_json(**with_diff(module, absent, shown.get("before"), shown.get("after")))
+        changed, dist, diff = ensure_present(client, module.params, module.check_mode, shown)
     except (ClientError, BotoCoreError) as err:
         module.fail_json_aws(err, msg=f"CloudFront call failed for {module.params['caller_reference']}")
-    module.exit_json(changed=changed, distribution=dist, differences=diff)
+    result = {"changed": changed, "distribution": dist, "differences": diff}
+    module.exit_json(**with_diff(module, result, shown.get("before"), shown.get("after")))
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ origin_access_control:
 
 from typing import Any
 
+from ansible.module_utils.arena_diff import record, with_diff
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from botocore.exceptions import BotoCoreError, ClientError
@@ -101,10 +102,14 @@ def result(oac_id: str, config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tuple[bool, dict[str, Any]]:
+def ensure_present(
+    client: Any, params: dict[str, Any], check_mode: bool, shown: dict[str, Any] | None = None
+) -> tuple[bool, dict[str, Any]]:
+    """Create or update the OAC; `shown` (optional) gets its configuration before and after."""
     want = desired(params)
     current = find(client, params["name"])
     if current is None:
+        record(shown, {}, want)
         if check_mode:
             return True, result("", want)
         created = client.create_origin_access_control(OriginAccessControlConfig=want, aws_retry=True)[
@@ -114,6 +119,7 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tup
     have = {k: current.get(k, "") for k in want}
     if have == want:
         return False, result(current["Id"], want)
+    record(shown, have, want)
     if not check_mode:
         etag = client.get_origin_access_control(Id=current["Id"], aws_retry=True)["ETag"]
         client.update_origin_access_control(
@@ -122,10 +128,11 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tup
     return True, result(current["Id"], want)
 
 
-def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool) -> bool:
+def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool, shown: dict[str, Any] | None = None) -> bool:
     current = find(client, params["name"])
     if current is None:
         return False
+    record(shown, {k: current.get(k, "") for k in desired(params)}, {})
     if not check_mode:
         etag = client.get_origin_access_control(Id=current["Id"], aws_retry=True)["ETag"]
         client.delete_origin_access_control(Id=current["Id"], IfMatch=etag, aws_retry=True)
@@ -142,13 +149,17 @@ def main() -> None:
     }
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     client = module.client("cloudfront", retry_decorator=AWSRetry.jittered_backoff())
+    shown: dict[str, Any] = {}
     try:
         if module.params["state"] == "absent":
-            module.exit_json(changed=ensure_absent(client, module.params, module.check_mode), origin_access_control={})
-        changed, oac = ensure_present(client, module.params, module.check_mode)
+            changed = ensure_absent(client, module.params, module.check_mode, shown)
+            result = {"changed": changed, "origin_access_control": {}}
+            module.exit_json(**with_diff(module, result, shown.get("before"), shown.get("after")))
+        changed, oac = ensure_present(client, module.params, module.check_mode, shown)
     except (ClientError, BotoCoreError) as err:
         module.fail_json_aws(err, msg=f"CloudFront OAC call failed for {module.params['name']}")
-    module.exit_json(changed=changed, origin_access_control=oac)
+    result = {"changed": changed, "origin_access_control": oac}
+    module.exit_json(**with_diff(module, result, shown.get("before"), shown.get("after")))
 
 
 if __name__ == "__main__":

@@ -165,6 +165,7 @@ from typing import Any
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore itself
     import botocore
 
+from ansible.module_utils.arena_diff import diff_field, diff_if_asked
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -287,6 +288,25 @@ def plan(current: dict[str, dict], wanted: dict[str, dict], now: datetime) -> di
     }
 
 
+def action_view(action: dict[str, Any]) -> dict[str, Any]:
+    """What --diff shows of one action (the API shape, times as ISO 8601 UTC)."""
+    view: dict[str, Any] = {snake: action[api] for snake, api in SIZES if action.get(api) is not None}
+    for snake, api in (("start_time", "StartTime"), ("end_time", "EndTime")):
+        if action.get(api) is not None:
+            view[snake] = action[api].astimezone(UTC).isoformat()
+    if action.get("Recurrence"):
+        view["recurrence"] = action["Recurrence"]
+    return view
+
+
+def changes_diff(current: dict[str, dict], wanted: dict[str, dict], changes: dict[str, list[str]]) -> tuple[dict, dict]:
+    """(before, after) of the actions this run creates, updates or deletes, by name."""
+    names = sorted(changes["created"] + changes["updated"] + changes["deleted"])
+    before = {name: action_view(current[name]) for name in names if name in current}
+    after = {name: action_view(wanted[name]) for name in names if name in wanted}
+    return before, after
+
+
 def delete_batches(client: Any, group: str, names: list[str]) -> None:
     for index in range(0, len(names), BATCH):
         result = client.batch_delete_scheduled_action(
@@ -318,8 +338,9 @@ def apply(
             raise ActionError(f"AWS refused scheduled actions on {group}: {failed}")
 
 
-def run(client: Any, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
-    """The whole module without AnsibleModule: returns the result, raises ActionError."""
+def run(client: Any, params: dict[str, Any], check_mode: bool, show_diff: bool = False) -> dict[str, Any]:
+    """The whole module without AnsibleModule: returns the result (with `diff`, the changed actions
+    before and after, when `show_diff`), raises ActionError."""
     group, prefix = params["autoscaling_group_name"], params["name_prefix"]
     if not prefix:
         raise ActionError("name_prefix must not be empty (it would manage every scheduled action of the group)")
@@ -340,7 +361,8 @@ def run(client: Any, params: dict[str, Any], check_mode: bool) -> dict[str, Any]
     if changed and not check_mode:
         recreate = [name for name in changes["updated"] if must_recreate(current[name], wanted[name])]
         apply(client, group, wanted, changes, recreate)
-    return {"changed": changed, "skipped_past": past, **changes, "constraints": constraints}
+    shown = diff_field(show_diff, *changes_diff(current, wanted, changes)) if changed else {}
+    return {"changed": changed, "skipped_past": past, **changes, "constraints": constraints, **shown}
 
 
 def main() -> None:
@@ -369,7 +391,7 @@ def main() -> None:
     )
     client = module.client("autoscaling", retry_decorator=RETRY)
     try:
-        result = run(client, module.params, module.check_mode)
+        result = run(client, module.params, module.check_mode, show_diff=module._diff)
     except ActionError as error:
         extra = {"constraints": error.constraints} if error.constraints is not None else {}
         module.fail_json(msg=f"arena_scheduled_actions: {error}", **extra)
@@ -377,7 +399,7 @@ def main() -> None:
         module.fail_json_aws(
             error, msg=f"arena_scheduled_actions: AWS call failed for {module.params['autoscaling_group_name']}"
         )
-    module.exit_json(**result)
+    module.exit_json(**diff_if_asked(module, result))
 
 
 if __name__ == "__main__":

@@ -96,6 +96,7 @@ configuration_set:
 
 from typing import Any
 
+from ansible.module_utils.arena_diff import record, with_diff
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -210,11 +211,33 @@ def destination_calls(have: dict[str, dict[str, Any]], params: dict[str, Any]) -
     return calls
 
 
-def ensure_present(v2: Any, v1: Any, params: dict[str, Any], check_mode: bool) -> tuple[bool, dict[str, Any]]:
+def options_view(options: dict[str, Any], destinations: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What --diff shows of a configuration set: its options (the API's shape) and destinations."""
+    return {
+        "tls_policy": (options.get("DeliveryOptions") or {}).get("TlsPolicy", "OPTIONAL"),
+        "reputation_metrics": bool((options.get("ReputationOptions") or {}).get("ReputationMetricsEnabled")),
+        "suppressed_reasons": sorted((options.get("SuppressionOptions") or {}).get("SuppressedReasons", [])),
+        "event_destinations": destinations,
+    }
+
+
+def ensure_present(
+    v2: Any, v1: Any, params: dict[str, Any], check_mode: bool, shown: dict[str, Any] | None = None
+) -> tuple[bool, dict[str, Any]]:
+    """Create or update the set; `shown` (optional) gets it before and after."""
     name = params["name"]
     current = describe(v2, name)
     v2_calls: list[tuple[str, dict[str, Any]]] = []
+    wanted = options_view(
+        {
+            "DeliveryOptions": {"TlsPolicy": params["tls_policy"]},
+            "ReputationOptions": {"ReputationMetricsEnabled": params["reputation_metrics"]},
+            "SuppressionOptions": {"SuppressedReasons": params["suppressed_reasons"]},
+        },
+        {d["name"]: v1_destination(d) for d in params["event_destinations"]},
+    )
     if current is None:
+        record(shown, {}, wanted)
         if check_mode:
             return True, {}
         v2.create_configuration_set(
@@ -233,6 +256,10 @@ def ensure_present(v2: Any, v1: Any, params: dict[str, Any], check_mode: bool) -
         created = False
     v1_calls = destination_calls(have, params)
     changed = created or bool(v2_calls) or bool(v1_calls)
+    if changed and not created:
+        record(shown, options_view(current or {}, have), wanted)
+    elif created:
+        record(shown, {}, wanted)
     if not check_mode:
         for method, request in v2_calls:
             getattr(v2, method)(aws_retry=True, **request)
@@ -248,9 +275,11 @@ def ensure_present(v2: Any, v1: Any, params: dict[str, Any], check_mode: bool) -
     return changed, result
 
 
-def ensure_absent(v2: Any, params: dict[str, Any], check_mode: bool) -> bool:
-    if describe(v2, params["name"]) is None:
+def ensure_absent(v2: Any, params: dict[str, Any], check_mode: bool, shown: dict[str, Any] | None = None) -> bool:
+    current = describe(v2, params["name"])
+    if current is None:
         return False
+    record(shown, {"name": params["name"], **options_view(current, {})}, {})
     if not check_mode:
         v2.delete_configuration_set(ConfigurationSetName=params["name"], aws_retry=True)
     return True
@@ -283,16 +312,20 @@ def main() -> None:
     }
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     v2 = module.client("sesv2", retry_decorator=RETRY)
+    shown: dict[str, Any] = {}
     try:
         if module.params["state"] == "absent":
-            module.exit_json(changed=ensure_absent(v2, module.params, module.check_mode), configuration_set={})
+            changed = ensure_absent(v2, module.params, module.check_mode, shown)
+            absent = {"changed": changed, "configuration_set": {}}
+            module.exit_json(**with_diff(module, absent, shown.get("before"), shown.get("after")))
         v1 = module.client("ses", retry_decorator=RETRY_V1)
-        changed, result = ensure_present(v2, v1, module.params, module.check_mode)
+        changed, result = ensure_present(v2, v1, module.params, module.check_mode, shown)
     except ValueError as err:
         module.fail_json(msg=str(err))
     except (ClientError, BotoCoreError) as err:
         module.fail_json_aws(err, msg=f"SES configuration set call failed for {module.params['name']}")
-    module.exit_json(changed=changed, configuration_set=result)
+    final = {"changed": changed, "configuration_set": result}
+    module.exit_json(**with_diff(module, final, shown.get("before"), shown.get("after")))
 
 
 if __name__ == "__main__":

@@ -81,6 +81,7 @@ dkim_tokens:
 
 from typing import Any
 
+from ansible.module_utils.arena_diff import record, with_diff
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -139,12 +140,39 @@ def planned_calls(current: dict[str, Any], params: dict[str, Any]) -> list[tuple
     return calls
 
 
-def ensure_present(client: Any, fresh: Any, params: dict[str, Any], check_mode: bool) -> tuple[bool, dict[str, Any]]:
-    """`client` checks whether the identity exists; `fresh` (RETRY_NEW) writes and reads back."""
+def identity_view(current: dict[str, Any]) -> dict[str, Any]:
+    """What --diff shows of an identity ({} for none): the settings this module manages."""
+    if not current:
+        return {}
+    mail_from = current.get("MailFromAttributes") or {}
+    return {
+        "dkim_signing": bool(current.get("DkimAttributes", {}).get("SigningEnabled")),
+        "mail_from_domain": mail_from.get("MailFromDomain", ""),
+        "behavior_on_mx_failure": mail_from.get("BehaviorOnMxFailure", ""),
+        "configuration_set": current.get("ConfigurationSetName") or "",
+    }
+
+
+def wanted_view(params: dict[str, Any]) -> dict[str, Any]:
+    wanted_from = params.get("mail_from_domain") or ""
+    return {
+        "dkim_signing": params["dkim_signing"],
+        "mail_from_domain": wanted_from,
+        "behavior_on_mx_failure": params["behavior_on_mx_failure"] if wanted_from else "",
+        "configuration_set": params.get("configuration_set") or "",
+    }
+
+
+def ensure_present(
+    client: Any, fresh: Any, params: dict[str, Any], check_mode: bool, shown: dict[str, Any] | None = None
+) -> tuple[bool, dict[str, Any]]:
+    """`client` checks whether the identity exists; `fresh` (RETRY_NEW) writes and reads back.
+    `shown` (optional) gets the identity's settings before and after."""
     identity = params["identity"]
     current = describe(client, identity)
     changed = False
     if current is None:
+        record(shown, {}, wanted_view(params))
         if check_mode:
             return True, {}
         request: dict[str, Any] = {
@@ -159,6 +187,8 @@ def ensure_present(client: Any, fresh: Any, params: dict[str, Any], check_mode: 
         current = describe(fresh, identity) or {}
     calls = planned_calls(current, params)
     if calls:
+        if not changed:  # an identity created above is shown as created
+            record(shown, identity_view(current), wanted_view(params))
         changed = True
         if check_mode:
             return changed, current
@@ -168,9 +198,11 @@ def ensure_present(client: Any, fresh: Any, params: dict[str, Any], check_mode: 
     return changed, current
 
 
-def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool) -> bool:
-    if describe(client, params["identity"]) is None:
+def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool, shown: dict[str, Any] | None = None) -> bool:
+    current = describe(client, params["identity"])
+    if current is None:
         return False
+    record(shown, {"identity": params["identity"], **identity_view(current)}, {})
     if not check_mode:
         client.delete_email_identity(EmailIdentity=params["identity"], aws_retry=True)
     return True
@@ -196,18 +228,25 @@ def main() -> None:
     if params.get("mail_from_domain") and not params["mail_from_domain"].endswith("." + params["identity"]):
         module.fail_json(msg=f"mail_from_domain must be a subdomain of {params['identity']}")
     client = module.client("sesv2", retry_decorator=RETRY)
+    shown: dict[str, Any] = {}
     try:
         if params["state"] == "absent":
-            module.exit_json(changed=ensure_absent(client, params, module.check_mode), identity={}, dkim_tokens=[])
+            absent = {
+                "changed": ensure_absent(client, params, module.check_mode, shown),
+                "identity": {},
+                "dkim_tokens": [],
+            }
+            module.exit_json(**with_diff(module, absent, shown.get("before"), shown.get("after")))
         fresh = module.client("sesv2", retry_decorator=RETRY_NEW)
-        changed, current = ensure_present(client, fresh, params, module.check_mode)
+        changed, current = ensure_present(client, fresh, params, module.check_mode, shown)
     except (ClientError, BotoCoreError) as err:
         module.fail_json_aws(err, msg=f"SES v2 call failed for {params['identity']}")
-    module.exit_json(
-        changed=changed,
-        identity=camel_dict_to_snake_dict(current, ignore_list=["Tags", "Policies"]),
-        dkim_tokens=current.get("DkimAttributes", {}).get("Tokens", []),
-    )
+    result = {
+        "changed": changed,
+        "identity": camel_dict_to_snake_dict(current, ignore_list=["Tags", "Policies"]),
+        "dkim_tokens": current.get("DkimAttributes", {}).get("Tokens", []),
+    }
+    module.exit_json(**with_diff(module, result, shown.get("before"), shown.get("after")))
 
 
 if __name__ == "__main__":

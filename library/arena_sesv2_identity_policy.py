@@ -58,6 +58,7 @@ policy:
 import json
 from typing import Any
 
+from ansible.module_utils.arena_diff import record, with_diff
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from botocore.exceptions import BotoCoreError, ClientError
@@ -79,18 +80,23 @@ def current_policy(client: Any, identity: str, name: str) -> dict[str, Any] | No
     return json.loads(policies[name]) if name in policies else None
 
 
-def ensure(client: Any, params: dict[str, Any], check_mode: bool) -> tuple[bool, dict[str, Any]]:
+def ensure(
+    client: Any, params: dict[str, Any], check_mode: bool, shown: dict[str, Any] | None = None
+) -> tuple[bool, dict[str, Any]]:
+    """Bring the policy to the requested state; `shown` (optional) gets the policy before and after."""
     identity, name = params["identity"], params["policy_name"]
     have = current_policy(client, identity, name)
     if params["state"] == "absent":
         if have is None:
             return False, {}
+        record(shown, {"policy": have}, {})
         if not check_mode:
             client.delete_email_identity_policy(EmailIdentity=identity, PolicyName=name, aws_retry=True)
         return True, {}
     want = json.loads(params["policy"]) if isinstance(params["policy"], str) else params["policy"]
     if have == want:
         return False, want
+    record(shown, {} if have is None else {"policy": have}, {"policy": want})
     if not check_mode:
         operation = "create_email_identity_policy" if have is None else "update_email_identity_policy"
         getattr(client, operation)(
@@ -110,11 +116,14 @@ def main() -> None:
         argument_spec=argument_spec, supports_check_mode=True, required_if=[("state", "present", ["policy"])]
     )
     client = module.client("sesv2", retry_decorator=RETRY)
+    shown: dict[str, Any] = {}
     try:
-        changed, policy = ensure(client, module.params, module.check_mode)
+        changed, policy = ensure(client, module.params, module.check_mode, shown)
     except (ClientError, BotoCoreError) as err:
         module.fail_json_aws(err, msg=f"SES v2 policy call failed for {module.params['identity']}")
-    module.exit_json(changed=changed, policy=policy)
+    module.exit_json(
+        **with_diff(module, {"changed": changed, "policy": policy}, shown.get("before"), shown.get("after"))
+    )
 
 
 if __name__ == "__main__":

@@ -147,6 +147,7 @@ from typing import Any
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore itself
     import botocore
 
+from ansible.module_utils.arena_diff import MASK, diff_field, diff_if_asked
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -223,6 +224,15 @@ def wanted_parameter(params: dict[str, Any], current: dict[str, Any]) -> dict[st
     }
 
 
+def diff_view(parameter: dict[str, Any]) -> dict[str, Any]:
+    """What --diff shows of a parameter ({} for none); a SecureString's value (one written by
+    another tool) is masked."""
+    view = {k: parameter[k] for k in ("value", "data_type", "type", "description", "tags") if k in parameter}
+    if view.get("type") == "SecureString":
+        view["value"] = MASK
+    return view
+
+
 def put_request(wanted: dict[str, Any], *, create: bool) -> dict[str, Any]:
     request: dict[str, Any] = {
         "Name": wanted["name"],
@@ -290,9 +300,14 @@ def wait_for_version(
 
 
 def run(
-    client: Any, params: dict[str, Any], check_mode: bool, sleep: Callable[[float], None] = time.sleep
+    client: Any,
+    params: dict[str, Any],
+    check_mode: bool,
+    sleep: Callable[[float], None] = time.sleep,
+    show_diff: bool = False,
 ) -> dict[str, Any]:
-    """The whole module without AnsibleModule: returns the result, raises SsmParameterError."""
+    """The whole module without AnsibleModule: returns the result (with `diff` when `show_diff`),
+    raises SsmParameterError."""
     validate(params)
     name = params["name"]
     current = current_parameter(client, name)
@@ -301,7 +316,7 @@ def run(
             return {"changed": False, "parameter": {}}
         if not check_mode:
             client.delete_parameter(Name=name, aws_retry=True)
-        return {"changed": True, "parameter": {}}
+        return {"changed": True, "parameter": {}, **diff_field(show_diff, diff_view(current), {})}
 
     wanted = wanted_parameter(params, current)
     replace = bool(current) and current["data_type"] != wanted["data_type"]
@@ -322,15 +337,16 @@ def run(
         calls.extend(tag_calls(name, current["tags"], wanted["tags"]))
 
     version = 1 if create else current["version"] + (1 if write else 0)
+    changes = diff_field(show_diff, diff_view(current), diff_view(wanted))
     if check_mode or not calls:
-        return {"changed": bool(calls), "parameter": wanted | {"version": version}}
+        return {"changed": bool(calls), "parameter": wanted | {"version": version}, **changes}
     for method, request in calls:
         response = getattr(client, method)(aws_retry=True, **request)
         if method == "put_parameter":
             version = response["Version"]
     if write and wanted["data_type"] == IMAGE and params["wait_timeout"] > 0:
         wait_for_version(client, wanted, version, params["wait_timeout"], sleep)
-    return {"changed": True, "parameter": wanted | {"version": version}}
+    return {"changed": True, "parameter": wanted | {"version": version}, **changes}
 
 
 def main() -> None:
@@ -353,12 +369,12 @@ def main() -> None:
     )
     client = module.client("ssm", retry_decorator=RETRY)
     try:
-        result = run(client, module.params, module.check_mode)
+        result = run(client, module.params, module.check_mode, show_diff=module._diff)
     except SsmParameterError as error:
         module.fail_json(msg=f"arena_ssm_parameter: {error}")
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
         module.fail_json_aws(error, msg=f"arena_ssm_parameter: AWS call failed for {module.params['name']}")
-    module.exit_json(**result)
+    module.exit_json(**diff_if_asked(module, result))
 
 
 if __name__ == "__main__":

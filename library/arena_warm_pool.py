@@ -118,6 +118,7 @@ from typing import Any
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore itself
     import botocore
 
+from ansible.module_utils.arena_diff import diff_field, diff_if_asked
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -237,8 +238,9 @@ def refusals(constraints: dict[str, Any]) -> list[str]:
     return found
 
 
-def run(client: Any, ec2: Any, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
-    """The whole module without AnsibleModule: returns the result, raises WarmPoolError.
+def run(client: Any, ec2: Any, params: dict[str, Any], check_mode: bool, show_diff: bool = False) -> dict[str, Any]:
+    """The whole module without AnsibleModule: returns the result (with `diff`, the pool before and
+    after, when `show_diff`), raises WarmPoolError.
 
     ``client`` is the autoscaling client, ``ec2`` the EC2 client (launch templates); both retrying
     (amazon.aws's wrapper: every call passes aws_retry=True).
@@ -250,7 +252,7 @@ def run(client: Any, ec2: Any, params: dict[str, Any], check_mode: bool) -> dict
             return {"changed": False, "warm_pool": {}}
         if not check_mode:
             client.delete_warm_pool(AutoScalingGroupName=group, ForceDelete=params["force_delete"], aws_retry=True)
-        return {"changed": True, "warm_pool": {}}
+        return {"changed": True, "warm_pool": {}, **diff_field(show_diff, current, {})}
     wanted = wanted_pool(params)  # bad input fails before any call
     current = current_pool(client, group)
     constraints = group_constraints(client, ec2, group)
@@ -268,7 +270,7 @@ def run(client: Any, ec2: Any, params: dict[str, Any], check_mode: bool) -> dict
             InstanceReusePolicy={"ReuseOnScaleIn": wanted["reuse_on_scale_in"]},
             aws_retry=True,
         )
-    return {"changed": True, "warm_pool": wanted, "constraints": constraints}
+    return {"changed": True, "warm_pool": wanted, "constraints": constraints, **diff_field(show_diff, current, wanted)}
 
 
 def main() -> None:
@@ -287,7 +289,7 @@ def main() -> None:
     client = module.client("autoscaling", retry_decorator=RETRY)
     ec2 = module.client("ec2", retry_decorator=RETRY)
     try:
-        result = run(client, ec2, module.params, module.check_mode)
+        result = run(client, ec2, module.params, module.check_mode, show_diff=module._diff)
     except WarmPoolError as error:
         extra = {"constraints": error.constraints} if error.constraints is not None else {}
         module.fail_json(msg=f"arena_warm_pool: {error}", **extra)
@@ -295,7 +297,7 @@ def main() -> None:
         module.fail_json_aws(
             error, msg=f"arena_warm_pool: AWS call failed for {module.params['autoscaling_group_name']}"
         )
-    module.exit_json(**result)
+    module.exit_json(**diff_if_asked(module, result))
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 of every change a module reports (issue 14).
 
 A module builds ``before`` and ``after`` as small dicts in its own terms (the keys it manages, of
-each resource it changes; ``{}`` for a resource that does not exist), and passes its result through
-:func:`with_diff` just before ``exit_json``. The diff is added only when the result says changed and
-Ansible asked for a diff (``module._diff``), as Ansible's own modules do; the callback prints dicts
-as sorted JSON. Secrets never reach it: values under a secret key (:data:`SECRET_KEYS`, or the
-module's own) are replaced with Ansible's own no_log mask, and a module masks any other secret
-(an SSM SecureString value) with :data:`MASK` itself.
+each resource it changes; ``{}`` for a resource that does not exist) and passes its result through
+:func:`with_diff` just before ``exit_json``; or its inner function (which has no AnsibleModule)
+spreads :func:`diff_field` into the result it returns, and ``main`` passes that through
+:func:`diff_if_asked`.
+Either way the diff stays only when the result says changed and Ansible asked for a diff
+(``module._diff``), as Ansible's own modules do; the callback prints dicts as sorted JSON. Secrets
+never reach it: values under a secret key (:data:`SECRET_KEYS`, or the module's own) are replaced
+with Ansible's own no_log mask, and a module masks any other secret (an SSM SecureString value)
+with :data:`MASK` itself.
 
 Modules reach this file as ``ansible.module_utils.arena_diff``: ansible.cfg's ``module_utils``
 names this directory (``ANSIBLE_MODULE_UTILS`` where ansible.cfg is not read, as in molecule), and
@@ -49,6 +52,34 @@ def with_diff(
     """``result`` plus ``diff`` when it reports a change and Ansible runs with ``--diff``."""
     if result.get("changed") and getattr(module, "_diff", False):
         result["diff"] = diff(before, after, secret_keys)
+    return result
+
+
+def diff_field(show: bool, before: Any, after: Any, secret_keys: Iterable[str] = ()) -> dict[str, Any]:
+    """``{"diff": diff(before, after)}`` when ``show`` (the module's ``_diff``), else ``{}``: for a
+    module's inner function to spread into the result it returns."""
+    return {"diff": diff(before, after, secret_keys)} if show else {}
+
+
+def record(shown: dict[str, Any] | None, before: Any, after: Any, key: str | None = None) -> None:
+    """For a module's inner function that takes an optional ``shown`` dict (``None``: nobody asks):
+    note before and after of what it changes (under ``key`` when it changes several things), for
+    ``main`` to pass to :func:`with_diff` as ``shown.get("before")``, ``shown.get("after")``."""
+    if shown is None:
+        return
+    if key is None:
+        shown.update(before=before, after=after)
+    else:
+        shown.setdefault("before", {})[key] = before
+        shown.setdefault("after", {})[key] = after
+
+
+def diff_if_asked(module: Any, result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` as it goes to ``exit_json``: for a module whose inner function (which has no
+    AnsibleModule) puts :func:`diff`'s answer in ``result["diff"]``, the diff stays only when the
+    result reports a change and Ansible runs with ``--diff``."""
+    if not (result.get("changed") and getattr(module, "_diff", False)):
+        result.pop("diff", None)
     return result
 
 

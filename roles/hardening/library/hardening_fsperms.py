@@ -14,6 +14,8 @@ description:
     whole filesystem is never walked). Bits are stripped from every file whose real path is not in
     O(suid_allowlist). Files owned by a package get a C(dpkg-statoverride) so upgrades keep the
     new mode.
+  - With C(--diff), every path it changes shows its owner, group and mode before and after, in
+    check mode too.
 options:
   permissions:
     description: List of dicts with C(path) (glob), C(owner), C(group), C(mode) (octal string).
@@ -68,6 +70,7 @@ import os
 import pwd
 import stat
 
+from ansible.module_utils.arena_diff import with_diff
 from ansible.module_utils.basic import AnsibleModule
 
 SPECIAL = stat.S_ISUID | stat.S_ISGID
@@ -116,7 +119,17 @@ def _override(module: AnsibleModule, path: str) -> str | None:
     return out.strip() if rc == 0 and out.strip() else None
 
 
-def _fix_permissions(module: AnsibleModule, entries: list[dict]) -> list[str]:
+def _describe(uid: int, gid: int, mode: int) -> str:
+    """`owner:group mode` as --diff shows it."""
+    try:
+        owner, group = pwd.getpwuid(uid).pw_name, grp.getgrgid(gid).gr_name
+    except KeyError:
+        owner, group = str(uid), str(gid)
+    return f"{owner}:{group} {mode:04o}"
+
+
+def _fix_permissions(module: AnsibleModule, entries: list[dict], shown: tuple[dict, dict]) -> list[str]:
+    """Fix owner, group and mode; `shown` (before, after) gets each fixed path's old and new state."""
     fixed: list[str] = []
     for item in entries:
         for key in ("path", "owner", "group", "mode"):
@@ -135,6 +148,8 @@ def _fix_permissions(module: AnsibleModule, entries: list[dict]) -> list[str]:
                 continue
             if st.st_uid != uid or st.st_gid != gid or stat.S_IMODE(st.st_mode) != mode:
                 fixed.append(path)
+                shown[0][path] = _describe(st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+                shown[1][path] = _describe(uid, gid, mode)
                 if not module.check_mode:
                     os.chown(path, uid, gid)
                     os.chmod(path, mode)
@@ -157,7 +172,9 @@ def _strip(module: AnsibleModule, real: str, path: str, dpkg_paths: set[str]) ->
     )
 
 
-def _reduce_suid(module: AnsibleModule, allowlist: list[str], scan_dirs: list[str]) -> tuple[list[str], list[str]]:
+def _reduce_suid(
+    module: AnsibleModule, allowlist: list[str], scan_dirs: list[str], shown: tuple[dict, dict]
+) -> tuple[list[str], list[str]]:
     allow = {os.path.realpath(p) for p in allowlist}
     dpkg_paths = set(_dpkg_paths())
     stripped: list[str] = []
@@ -167,6 +184,9 @@ def _reduce_suid(module: AnsibleModule, allowlist: list[str], scan_dirs: list[st
             remaining.append(real)
             continue
         stripped.append(real)
+        st = os.stat(real)
+        shown[0][real] = _describe(st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+        shown[1][real] = _describe(st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode) & ~SPECIAL)
         if not module.check_mode:
             _strip(module, real, path, dpkg_paths)
     return stripped, remaining
@@ -183,17 +203,14 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
-    fixed = _fix_permissions(module, params["permissions"])
+    shown: tuple[dict, dict] = ({}, {})
+    fixed = _fix_permissions(module, params["permissions"], shown)
     stripped: list[str] = []
     remaining: list[str] = []
     if params["suid_reduce"]:
-        stripped, remaining = _reduce_suid(module, params["suid_allowlist"], params["suid_scan_dirs"])
-    module.exit_json(
-        changed=bool(fixed or stripped),
-        fixed=fixed,
-        suid_stripped=stripped,
-        suid_files=sorted(remaining),
-    )
+        stripped, remaining = _reduce_suid(module, params["suid_allowlist"], params["suid_scan_dirs"], shown)
+    result = {"changed": bool(fixed or stripped), "fixed": fixed, "suid_stripped": stripped}
+    module.exit_json(**with_diff(module, {**result, "suid_files": sorted(remaining)}, *shown))
 
 
 if __name__ == "__main__":

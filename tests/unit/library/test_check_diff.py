@@ -1,0 +1,263 @@
+"""`--check --diff` shows a diff for every change a custom module reports (issue 14).
+
+For each module in library/ and roles/*/library/, one call that changes something runs in check
+mode with Ansible's diff on (``_ansible_diff``), against botocore's Stubber (only the reads are
+answered: a write in check mode would find no queued response and fail), or against a temporary
+directory for the modules that manage local files. The result must say changed and carry
+``diff`` (one ``{before, after}`` or a list of them) whose before and after differ. Secrets (an
+ElastiCache AUTH token, an SSM SecureString value) must not appear in it. A module with no case
+here fails test_every_module_has_a_case.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+ROOT = Path(__file__).resolve().parents[3]
+MODULES = sorted(
+    str(p.relative_to(ROOT)) for p in [*ROOT.glob("library/*.py"), *ROOT.glob("roles/*/library/*.py")]
+)
+CHECK_DIFF = {"_ansible_check_mode": True, "_ansible_diff": True}
+MASK = "********"
+SECRET = "correct-horse-battery-staple-token"
+
+
+def load(path: str) -> ModuleType:
+    name = f"{Path(path).stem}_diff_under_test"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def stubbed(service: str, calls: list[tuple[str, dict[str, Any]]]) -> tuple[Any, Stubber]:
+    """A client of `service` whose only answers are `calls` (operation, response), in order.
+    A response {"Error": {"Code": code}} is answered as that error."""
+    client = boto3.client(service, region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    stubber = Stubber(client)
+    for operation, response in calls:
+        if set(response) == {"Error"}:
+            stubber.add_client_error(operation, service_error_code=response["Error"]["Code"])
+        else:
+            stubber.add_response(operation, response)
+    stubber.activate()
+    return client, stubber
+
+
+# A case: (module path, module arguments, {service: [(operation, response), ...]}); the arguments
+# of the modules that work on local files may name {tmp} (a fresh temporary directory).
+Case = tuple[str, dict[str, Any], dict[str, list[tuple[str, dict[str, Any]]]]]
+
+
+def files_case(tmp: Path) -> Case:
+    (tmp / "motd").write_text("old\n")
+    os.chmod(tmp / "motd", 0o644)
+    item = {"path": str(tmp / "motd"), "content": "new\n", "owner": "root", "group": "root", "mode": "0644"}
+    return "library/arena_files.py", {"files": [item], "absent": [str(tmp / "motd")]}, {}
+
+
+def ssm_case(_tmp: Path) -> Case:
+    """A SecureString someone else wrote, overwritten as a plain String: its value stays masked."""
+    name = "/arena/staging/images/web"
+    stored = {"Name": name, "Type": "SecureString", "Value": SECRET, "Version": 3, "DataType": "text"}
+    return (
+        "library/arena_ssm_parameter.py",
+        {"name": name, "value": "ami-0123456789abcdef0"},
+        {
+            "ssm": [
+                ("describe_parameters", {"Parameters": [{"Name": name, "Type": "SecureString", "DataType": "text"}]}),
+                ("get_parameter", {"Parameter": stored}),
+                ("list_tags_for_resource", {"TagList": []}),
+            ]
+        },
+    )
+
+
+GROUP = "arena-staging-web"
+LB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/arena-staging-web/50dc6c495c0c9188"
+GROUP_ANSWER = {
+    "AutoScalingGroups": [
+        {
+            "AutoScalingGroupName": GROUP,
+            "MinSize": 2,
+            "MaxSize": 40,
+            "DesiredCapacity": 2,
+            "DefaultCooldown": 300,
+            "AvailabilityZones": ["eu-west-1a", "eu-west-1b"],
+            "HealthCheckType": "ELB",
+            "CreatedTime": "2027-01-01T00:00:00Z",
+        }
+    ]
+}
+
+
+def alb_reservation_case(_tmp: Path) -> Case:
+    reserved = {
+        "MinimumLoadBalancerCapacity": {"CapacityUnits": 100},
+        "DecreaseRequestsRemaining": 2,
+        "CapacityReservationState": [
+            {"AvailabilityZone": "eu-west-1a", "State": {"Code": "provisioned"}, "EffectiveCapacityUnits": 50}
+        ],
+    }
+    return (
+        "library/arena_alb_capacity_reservation.py",
+        {"load_balancer_arn": LB_ARN, "capacity_units": 40},
+        {"elbv2": [("describe_capacity_reservation", reserved)], "service-quotas": []},
+    )
+
+
+def instance_refresh_case(_tmp: Path) -> Case:
+    return (
+        "library/arena_autoscaling_instance_refresh.py",
+        {"name": GROUP},
+        {
+            "autoscaling": [
+                ("describe_auto_scaling_groups", GROUP_ANSWER),
+                ("describe_instance_refreshes", {"InstanceRefreshes": []}),
+            ]
+        },
+    )
+
+
+def scheduled_actions_case(_tmp: Path) -> Case:
+    existing = {
+        "AutoScalingGroupName": GROUP,
+        "ScheduledActionName": "arena-final-up",
+        "StartTime": datetime(2027, 6, 1, 18, 0, tzinfo=UTC),
+        "MinSize": 4,
+        "MaxSize": 20,
+    }
+    action = {"name": "arena-final-up", "start_time": "2027-06-01T18:30:00Z", "min_size": 8, "max_size": 30}
+    return (
+        "library/arena_scheduled_actions.py",
+        {"autoscaling_group_name": GROUP, "name_prefix": "arena-", "actions": [action], "now": "2027-05-01T00:00:00Z"},
+        {"autoscaling": [("describe_scheduled_actions", {"ScheduledUpdateGroupActions": [existing]})]},
+    )
+
+
+def warm_pool_case(_tmp: Path) -> Case:
+    pool = {"MinSize": 2, "MaxGroupPreparedCapacity": -1, "PoolState": "Stopped"}
+    return (
+        "library/arena_warm_pool.py",
+        {"autoscaling_group_name": GROUP, "state": "absent"},
+        {"autoscaling": [("describe_warm_pool", {"WarmPoolConfiguration": pool, "Instances": []})], "ec2": []},
+    )
+
+
+def fsperms_case(tmp: Path) -> Case:
+    (tmp / "shadow").write_text("root:*:19000:0:99999:7:::\n")
+    os.chmod(tmp / "shadow", 0o644)
+    entry = {"path": str(tmp / "shadow"), "owner": "root", "group": "root", "mode": "0600"}
+    return "roles/hardening/library/hardening_fsperms.py", {"permissions": [entry]}, {}
+
+
+def ses_identity_policy_case(_tmp: Path) -> Case:
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ses"}}]}
+    return (
+        "library/arena_sesv2_identity_policy.py",
+        {"identity": "arena.example", "policy_name": "arena-send", "policy": policy},
+        {"sesv2": [("get_email_identity_policies", {"Policies": {}})]},
+    )
+
+
+def ses_configuration_set_case(_tmp: Path) -> Case:
+    current = {"ConfigurationSetName": "arena-staging", "DeliveryOptions": {"TlsPolicy": "OPTIONAL"}}
+    return (
+        "library/arena_sesv2_configuration_set.py",
+        {"name": "arena-staging"},
+        {
+            "sesv2": [("get_configuration_set", current)],
+            "ses": [("describe_configuration_set", {"ConfigurationSet": {"Name": "arena-staging"}})],
+        },
+    )
+
+
+def ses_email_identity_case(_tmp: Path) -> Case:
+    current = {"IdentityType": "DOMAIN", "DkimAttributes": {"SigningEnabled": False}}
+    return (
+        "library/arena_sesv2_email_identity.py",
+        {"identity": "arena.example", "mail_from_domain": "mail.arena.example"},
+        {"sesv2": [("get_email_identity", current)]},
+    )
+
+
+def cloudfront_oac_case(_tmp: Path) -> Case:
+    empty = {"OriginAccessControlList": {"Marker": "", "MaxItems": 100, "IsTruncated": False, "Quantity": 0}}
+    return (
+        "library/arena_cloudfront_oac.py",
+        {"name": "arena-staging-static"},
+        {"cloudfront": [("list_origin_access_controls", empty)]},
+    )
+
+
+def cloudfront_distribution_case(_tmp: Path) -> Case:
+    empty = {"DistributionList": {"Marker": "", "MaxItems": 100, "IsTruncated": False, "Quantity": 0}}
+    args = {
+        "caller_reference": "arena-staging-static",
+        "origin_domain_name": "arena-staging-static.s3.eu-west-1.amazonaws.com",
+        "origin_access_control_id": "E2QWRUHEXAMPLE",
+    }
+    return "library/arena_cloudfront_distribution.py", args, {"cloudfront": [("list_distributions", empty)]}
+
+
+CASES: dict[str, Callable[[Path], Case]] = {
+    "roles/hardening/library/hardening_fsperms.py": fsperms_case,
+    "library/arena_sesv2_identity_policy.py": ses_identity_policy_case,
+    "library/arena_sesv2_configuration_set.py": ses_configuration_set_case,
+    "library/arena_sesv2_email_identity.py": ses_email_identity_case,
+    "library/arena_cloudfront_oac.py": cloudfront_oac_case,
+    "library/arena_cloudfront_distribution.py": cloudfront_distribution_case,
+    "library/arena_alb_capacity_reservation.py": alb_reservation_case,
+    "library/arena_autoscaling_instance_refresh.py": instance_refresh_case,
+    "library/arena_scheduled_actions.py": scheduled_actions_case,
+    "library/arena_warm_pool.py": warm_pool_case,
+    "library/arena_files.py": files_case,
+    "library/arena_ssm_parameter.py": ssm_case,
+}
+
+
+def entries(result: dict[str, Any]) -> list[dict[str, Any]]:
+    assert "diff" in result, f"no diff in {result}"
+    diff = result["diff"]
+    return diff if isinstance(diff, list) else [diff]
+
+
+@pytest.mark.parametrize("path", sorted(CASES))
+def test_check_mode_shows_a_diff(path: str, tmp_path: Path, run_module: Any) -> None:
+    case_path, args, calls = CASES[path](tmp_path)
+    assert case_path == path
+    clients = {service: stubbed(service, answers) for service, answers in calls.items()}
+    result = run_module(load(path), {**args, **CHECK_DIFF}, {s: c for s, (c, _stub) in clients.items()})
+    assert not result.get("failed"), result.get("msg")
+    assert result["changed"] is True
+    for entry in entries(result):
+        assert entry["before"] != entry["after"], entry
+        assert entry["before"] or entry["after"], entry
+    assert SECRET not in json.dumps(result)
+    for _client, stubber in clients.values():
+        stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("path", sorted(CASES))
+def test_no_diff_without_the_diff_flag(path: str, tmp_path: Path, run_module: Any) -> None:
+    """Ansible's convention: the diff only when asked for (module._diff)."""
+    _case_path, args, calls = CASES[path](tmp_path)
+    clients = {service: stubbed(service, answers)[0] for service, answers in calls.items()}
+    result = run_module(load(path), {**args, "_ansible_check_mode": True}, clients)
+    assert result["changed"] is True and "diff" not in result
+
