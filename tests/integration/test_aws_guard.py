@@ -6,8 +6,10 @@ that is not for the local emulator fails at once instead of reaching AWS.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,59 @@ def test_refuses_without_an_emulator_endpoint() -> None:
 def test_refuses_a_real_aws_endpoint_without_opt_in() -> None:
     env = base_env({"AWS_URL": "https://sts.eu-west-1.amazonaws.com", "AWS_REGION": "eu-west-1"}, keep_aws=False)
     assert_refused_before_any_api_call(run(PLAYBOOK, env))
+
+
+# AWS endpoint spellings the SDK accepts that the old host regex took for an emulator (so the play
+# went on to call them without the opt-in). Each is refused before any API call, with the reason.
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://STS.EU-WEST-1.AMAZONAWS.COM", "host sts.eu-west-1.amazonaws.com is an AWS endpoint (partition aws,"),
+        ("https://sts.eu-west-1.api.aws", "host sts.eu-west-1.api.aws is an AWS endpoint (partition aws,"),
+        ("https://sts.amazonaws.com.?x=1", "host sts.amazonaws.com is an AWS endpoint (partition aws,"),
+        ("https://sts.us-isob-east-1.sc2s.sgov.gov", "is an AWS endpoint (partition aws-iso-b,"),
+    ],
+    ids=["upper-case", "dual-stack", "trailing-dot-and-query", "iso-partition"],
+)
+def test_refuses_aws_spellings_the_old_regex_missed(url: str, reason: str) -> None:
+    env = base_env({"AWS_URL": url, "AWS_REGION": "eu-west-1"}, keep_aws=False)
+    result = run(PLAYBOOK, env)
+    assert_refused_before_any_api_call(result)
+    assert reason in re.sub(r"\s+", " ", result.stdout)
+
+
+def closed_loopback_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("mode", [[], ["--check"]], ids=["run", "check-mode"])
+def test_a_stopped_emulator_fails_in_one_line(mode: list[str]) -> None:
+    url = f"http://127.0.0.1:{closed_loopback_port()}"
+    env = base_env(
+        {
+            "AWS_URL": url,
+            "AWS_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",  # a task result on one line, as printed
+        },
+        keep_aws=False,
+    )
+    result = run([*PLAYBOOK, *mode], env)
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    assert "TASK [aws_guard : Guard | Require a running emulator]" in out
+    assert "TASK [Read the caller identity]" not in out  # no AWS task started
+    fatal = [line for line in result.stdout.splitlines() if line.startswith("fatal: [localhost]: FAILED! => ")]
+    assert len(fatal) == 1, out
+    message = json.loads(fatal[0].split(" => ", 1)[1])["msg"]
+    hint = "run `make emulator-up` first (then `source .lab/emulator.env`)"
+    assert message == f"no AWS emulator answers at {url}: {hint}"
+    assert "Traceback" not in out and "EndpointConnectionError" not in out and "Could not connect" not in out
+    assert recap(out)["failed"] == 1
 
 
 @pytest.mark.parametrize(
