@@ -1,12 +1,22 @@
-"""The dynamic inventories group emulator instances by tier, per environment."""
+"""The dynamic inventories group emulator instances by tier, per environment, and never call AWS
+without the real-AWS opt-in (inventory_plugins/arena_aws_ec2.py).
+
+The no-call tests send every HTTP(S) request of the child process through a recording proxy on
+loopback that answers nothing: a connection there is a call the inventory tried to make, and none
+leaves the machine.
+"""
 
 from __future__ import annotations
 
 import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
-from arena_testlib import base_env, run
+from arena_testlib import REPO_ROOT, base_env, run
 
 TIERS = ("web", "api", "admin")
 
@@ -77,11 +87,167 @@ def test_staging_hosts_are_reached_through_ssm(fleet: dict[tuple[str, str], str]
 
 
 def test_local_inventory_never_leaves_loopback_without_the_emulator() -> None:
-    # No AWS_URL: the local aws_ec2 source points at a closed loopback port, parses to nothing,
-    # and the container hosts are still there.
+    # No AWS_URL: the local aws_ec2 source points at a closed loopback port: one warning line, no
+    # hosts from it, and the container hosts are still there.
     result = run(["ansible-inventory", "-i", "inventories/local", "--list"], base_env(keep_aws=False))
     assert result.returncode == 0, result.stderr
     inv = json.loads(result.stdout)
     assert "aws_ec2" not in inv
     assert inv["lab"]["hosts"] == ["arena-demo"]
-    assert "Unable to parse" in result.stderr and "aws_ec2.yml" in result.stderr
+    warning = (
+        "[WARNING]: no AWS emulator answers at http://127.0.0.1:9: run `make emulator-up` first "
+        "(then `source .lab/emulator.env`); no hosts from "
+    )
+    assert warning in result.stderr
+    assert "Traceback" not in result.stderr and "Could not connect" not in result.stderr
+
+
+class RecordingProxy:
+    """A loopback TCP listener that records the first line of every connection and closes it."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self._server = socket.socket()
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(16)
+        self._server.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    self.requests.append(conn.recv(4096).decode(errors="replace").split("\r\n")[0])
+                except OSError:
+                    self.requests.append("<connection without a request>")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._server.close()
+
+
+@pytest.fixture
+def proxy() -> Iterator[RecordingProxy]:
+    recorder = RecordingProxy()
+    yield recorder
+    recorder.close()
+
+
+def recorded_env(proxy: RecordingProxy, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """No AWS settings but dummy keys (so botocore would go straight to EC2), every request through
+    the recording proxy (no NO_PROXY exception, not even loopback), no instance metadata."""
+    env = base_env(
+        {
+            "HTTP_PROXY": proxy.url,
+            "HTTPS_PROXY": proxy.url,
+            "NO_PROXY": "",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "eu-west-1",
+        },
+        keep_aws=False,
+    )
+    env.update(extra or {})
+    return env
+
+
+def aws_ec2_hosts(result) -> set[str]:
+    inv = json.loads(result.stdout)
+    return set(inv.get("aws_ec2", {}).get("hosts", []))
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+@pytest.mark.parametrize(
+    ("endpoint", "reason"),
+    [
+        (None, "no endpoint is set: the SDK calls <service>.eu-west-1.amazonaws.com (partition aws)"),
+        ("https://EC2.EU-WEST-1.AMAZONAWS.COM.", "host ec2.eu-west-1.amazonaws.com is an AWS endpoint"),
+        ("https://ec2.eu-west-1.api.aws", "host ec2.eu-west-1.api.aws is an AWS endpoint"),
+        ("http://10.0.0.5:5000", "host 10.0.0.5 is not known to be the emulator"),
+    ],
+    ids=["no-endpoint", "upper-case-trailing-dot", "dual-stack", "private-address"],
+)
+def test_real_inventories_refuse_without_opt_in_and_call_nothing(
+    proxy: RecordingProxy, environment: str, endpoint: str | None, reason: str
+) -> None:
+    extra = {"AWS_URL": endpoint} if endpoint else {}
+    result = run(["ansible-inventory", "-i", f"inventories/{environment}", "--list"], recorded_env(proxy, extra))
+    assert result.returncode == 0, result.stderr  # an unparsed source is a warning (ansible.cfg)
+    stderr = " ".join(result.stderr.split())
+    source = REPO_ROOT / "inventories" / environment / "aws_ec2.yml"
+    assert f"REFUSED: inventory source {source} would call EC2 DescribeInstances on REAL AWS" in stderr
+    assert reason in stderr
+    assert "-e arena_allow_real_aws=true -e arena_aws_profile=<profile> -e arena_aws_region=<region>" in stderr
+    assert aws_ec2_hosts(result) == set()
+    assert proxy.requests == []
+
+
+def test_an_incomplete_opt_in_is_refused_too(proxy: RecordingProxy) -> None:
+    cmd = ["ansible-inventory", "-i", "inventories/staging", "--list", "-e", "arena_allow_real_aws=true"]
+    result = run(cmd, recorded_env(proxy))
+    stderr = " ".join(result.stderr.split())
+    assert "(currently arena_allow_real_aws=True, profile='', region='eu-west-1')" in stderr
+    assert aws_ec2_hosts(result) == set()
+    assert proxy.requests == []
+
+
+def aws_profile(tmp_path: Path, endpoint_url: str | None = None) -> dict[str, str]:
+    """A named profile as an operator would have for a real account (optionally with an endpoint)."""
+    config = "[profile arena-test]\nregion = us-east-1\n" + (f"endpoint_url = {endpoint_url}\n" if endpoint_url else "")
+    (tmp_path / "config").write_text(config)
+    (tmp_path / "credentials").write_text("[arena-test]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = x\n")
+    return {"AWS_CONFIG_FILE": str(tmp_path / "config"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials")}
+
+
+OPT_IN = [
+    "-e",
+    "arena_allow_real_aws=true",
+    "-e",
+    "arena_aws_profile=arena-test",
+    "-e",
+    "arena_aws_region=eu-central-1",
+]
+
+
+def test_opted_in_inventory_queries_that_region(proxy: RecordingProxy, tmp_path: Path) -> None:
+    # The recording proxy stands in for AWS: the request it sees is the one real AWS would get,
+    # for the opted-in region (not AWS_REGION's eu-west-1), and proves the proxy records calls.
+    # AWS_ACCESS_KEY_ID stays in the environment: the named profile must win over it.
+    cmd = ["ansible-inventory", "-i", "inventories/staging", "--list", *OPT_IN]
+    result = run(cmd, recorded_env(proxy, {**aws_profile(tmp_path), "AWS_MAX_ATTEMPTS": "1"}))
+    assert "REFUSED" not in result.stderr
+    assert proxy.requests, result.stderr
+    assert {" ".join(request.split()[:2]) for request in proxy.requests} == {
+        "CONNECT ec2.eu-central-1.amazonaws.com:443"
+    }
+
+
+def test_local_inventory_refuses_real_aws_even_opted_in(proxy: RecordingProxy, tmp_path: Path) -> None:
+    env = recorded_env(proxy, {"AWS_URL": "https://ec2.eu-central-1.amazonaws.com", **aws_profile(tmp_path)})
+    result = run(["ansible-inventory", "-i", "inventories/local", "--list", *OPT_IN], env)
+    assert result.returncode == 0, result.stderr
+    assert "this source only ever reads the emulator (emulator_only: true)" in " ".join(result.stderr.split())
+    assert json.loads(result.stdout)["lab"]["hosts"] == ["arena-demo"]
+    assert proxy.requests == []
+
+
+def test_opted_in_inventory_reads_the_named_profile(fleet: dict[tuple[str, str], str], tmp_path: Path) -> None:
+    # The profile's endpoint_url (a botocore profile setting) leads to the emulator, so the opted-in
+    # read never leaves the machine; the hosts found prove the profile was used.
+    emulator_url = base_env()["AWS_URL"]
+    env = base_env(aws_profile(tmp_path, emulator_url), keep_aws=False)
+    env.update({"AWS_ACCESS_KEY_ID": "AKIDAMBIENT", "AWS_SECRET_ACCESS_KEY": "x"})
+    opt_in = [*OPT_IN[:-1], "arena_aws_region=eu-west-1"]
+    result = run(["ansible-inventory", "-i", "inventories/staging", "--list", *opt_in], env)
+    assert result.returncode == 0, result.stderr
+    assert aws_ec2_hosts(result) == {fleet[("staging", tier)] for tier in TIERS}

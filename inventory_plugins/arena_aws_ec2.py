@@ -1,0 +1,173 @@
+"""arena_aws_ec2: amazon.aws's aws_ec2 inventory behind the real-AWS guard.
+
+An inventory source runs before any play, so before ``roles/aws_guard``; amazon.aws.aws_ec2 would
+call DescribeInstances with whatever credentials the environment holds. This plugin is aws_ec2
+with one step in front of every query, using the guard's own classifier
+(``filter_plugins/arena_aws_target.py``, imported, not copied):
+
+- the endpoint is the emulator (a loopback address or an allow-listed host): it is passed to the
+  SDK explicitly (so no ``AWS_ENDPOINT_URL_EC2`` or profile setting can send the call elsewhere)
+  and probed first; an emulator that does not answer gives one warning line and no hosts;
+- otherwise it is real AWS, and the source refuses (AnsibleParserError, before any client exists)
+  unless the guard's opt-in is given as extra vars: ``-e arena_allow_real_aws=true
+  -e arena_aws_profile=<profile> -e arena_aws_region=<region>``. Opted in, it reads exactly that
+  profile (the environment's access keys are dropped) and that one region.
+  ``emulator_only: true`` refuses real AWS even then (the local lab's source).
+
+The endpoint is ``arena_aws_endpoint_url`` (extra var), else the source's ``endpoint_url``
+(``AWS_URL``), else ``AWS_ENDPOINT_URL``, as the guard reads it. Group vars are not visible to an
+inventory source: the opt-in must be given as extra vars.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+from ansible.errors import AnsibleParserError
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.utils.display import Display
+from ansible_collections.amazon.aws.plugins.inventory import aws_ec2
+
+CLASSIFIER = Path(__file__).resolve().parent.parent / "filter_plugins" / "arena_aws_target.py"
+PROBE_TIMEOUT_SECONDS = 3
+OPT_IN = "-e arena_allow_real_aws=true -e arena_aws_profile=<profile> -e arena_aws_region=<region>"
+
+display = Display()
+
+
+def _documentation() -> str:
+    """aws_ec2's documentation (every option, its fragments) under this plugin's name, plus emulator_only."""
+    doc = yaml.safe_load(aws_ec2.DOCUMENTATION)
+    doc["name"] = "arena_aws_ec2"
+    doc["short_description"] = "EC2 inventory source that refuses real AWS without the guard's opt-in"
+    doc["description"] = [
+        "amazon.aws.aws_ec2 with the real-AWS guard in front of every query (see roles/aws_guard).",
+        "The inventory file must end with C(aws_ec2.{yml|yaml}) and name C(plugin: arena_aws_ec2).",
+    ]
+    doc["author"] = ["arena-infra"]
+    doc["options"]["emulator_only"] = {
+        "description": ["Refuse real AWS even with the opt-in (a source that must only ever read the emulator)."],
+        "type": "bool",
+        "default": False,
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+DOCUMENTATION = _documentation()
+
+EXAMPLES = r"""
+plugin: arena_aws_ec2
+regions:
+  - "{{ lookup('ansible.builtin.env', 'AWS_REGION') or 'eu-west-1' }}"
+filters:
+  tag:Project: arena
+  tag:Environment: staging
+"""
+
+
+def load_classifier() -> ModuleType:
+    """The guard's classifier module (filter_plugins/arena_aws_target.py), loaded once."""
+    name = "_arena_inventory_arena_aws_target"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, CLASSIFIER)
+        if spec is None or spec.loader is None:
+            raise AnsibleParserError(f"arena_aws_ec2: cannot load the classifier {CLASSIFIER}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+class _EmulatorDown(Exception):
+    """The endpoint is the emulator and nothing answers there."""
+
+
+def emulator_answers(host: str, port: int, timeout: float = PROBE_TIMEOUT_SECONDS) -> bool:
+    """A TCP connect to the emulator: no AWS call."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+class InventoryModule(aws_ec2.InventoryModule):
+    """aws_ec2 behind the real-AWS guard."""
+
+    NAME = "arena_aws_ec2"
+
+    def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
+        try:
+            super().parse(inventory, loader, path, cache=cache)
+        except _EmulatorDown as down:
+            # One line, and a parsed (empty) source: the hosts beside it stay usable.
+            display.warning(str(down))
+
+    def _read_config_data(self, path: str) -> Any:
+        # aws_ec2 reads its options here, before it makes any client: the guard goes right after.
+        config = super()._read_config_data(path)
+        self._arena_guard(path)
+        return config
+
+    def _extra(self, name: str) -> Any:
+        return (self._vars or {}).get(name)
+
+    def _endpoint(self) -> str:
+        for value in (
+            self._extra("arena_aws_endpoint_url"),
+            self.get_option("endpoint_url"),
+            os.environ.get("AWS_ENDPOINT_URL"),
+        ):
+            if value:
+                return str(value)
+        return ""
+
+    def _arena_guard(self, path: str) -> None:
+        classifier = load_classifier()
+        profile = str(self._extra("arena_aws_profile") or os.environ.get("AWS_PROFILE") or "")
+        region = str(
+            self._extra("arena_aws_region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
+        )
+        emulator_hosts = self._extra("arena_aws_emulator_hosts") or list(classifier.DEFAULT_EMULATOR_HOSTS)
+        endpoint = self._endpoint()
+        regions = self.get_option("regions") or []
+        try:
+            target = classifier.arena_aws_target(endpoint, region or (regions[0] if regions else ""), emulator_hosts)
+        except Exception as exc:
+            raise AnsibleParserError(f"arena_aws_ec2: {exc}") from exc
+
+        if target["mode"] == "emulator":
+            if not emulator_answers(target["host"], target["port"]):
+                raise _EmulatorDown(
+                    f"no AWS emulator answers at {endpoint}: run `make emulator-up` first "
+                    f"(then `source .lab/emulator.env`); no hosts from {path}"
+                )
+            self.set_option("endpoint_url", endpoint)
+            return
+
+        allowed = boolean(self._extra("arena_allow_real_aws") or False, strict=False)
+        if self.get_option("emulator_only") or not (allowed and profile and region):
+            why = (
+                "this source only ever reads the emulator (emulator_only: true)"
+                if self.get_option("emulator_only")
+                else f"to read a real account on purpose, opt in with all of `{OPT_IN}`"
+            )
+            raise AnsibleParserError(
+                f"REFUSED: inventory source {path} would call EC2 DescribeInstances on REAL AWS "
+                f"(endpoint '{endpoint}': {target['reason']}) and no opt-in was given, so nothing was queried. "
+                f"For the local emulator run `make emulator-up && source .lab/emulator.env`; {why} "
+                f"(currently arena_allow_real_aws={allowed}, profile='{profile}', region='{region}')."
+            )
+        # Opted in: that profile and that region, not the environment's keys.
+        self.set_option("profile", profile)
+        self.set_option("regions", [region])
+        for option in ("access_key", "secret_key", "session_token"):
+            self.set_option(option, "")  # None would fall back to AWS_ACCESS_KEY_ID &c.
+        display.vvv(f"arena_aws_ec2: real AWS, profile {profile}, region {region} ({target['reason']})")
