@@ -136,6 +136,7 @@ from typing import Any
 with contextlib.suppress(ImportError):  # a missing botocore is reported by AnsibleAWSModule
     import botocore
 
+from ansible.module_utils.arena_diff import with_diff
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -256,6 +257,43 @@ def tag_changes(group: dict[str, Any], name: str, tags: dict[str, str]) -> tuple
     return upsert, delete
 
 
+def group_view(group: dict[str, Any] | None) -> dict[str, Any]:
+    """What --diff shows of a group (API shape in, {} for none): the settings this module manages."""
+    if not group:
+        return {}
+    policy = group.get("MixedInstancesPolicy") or {}
+    template = policy.get("LaunchTemplate", {})
+    spec = template.get("LaunchTemplateSpecification", {})
+    distribution = policy.get("InstancesDistribution", {})
+    managed = ("OnDemandBaseCapacity", "OnDemandPercentageAboveBaseCapacity", "SpotAllocationStrategy")
+    return {
+        "min_size": group.get("MinSize"),
+        "max_size": group.get("MaxSize"),
+        "desired_capacity": group.get("DesiredCapacity"),
+        "subnet_ids": sorted(filter(None, group.get("VPCZoneIdentifier", "").split(","))),
+        "health_check_type": group.get("HealthCheckType"),
+        "health_check_grace_period": group.get("HealthCheckGracePeriod"),
+        "capacity_rebalance": group.get("CapacityRebalance"),
+        "default_instance_warmup": group.get("DefaultInstanceWarmup"),
+        "launch_template": spec.get("LaunchTemplateName"),
+        "launch_template_version": spec.get("Version"),
+        "instance_types": [o.get("InstanceType") for o in template.get("Overrides", [])],
+        "instances_distribution": {k: distribution.get(k) for k in managed},
+        "target_group_arns": sorted(group.get("TargetGroupARNs", [])),
+        "tags": {t["Key"]: t["Value"] for t in sorted(group.get("Tags", []), key=lambda t: t["Key"])},
+    }
+
+
+def wanted_view(group: dict[str, Any] | None, params: dict[str, Any]) -> dict[str, Any]:
+    """The group as this run leaves it, in group_view's terms."""
+    if group is None:
+        return group_view(create_request(params))
+    tags = [{"Key": k, "Value": str(v)} for k, v in params["tags"].items()]
+    return group_view(
+        {**group, **update_request(group, params), "TargetGroupARNs": params["target_group_arns"], "Tags": tags}
+    )
+
+
 def describe(client, name: str) -> dict[str, Any] | None:
     groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[name], aws_retry=True)["AutoScalingGroups"]
     return groups[0] if groups else None
@@ -358,16 +396,18 @@ def main() -> None:
                 actions.append("DeleteAutoScalingGroup")
                 if not module.check_mode:
                     client.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True, aws_retry=True)
-            module.exit_json(changed=bool(actions), actions=actions, auto_scaling_group={})
+            result = {"changed": bool(actions), "actions": actions, "auto_scaling_group": {}}
+            module.exit_json(**with_diff(module, result, group_view(group), {}))
         actions = ensure_present(module, client, group)
         after = describe(client, name) if actions and not module.check_mode else group
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg=f"arena_autoscaling_group: cannot manage group '{name}'")
-    module.exit_json(
-        changed=bool(actions),
-        actions=actions,
-        auto_scaling_group=camel_dict_to_snake_dict(after or {}, ignore_list=["Tags"]),
-    )
+    result = {
+        "changed": bool(actions),
+        "actions": actions,
+        "auto_scaling_group": camel_dict_to_snake_dict(after or {}, ignore_list=["Tags"]),
+    }
+    module.exit_json(**with_diff(module, result, group_view(group), wanted_view(group, module.params)))
 
 
 if __name__ == "__main__":

@@ -123,6 +123,7 @@ from typing import Any
 with contextlib.suppress(ImportError):  # a missing botocore is reported by AnsibleAWSModule
     import botocore
 
+from ansible.module_utils.arena_diff import record, with_diff
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -218,7 +219,19 @@ def source_names(groups: list[dict[str, Any]]) -> list[str]:
     return [r["group_name"] for g in groups for r in g.get("rules") or [] if r.get("group_name")]
 
 
-def ensure_present(client: Any, params: dict[str, Any], check: bool) -> tuple[dict[str, str], dict[str, Any]]:
+def group_view(tags: dict[str, str], rules: dict[RuleKey, str]) -> dict[str, Any]:
+    """What --diff shows of a group: its tags and every ingress rule, one line each."""
+    lines = [
+        f"{p} {low}-{high} from {kind} {src}" + (f" ({desc})" if desc else "")
+        for (p, low, high, kind, src), desc in sorted(rules.items())
+    ]
+    return {"tags": dict(sorted(tags.items())), "ingress": lines}
+
+
+def ensure_present(
+    client: Any, params: dict[str, Any], check: bool, shown: dict[str, Any] | None = None
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Create and bring in line the groups; `shown` (optional) gets each changed group before and after."""
     vpc_id, groups = params["vpc_id"], params["groups"]
     existing = describe(client, vpc_id, [g["name"] for g in groups] + source_names(groups))
     ids = {name: g["GroupId"] for name, g in existing.items()}
@@ -246,10 +259,15 @@ def ensure_present(client: Any, params: dict[str, Any], check: bool) -> tuple[di
         have = existing.get(name, {"IpPermissions": [], "Tags": created_tags})
         change = changes.setdefault(name, {})
         tags = tag_changes(group.get("tags") or {}, have.get("Tags", []))
-        plan = plan_rules(wanted_rules(group, ids), current_rules(have.get("IpPermissions", [])))
+        want_rules, have_rules = wanted_rules(group, ids), current_rules(have.get("IpPermissions", []))
+        plan = plan_rules(want_rules, have_rules)
         if tags:
             change["tags"] = tags
         change.update({k: [list(key) for key in v] for k, v in plan.items() if v})
+        if change:
+            have_tags = {t["Key"]: t["Value"] for t in have.get("Tags", [])}
+            before = group_view(have_tags, have_rules) if name in existing else {}
+            record(shown, before, group_view({**have_tags, **tags}, want_rules), key=name)
         if check:
             continue
         if tags:
@@ -271,7 +289,9 @@ def ensure_present(client: Any, params: dict[str, Any], check: bool) -> tuple[di
     return {g["name"]: ids[g["name"]] for g in groups}, {k: v for k, v in changes.items() if v}
 
 
-def ensure_absent(client: Any, params: dict[str, Any], check: bool) -> dict[str, Any]:
+def ensure_absent(
+    client: Any, params: dict[str, Any], check: bool, shown: dict[str, Any] | None = None
+) -> dict[str, Any]:
     existing = describe(client, params["vpc_id"], [g["name"] for g in params["groups"]])
     ours = {g["GroupId"] for g in existing.values()}
     changes: dict[str, Any] = {}
@@ -288,6 +308,9 @@ def ensure_absent(client: Any, params: dict[str, Any], check: bool) -> dict[str,
         if group["name"] not in existing:
             continue
         changes.setdefault(group["name"], {})["deleted"] = True
+        tags = {t["Key"]: t["Value"] for t in existing[group["name"]].get("Tags", [])}
+        before = group_view(tags, current_rules(existing[group["name"]].get("IpPermissions", [])))
+        record(shown, before, {}, key=group["name"])
         if not check:
             client.delete_security_group(GroupId=existing[group["name"]]["GroupId"], aws_retry=True)
     return changes
@@ -319,18 +342,21 @@ def main() -> None:
     if len(set(names)) != len(names):
         module.fail_json(msg=f"arena_ec2_security_groups: a group name is listed twice: {names}")
     client = module.client("ec2", retry_decorator=RETRY)
+    shown: dict[str, Any] = {}
     try:
         if module.params["state"] == "absent":
-            changes = ensure_absent(client, module.params, module.check_mode)
-            module.exit_json(changed=bool(changes), groups={}, changes=changes)
-        ids, changes = ensure_present(client, module.params, module.check_mode)
+            changes = ensure_absent(client, module.params, module.check_mode, shown)
+            result = {"changed": bool(changes), "groups": {}, "changes": changes}
+            module.exit_json(**with_diff(module, result, shown.get("before"), shown.get("after")))
+        ids, changes = ensure_present(client, module.params, module.check_mode, shown)
     except InputError as err:
         module.fail_json(msg=f"arena_ec2_security_groups: {err}")
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
         module.fail_json_aws(
             err, msg=f"arena_ec2_security_groups: cannot manage the groups in {module.params['vpc_id']}"
         )
-    module.exit_json(changed=bool(changes), groups=ids, changes=changes)
+    result = {"changed": bool(changes), "groups": ids, "changes": changes}
+    module.exit_json(**with_diff(module, result, shown.get("before"), shown.get("after")))
 
 
 if __name__ == "__main__":

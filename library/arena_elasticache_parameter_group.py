@@ -66,6 +66,7 @@ parameter_group:
 
 from typing import Any
 
+from ansible.module_utils.arena_diff import record, with_diff
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -97,7 +98,8 @@ def user_parameters(client: Any, name: str) -> dict[str, str]:
     return {p["ParameterName"]: p.get("ParameterValue", "") for p in listing.get("Parameters", [])}
 
 
-def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> bool:
+def ensure_present(client: Any, params: dict[str, Any], check_mode: bool, shown: dict[str, Any] | None = None) -> bool:
+    """Create the group and set its parameters; `shown` (optional) gets them before and after."""
     name = params["name"]
     wanted = {k: str(v) for k, v in params["parameters"].items()}
     current = describe(client, name)
@@ -110,6 +112,9 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> boo
     to_set = {k: v for k, v in wanted.items() if have.get(k) != v}
     to_reset = sorted(k for k in have if k not in wanted)
     changed = current is None or bool(to_set) or bool(to_reset)
+    if changed:
+        before = {} if current is None else {"family": params["family"], "parameters": have}
+        record(shown, before, {"family": params["family"], "parameters": wanted})
     if check_mode or not changed:
         return changed
     if current is None:
@@ -136,9 +141,11 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> boo
     return True
 
 
-def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool) -> bool:
-    if describe(client, params["name"]) is None:
+def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool, shown: dict[str, Any] | None = None) -> bool:
+    current = describe(client, params["name"])
+    if current is None:
         return False
+    record(shown, {"name": params["name"], "family": current["CacheParameterGroupFamily"]}, {})
     if not check_mode:
         client.delete_cache_parameter_group(CacheParameterGroupName=params["name"], aws_retry=True)
     return True
@@ -155,15 +162,18 @@ def main() -> None:
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     client = module.client("elasticache", retry_decorator=RETRY)
+    shown: dict[str, Any] = {}
     try:
         if params["state"] == "absent":
-            module.exit_json(changed=ensure_absent(client, params, module.check_mode), parameter_group={})
-        changed = ensure_present(client, params, module.check_mode)
+            absent = {"changed": ensure_absent(client, params, module.check_mode, shown), "parameter_group": {}}
+            module.exit_json(**with_diff(module, absent, shown.get("before"), shown.get("after")))
+        changed = ensure_present(client, params, module.check_mode, shown)
     except ValueError as err:
         module.fail_json(msg=str(err))
     except (ClientError, BotoCoreError) as err:
         module.fail_json_aws(err, msg=f"ElastiCache parameter group call failed for {params['name']}")
-    module.exit_json(changed=changed, parameter_group={"name": params["name"], "family": params["family"]})
+    result = {"changed": changed, "parameter_group": {"name": params["name"], "family": params["family"]}}
+    module.exit_json(**with_diff(module, result, shown.get("before"), shown.get("after")))
 
 
 if __name__ == "__main__":

@@ -92,6 +92,7 @@ from typing import Any
 with contextlib.suppress(ImportError):  # a missing botocore is reported by AnsibleAWSModule
     import botocore
 
+from ansible.module_utils.arena_diff import record, with_diff
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -122,8 +123,11 @@ class NotFoundError(Exception):
     """The named load balancer does not exist."""
 
 
-def ensure(client: Any, name: str, desired: dict[str, Any], check: bool) -> dict[str, Any]:
-    """Set the differing attributes of one load balancer; returns its ARN, attributes and changes."""
+def ensure(
+    client: Any, name: str, desired: dict[str, Any], check: bool, shown: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Set the differing attributes of one load balancer; returns its ARN, attributes and changes.
+    `shown` (optional) gets the changed keys before (None: not reported) and after, under `name`."""
     try:
         lbs = client.describe_load_balancers(Names=[name], aws_retry=True)["LoadBalancers"]
     except client.exceptions.LoadBalancerNotFoundException as err:
@@ -132,6 +136,8 @@ def ensure(client: Any, name: str, desired: dict[str, Any], check: bool) -> dict
     raw = client.describe_load_balancer_attributes(LoadBalancerArn=arn, aws_retry=True)["Attributes"]
     current = {a["Key"]: a["Value"] for a in raw}
     changes = attribute_changes(current, desired)
+    if changes:
+        record(shown, {k: current.get(k) for k in changes}, changes, key=name)
     if changes and not check:
         raw = client.modify_load_balancer_attributes(
             LoadBalancerArn=arn, Attributes=[{"Key": k, "Value": v} for k, v in changes.items()], aws_retry=True
@@ -169,9 +175,10 @@ def main() -> None:
         else module.params["load_balancers"]
     )
     results: dict[str, Any] = {}
+    shown: dict[str, Any] = {}
     try:
         for lb in wanted:
-            results[lb["name"]] = ensure(client, lb["name"], lb["attributes"], module.check_mode)
+            results[lb["name"]] = ensure(client, lb["name"], lb["attributes"], module.check_mode, shown)
     except NotFoundError as err:
         module.fail_json(msg=str(err))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
@@ -179,9 +186,12 @@ def main() -> None:
             e, msg=f"arena_elbv2_lb_attributes: cannot set attributes of {[lb['name'] for lb in wanted]}"
         )
     changed = any(r["changes"] for r in results.values())
+    before, after = shown.get("before"), shown.get("after")
     if single:
-        module.exit_json(changed=changed, **results[module.params["name"]])
-    module.exit_json(changed=changed, load_balancers=results)
+        name = module.params["name"]
+        shown_one = (before or {}).get(name), (after or {}).get(name)
+        module.exit_json(**with_diff(module, {"changed": changed, **results[name]}, *shown_one))
+    module.exit_json(**with_diff(module, {"changed": changed, "load_balancers": results}, before, after))
 
 
 if __name__ == "__main__":

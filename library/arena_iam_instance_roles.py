@@ -101,6 +101,7 @@ from urllib.parse import unquote
 with contextlib.suppress(ImportError):  # a missing botocore is reported by AnsibleAWSModule
     import botocore
 
+from ansible.module_utils.arena_diff import record, with_diff
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -234,14 +235,55 @@ def sync_profile(client: Any, fresh: Any, name: str, role_created: bool, check: 
     return profile["InstanceProfile"]["Arn"], change
 
 
-def ensure_role(client: Any, fresh: Any, role: dict[str, Any], check: bool) -> tuple[dict[str, str], dict[str, Any]]:
+def role_view(
+    role: dict[str, Any], tags: dict[str, str], managed: list[str], inline: dict[str, Any], profile: str
+) -> dict:
+    """What --diff shows of a role: the settings this module manages."""
+    return {
+        "trust_policy": role.get("AssumeRolePolicyDocument"),
+        "description": role.get("Description") or "",
+        "tags": dict(sorted(tags.items())),
+        "managed_policies": sorted(managed),
+        "inline_policies": dict(sorted(inline.items())),
+        "instance_profile": profile,
+    }
+
+
+def show_role(
+    shown: dict[str, Any] | None, role: dict[str, Any], found: dict[str, Any] | None, have: dict, change: dict
+) -> None:
+    """Note one changed role before (`found`, `have`: as read) and after (as requested)."""
+    if shown is None or not change:
+        return
+    tags = {t["Key"]: t["Value"] for t in have["tags"]}
+    if change.get("instance_profile") == "created":
+        profile = "absent"
+    else:
+        profile = "without the role" if change.get("instance_profile_role") else "with the role"
+    before = {} if found is None else role_view(found["Role"], tags, have["attached"], have["inline"], profile)
+    wanted = {"AssumeRolePolicyDocument": role["assume_role_policy"], "Description": role.get("description")}
+    after = role_view(
+        wanted,
+        {**tags, **{str(k): str(v) for k, v in (role.get("tags") or {}).items()}},
+        role.get("managed_policies") or [],
+        {**have["inline"], **(role.get("inline_policies") or {})},
+        "with the role",
+    )
+    record(shown, before, after, key=role["name"])
+
+
+def ensure_role(
+    client: Any, fresh: Any, role: dict[str, Any], check: bool, shown: dict[str, Any] | None = None
+) -> tuple[dict[str, str], dict[str, Any]]:
     """Create or bring in line one role and its profile. `client` reads and changes what exists;
-    `fresh` (RETRY_NEW) changes a role or profile created in this run."""
+    `fresh` (RETRY_NEW) changes a role or profile created in this run. `shown` (optional) gets the
+    role before and after."""
     name, change = role["name"], {}
     found = get_or_none(client, "get_role", RoleName=name)
     if found is None:
         change["created"] = True
         if check:
+            show_role(shown, role, None, {"tags": [], "attached": [], "inline": {}}, change)
             return {"arn": "", "instance_profile_arn": ""}, change
         tags = [{"Key": str(k), "Value": str(v)} for k, v in sorted((role.get("tags") or {}).items())]
         found = client.create_role(
@@ -259,6 +301,7 @@ def ensure_role(client: Any, fresh: Any, role: dict[str, Any], check: bool) -> t
     change.update(sync_tags_and_policies(fresh if created else client, role, have, check))
     profile_arn, profile_change = sync_profile(client, fresh, name, created, check)
     change.update(profile_change)
+    show_role(shown, role, None if created else found, have, change)
     return {"arn": found["Role"]["Arn"], "instance_profile_arn": profile_arn}, change
 
 
@@ -315,17 +358,22 @@ def main() -> None:
     fresh = module.client("iam", retry_decorator=RETRY_NEW)
     result: dict[str, Any] = {}
     changes: dict[str, Any] = {}
+    shown: dict[str, Any] = {}
     try:
         for role in roles:
             if present:
-                result[role["name"]], change = ensure_role(client, fresh, role, module.check_mode)
+                result[role["name"]], change = ensure_role(client, fresh, role, module.check_mode, shown)
             else:
                 change = remove_role(client, role["name"], module.check_mode)
+                if change:  # the role and its instance profile, or a profile left without its role
+                    gone = {"role": role["name"]} if change.get("deleted") else {"instance_profile": role["name"]}
+                    record(shown, gone, {}, key=role["name"])
             if change:
                 changes[role["name"]] = change
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
         module.fail_json_aws(err, msg=f"arena_iam_instance_roles: cannot manage the roles {names}")
-    module.exit_json(changed=bool(changes), roles=result, changes=changes)
+    final = {"changed": bool(changes), "roles": result, "changes": changes}
+    module.exit_json(**with_diff(module, final, shown.get("before"), shown.get("after")))
 
 
 if __name__ == "__main__":

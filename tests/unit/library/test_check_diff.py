@@ -215,7 +215,68 @@ def cloudfront_distribution_case(_tmp: Path) -> Case:
     return "library/arena_cloudfront_distribution.py", args, {"cloudfront": [("list_distributions", empty)]}
 
 
+def autoscaling_group_case(_tmp: Path) -> Case:
+    args = {
+        "name": GROUP,
+        "launch_template": GROUP,
+        "subnet_ids": ["subnet-0a", "subnet-0b"],
+        "min_size": 2,
+        "max_size": 40,
+        "instance_types": ["m7g.large", "m6g.large"],
+        "tags": {"Project": "arena", "Tier": "web"},
+    }
+    empty = {"AutoScalingGroups": []}
+    return "library/arena_autoscaling_group.py", args, {"autoscaling": [("describe_auto_scaling_groups", empty)]}
+
+
+def security_groups_case(_tmp: Path) -> Case:
+    rule = {"ports": [443], "cidr_ip": "0.0.0.0/0", "rule_desc": "viewers"}
+    group = {"name": "arena-staging-alb-web", "description": "web ALB", "rules": [rule], "tags": {"Tier": "web"}}
+    return (
+        "library/arena_ec2_security_groups.py",
+        {"vpc_id": "vpc-0123456789abcdef0", "groups": [group]},
+        {"ec2": [("describe_security_groups", {"SecurityGroups": []})]},
+    )
+
+
+def lb_attributes_case(_tmp: Path) -> Case:
+    attributes = {"Attributes": [{"Key": "idle_timeout.timeout_seconds", "Value": "60"}]}
+    return (
+        "library/arena_elbv2_lb_attributes.py",
+        {"name": "arena-staging-web", "attributes": {"idle_timeout.timeout_seconds": 120}},
+        {
+            "elbv2": [
+                ("describe_load_balancers", {"LoadBalancers": [{"LoadBalancerArn": LB_ARN}]}),
+                ("describe_load_balancer_attributes", attributes),
+            ]
+        },
+    )
+
+
+def iam_roles_case(_tmp: Path) -> Case:
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}}]}
+    role = {"name": "arena-staging-web", "assume_role_policy": trust, "managed_policies": ["arn:aws:iam::aws:policy/x"]}
+    return (
+        "library/arena_iam_instance_roles.py",
+        {"roles": [role]},
+        {"iam": [("get_role", {"Error": {"Code": "NoSuchEntity"}})]},
+    )
+
+
+def cache_parameter_group_case(_tmp: Path) -> Case:
+    return (
+        "library/arena_elasticache_parameter_group.py",
+        {"name": "arena-staging-redis", "family": "redis7", "parameters": {"maxmemory-policy": "allkeys-lru"}},
+        {"elasticache": [("describe_cache_parameter_groups", {"Error": {"Code": "CacheParameterGroupNotFound"}})]},
+    )
+
+
 CASES: dict[str, Callable[[Path], Case]] = {
+    "library/arena_autoscaling_group.py": autoscaling_group_case,
+    "library/arena_ec2_security_groups.py": security_groups_case,
+    "library/arena_elbv2_lb_attributes.py": lb_attributes_case,
+    "library/arena_iam_instance_roles.py": iam_roles_case,
+    "library/arena_elasticache_parameter_group.py": cache_parameter_group_case,
     "roles/hardening/library/hardening_fsperms.py": fsperms_case,
     "library/arena_sesv2_identity_policy.py": ses_identity_policy_case,
     "library/arena_sesv2_configuration_set.py": ses_configuration_set_case,
