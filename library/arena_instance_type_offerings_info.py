@@ -97,6 +97,7 @@ from typing import Any
 with contextlib.suppress(ImportError):  # a missing botocore is reported by AnsibleAWSModule
     import botocore
 
+from ansible.module_utils.arena_diff import record, with_diff
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -162,17 +163,23 @@ def missing(offerings: dict[str, list[str]], locations: list[str], instance_type
     return out
 
 
-def write_cache(path: str, region: str, offerings: dict[str, list[str]], check_mode: bool) -> bool:
-    """Every zone's offerings as one JSON line per zone (diffable, small); True when the file changes."""
+def write_cache(
+    path: str, region: str, offerings: dict[str, list[str]], check_mode: bool, shown: dict[str, Any] | None = None
+) -> bool:
+    """Every zone's offerings as one JSON line per zone (diffable, small); True when the file changes.
+    `shown` (optional) gets the file's text before ("" when there is none) and after."""
     lines = [f" {json.dumps(zone)}: {json.dumps(types)}" for zone, types in sorted(offerings.items())]
     text = (
         f'{{"region": {json.dumps(region)}, "location_type": "availability-zone", "offerings": {{\n'
         + ",\n".join(lines)
         + "\n}}\n"
     )
+    before = ""
     with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as handle:
-        if handle.read() == text:
+        before = handle.read()
+        if before == text:
             return False
+    record(shown, before, text)
     if not check_mode:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w", encoding="utf-8") as handle:
@@ -199,8 +206,10 @@ def main() -> None:
             offerings = read_offerings(ec2, region, [], [])
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
             module.fail_json_aws(err, msg="arena_instance_type_offerings_info: cannot read the offerings to cache")
-        changed = write_cache(cache_path, region, offerings, module.check_mode)
-        module.exit_json(changed=changed, missing={}, locations=sorted(offerings), source="api")
+        shown: dict[str, Any] = {}
+        changed = write_cache(cache_path, region, offerings, module.check_mode, shown)
+        result = {"changed": changed, "missing": {}, "locations": sorted(offerings), "source": "api"}
+        module.exit_json(**with_diff(module, result, shown.get("before"), shown.get("after")))
     source = "api"
     try:
         offerings = read_offerings(ec2, region, zones, types)

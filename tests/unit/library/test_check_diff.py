@@ -11,6 +11,7 @@ here fails test_every_module_has_a_case.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import os
@@ -26,11 +27,11 @@ import pytest
 from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
-MODULES = sorted(
-    str(p.relative_to(ROOT)) for p in [*ROOT.glob("library/*.py"), *ROOT.glob("roles/*/library/*.py")]
-)
+MODULES = sorted(str(p.relative_to(ROOT)) for p in [*ROOT.glob("library/*.py"), *ROOT.glob("roles/*/library/*.py")])
 CHECK_DIFF = {"_ansible_check_mode": True, "_ansible_diff": True}
 MASK = "********"
+# Cases whose change carries a secret (SECRET), which the diff must show masked.
+MASKED = {"library/arena_ssm_parameter.py"}
 SECRET = "correct-horse-battery-staple-token"
 
 
@@ -48,7 +49,9 @@ def load(path: str) -> ModuleType:
 def stubbed(service: str, calls: list[tuple[str, dict[str, Any]]]) -> tuple[Any, Stubber]:
     """A client of `service` whose only answers are `calls` (operation, response), in order.
     A response {"Error": {"Code": code}} is answered as that error."""
-    client = boto3.client(service, region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = boto3.client(
+        service, region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
     stubber = Stubber(client)
     for operation, response in calls:
         if set(response) == {"Error"}:
@@ -271,7 +274,17 @@ def cache_parameter_group_case(_tmp: Path) -> Case:
     )
 
 
+def offerings_cache_case(tmp: Path) -> Case:
+    offered = {"InstanceType": "m7g.large", "LocationType": "availability-zone", "Location": "eu-west-1a"}
+    return (
+        "library/arena_instance_type_offerings_info.py",
+        {"refresh_cache": True, "cache_path": str(tmp / "eu-west-1.json"), "region": "eu-west-1"},
+        {"ec2": [("describe_instance_type_offerings", {"InstanceTypeOfferings": [offered]})]},
+    )
+
+
 CASES: dict[str, Callable[[Path], Case]] = {
+    "library/arena_instance_type_offerings_info.py": offerings_cache_case,
     "library/arena_autoscaling_group.py": autoscaling_group_case,
     "library/arena_ec2_security_groups.py": security_groups_case,
     "library/arena_elbv2_lb_attributes.py": lb_attributes_case,
@@ -310,6 +323,8 @@ def test_check_mode_shows_a_diff(path: str, tmp_path: Path, run_module: Any) -> 
         assert entry["before"] != entry["after"], entry
         assert entry["before"] or entry["after"], entry
     assert SECRET not in json.dumps(result)
+    if path in MASKED:
+        assert MASK in json.dumps(result["diff"]), "the secret is neither shown nor masked"
     for _client, stubber in clients.values():
         stubber.assert_no_pending_responses()
 
@@ -322,3 +337,37 @@ def test_no_diff_without_the_diff_flag(path: str, tmp_path: Path, run_module: An
     result = run_module(load(path), {**args, "_ansible_check_mode": True}, clients)
     assert result["changed"] is True and "diff" not in result
 
+
+# Modules that never report a change (they only read), with why; checked below from their source.
+NEVER_CHANGED = {
+    "roles/platform_launch_templates/library/arena_kms_autoscaling_key_info.py": "reads the key policy only",
+}
+
+
+def exit_changed_values(path: str) -> list[object]:
+    """The `changed=` of every exit_json call in a module's source (a non-literal counts as itself)."""
+    values: list[object] = []
+    for node in ast.walk(ast.parse((ROOT / path).read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "exit_json":
+            changed = [kw.value for kw in node.keywords if kw.arg == "changed"]
+            values.append(changed[0].value if changed and isinstance(changed[0], ast.Constant) else ast.dump(node))
+    return values
+
+
+@pytest.mark.parametrize("path", sorted(NEVER_CHANGED))
+def test_read_only_modules_never_report_a_change(path: str) -> None:
+    values = exit_changed_values(path)
+    assert values and all(v is False for v in values), f"{path}: exit_json with {values}"
+
+
+def test_the_helper_masks_secret_keys_at_any_depth() -> None:
+    arena_diff = importlib.import_module("ansible.module_utils.arena_diff")
+    shown = arena_diff.diff(
+        {"AuthToken": "old", "nested": [{"password": "p", "port": 6379}], "token": ""},
+        {"auth_token": SECRET, "api_key": "k"},
+        secret_keys=["api_key"],
+    )
+    assert shown == {
+        "before": {"AuthToken": MASK, "nested": [{"password": MASK, "port": 6379}], "token": ""},
+        "after": {"auth_token": MASK, "api_key": MASK},
+    }
