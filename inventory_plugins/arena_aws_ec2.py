@@ -60,6 +60,10 @@ def _documentation() -> str:
     return yaml.safe_dump(doc, sort_keys=False)
 
 
+# Built, not written out: the plugin loader reads the module's DOCUMENTATION attribute, so every
+# aws_ec2 option of the installed amazon.aws is here without a copy that could drift. ansible-doc
+# parses the file's text instead and cannot show it (`ansible-doc -t inventory amazon.aws.aws_ec2`
+# documents the same options; emulator_only is described above).
 DOCUMENTATION = _documentation()
 
 EXAMPLES = r"""
@@ -133,7 +137,10 @@ class InventoryModule(aws_ec2.InventoryModule):
         classifier = load_classifier()
         profile = str(self._extra("arena_aws_profile") or os.environ.get("AWS_PROFILE") or "")
         region = str(
-            self._extra("arena_aws_region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
+            self._extra("arena_aws_region")
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or ""
         )
         emulator_hosts = self._extra("arena_aws_emulator_hosts") or list(classifier.DEFAULT_EMULATOR_HOSTS)
         endpoint = self._endpoint()

@@ -6,6 +6,7 @@ lists) uses a module from amazon.aws / community.aws or one of the boto3-based m
 
 from __future__ import annotations
 
+import configparser
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -100,3 +101,29 @@ def test_aws_play_takes_region_and_endpoint_from_the_guard(where: str, play: dic
     defaults = (play.get("module_defaults") or {}).get("group/aws") or {}
     assert "aws_guard_target.region" in str(defaults.get("region")), where
     assert "aws_guard_target.endpoint_url" in str(defaults.get("endpoint_url")), where
+
+
+# Inventory sources run before any play, so before the guard: every EC2 source must go through
+# inventory_plugins/arena_aws_ec2.py (the same classifier and opt-in), never amazon.aws.aws_ec2 itself.
+INVENTORY_SOURCES = sorted((ROOT / "inventories").glob("*/*aws_ec2.y*ml"))
+GUARDED_PLUGIN = "arena_aws_ec2"
+
+
+def test_there_are_inventory_sources_to_check() -> None:
+    assert {path.parent.name for path in INVENTORY_SOURCES} >= {"local", "staging", "production"}
+
+
+@pytest.mark.parametrize("source", INVENTORY_SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_ec2_inventory_sources_use_the_guarded_plugin(source: Path) -> None:
+    assert yaml.safe_load(source.read_text())["plugin"] == GUARDED_PLUGIN
+
+
+def test_only_the_guarded_ec2_inventory_plugin_is_enabled() -> None:
+    config = configparser.ConfigParser()
+    config.read(ROOT / "ansible.cfg")
+    enabled = [name.strip() for name in config["inventory"]["enable_plugins"].split(",")]
+    assert GUARDED_PLUGIN in enabled
+    # aws_ec2 under any name, or `auto` (which loads whatever plugin a file names), would bypass it.
+    assert not [name for name in enabled if name.endswith("aws_ec2") and name != GUARDED_PLUGIN]
+    assert "auto" not in enabled and "ansible.builtin.auto" not in enabled
+    assert config["defaults"]["inventory_plugins"] == "inventory_plugins"
