@@ -9,6 +9,11 @@ An event is a mapping::
     duration_minutes: 120              # either duration_minutes ...
     end: "2027-03-28T14:30"            # ... or end (local time, same zone), not both
     peak_viewers: 42000                # expected peak concurrent viewers, >= 0
+    past: true                         # optional: the event is over and kept for the record (skipped)
+
+``past: true`` marks an event the calendar keeps after it is over. The schedule skips a marked event;
+planned "as of now" (``arena_scaling_schedule(..., now=...)``) it refuses an unmarked event whose
+window is over (a mistyped year) and a marked one that is not over (a mark that would drop it).
 
 Local times are converted with ``zoneinfo``: a start inside the spring-forward gap does not exist
 and one inside the repeated autumn hour is ambiguous; both are rejected rather than guessed.
@@ -28,7 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ansible.errors import AnsibleFilterError
 
 REQUIRED_KEYS = ("name", "kind", "start", "timezone", "peak_viewers")
-OPTIONAL_KEYS = ("duration_minutes", "end")
+OPTIONAL_KEYS = ("duration_minutes", "end", "past")
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -43,6 +48,7 @@ class Event:
     start: datetime
     end: datetime
     peak_viewers: int
+    past: bool = False
 
     @property
     def duration_minutes(self) -> int:
@@ -142,6 +148,9 @@ def parse_event(raw: Any, index: int, fname: str) -> Event:
                 f"{fname}: {label}: end {raw['end']} is not after start {raw['start']} ({zone.key})"
             )
     viewers = _count(raw["peak_viewers"], "peak_viewers", label, fname, positive=False)
+    past = raw.get("past", False)
+    if not isinstance(past, bool):
+        raise AnsibleFilterError(f"{fname}: {label}: past must be true or false, got {past!r}")
     return Event(
         name=raw["name"].strip(),
         kind=raw["kind"].strip(),
@@ -150,6 +159,7 @@ def parse_event(raw: Any, index: int, fname: str) -> Event:
         start=start,
         end=end,
         peak_viewers=viewers,
+        past=past,
     )
 
 
@@ -185,6 +195,7 @@ def event_dict(event: Event) -> dict[str, Any]:
         "end_utc": utc_text(event.end),
         "duration_minutes": event.duration_minutes,
         "peak_viewers": event.peak_viewers,
+        "past": event.past,
     }
 
 

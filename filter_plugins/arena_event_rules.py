@@ -17,6 +17,9 @@ Filters:
     ``arena_event_lcu_refusals(results)``: load balancer capacity reservations: an update while the
     previous request is in progress, a decrease with none left today, and the Region's reserved-LCU
     quota (``arena_alb_capacity_reservation`` results).
+    ``arena_event_instance_type_refusals(model, groups, templates, prefix)``: a tier whose group cannot
+    launch the capacity model's instance type (``autoscaling_group_info`` and
+    ``ec2_launch_template_info`` results): the model's requests per instance are measured for that type.
 
 The constants below are repeated in the modules (a module cannot import a filter plugin);
 tests/unit/filters/test_arena_event_rules.py checks that both agree.
@@ -104,6 +107,87 @@ def _units(value: int | float | None) -> str:
     if value is None:
         return "none"
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+# --- instance type of the capacity model vs the group ---------------------------------------------
+
+
+def _template_type(spec: Mapping[str, Any], templates: list[Mapping[str, Any]]) -> list[str]:
+    """The instance type of the launch template version a group names ([] when it has none)."""
+    found = [
+        t
+        for t in templates
+        if t.get("launch_template_id") == spec.get("launch_template_id")
+        or (spec.get("launch_template_name") and t.get("launch_template_name") == spec.get("launch_template_name"))
+    ]
+    if not found:
+        return []
+    template = found[0]
+    version = str(spec.get("version") or "$Default")
+    number = {"$Latest": template.get("latest_version_number"), "$Default": template.get("default_version_number")}.get(
+        version, version
+    )
+    for item in template.get("versions", []):
+        if str(item.get("version_number")) == str(number):
+            itype = item.get("launch_template_data", {}).get("instance_type")
+            return [itype] if itype else []
+    return []
+
+
+def launchable_types(group: Mapping[str, Any], templates: list[Mapping[str, Any]]) -> list[str]:
+    """Instance types the group can launch: its mixed instances policy's overrides, otherwise the type
+    of its launch template version (autoscaling_group_info keys, snake case)."""
+    mixed = group.get("mixed_instances_policy") or {}
+    if mixed:
+        launch = mixed.get("launch_template") or {}
+        overrides = [o["instance_type"] for o in launch.get("overrides") or [] if o.get("instance_type")]
+        return overrides or _template_type(launch.get("launch_template_specification") or {}, templates)
+    return _template_type(group.get("launch_template") or {}, templates)
+
+
+def arena_event_launch_template_ids(groups: Any) -> list[str]:
+    """Launch template ids whose version must be read to know what a group launches (the groups
+    without instance type overrides); sorted, no duplicates."""
+    if not isinstance(groups, list):
+        raise AnsibleFilterError(f"arena_event_launch_template_ids: expected a list of groups, got {groups!r}")
+    ids = set()
+    for group in groups:
+        mixed = group.get("mixed_instances_policy") or {}
+        launch = mixed.get("launch_template") or {}
+        if mixed and any(o.get("instance_type") for o in launch.get("overrides") or []):
+            continue
+        spec = (launch.get("launch_template_specification") if mixed else group.get("launch_template")) or {}
+        if spec.get("launch_template_id"):
+            ids.add(spec["launch_template_id"])
+    return sorted(ids)
+
+
+def arena_event_instance_type_refusals(model: Any, groups: Any, templates: Any, prefix: str) -> list[str]:
+    """Refusals for tiers whose group (``<prefix>-<tier>``) cannot launch the model's instance type."""
+    fname = "arena_event_instance_type_refusals"
+    if not isinstance(model, Mapping) or not isinstance(model.get("tiers"), Mapping):
+        raise AnsibleFilterError(f"{fname}: expected the capacity model, got {model!r}")
+    if not isinstance(groups, list) or not isinstance(templates, list):
+        raise AnsibleFilterError(
+            f"{fname}: expected lists of groups and launch templates, got {groups!r}, {templates!r}"
+        )
+    by_name = {g.get("auto_scaling_group_name"): g for g in groups if isinstance(g, Mapping)}
+    refusals = []
+    for tier in sorted(model["tiers"]):
+        wanted = model["tiers"][tier].get("instance_type")
+        name = f"{prefix}-{tier}"
+        if name not in by_name:
+            raise AnsibleFilterError(f"{fname}: no group {name} among the groups read")
+        types = launchable_types(by_name[name], templates)
+        if wanted not in types:
+            refusals.append(
+                f"event_scaling_capacity_model.tiers.{tier}.instance_type is {wanted}, but {name} launches"
+                f" {types or 'no known instance type'} (platform_autoscaling_tiers.{tier}.instance_types): the"
+                f" model's requests per instance are measured for {wanted}, so the plan's floors would not carry"
+                f" the audience on other types. Put {wanted} first in platform_autoscaling_tiers.{tier}.instance_types"
+                f" and run playbooks/platform.yml, or change the model's instance_type."
+            )
+    return refusals
 
 
 # --- scheduled actions per group -----------------------------------------------------------------
@@ -308,4 +392,6 @@ class FilterModule:
             "arena_event_scheduled_action_refusals": arena_event_scheduled_action_refusals,
             "arena_event_warm_pool_refusals": arena_event_warm_pool_refusals,
             "arena_event_lcu_refusals": arena_event_lcu_refusals,
+            "arena_event_instance_type_refusals": arena_event_instance_type_refusals,
+            "arena_event_launch_template_ids": arena_event_launch_template_ids,
         }

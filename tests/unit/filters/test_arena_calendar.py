@@ -73,6 +73,7 @@ def test_result_is_sorted_and_normalised(calendar: ModuleType) -> None:
             "end_utc": "2027-03-28T10:00:00Z",
             "duration_minutes": 120,
             "peak_viewers": 30000,
+            "past": False,
         },
         {
             "name": "Late",
@@ -83,6 +84,7 @@ def test_result_is_sorted_and_normalised(calendar: ModuleType) -> None:
             "end_utc": "2027-03-28T20:00:00Z",
             "duration_minutes": 120,
             "peak_viewers": 30000,
+            "past": False,
         },
     ]
 

@@ -410,4 +410,6 @@ def test_filter_module_exposes_every_rule(rules: ModuleType) -> None:
         "arena_event_scheduled_action_refusals": rules.arena_event_scheduled_action_refusals,
         "arena_event_warm_pool_refusals": rules.arena_event_warm_pool_refusals,
         "arena_event_lcu_refusals": rules.arena_event_lcu_refusals,
+        "arena_event_instance_type_refusals": rules.arena_event_instance_type_refusals,
+        "arena_event_launch_template_ids": rules.arena_event_launch_template_ids,
     }

@@ -309,4 +309,8 @@ def test_property_plan_covers_every_kick_off_and_returns_to_baseline(
 
 
 def test_filter_module_exposes_the_schedule(schedule: ModuleType) -> None:
-    assert schedule.FilterModule().filters() == {"arena_scaling_schedule": schedule.arena_scaling_schedule}
+    assert schedule.FilterModule().filters() == {
+        "arena_scaling_schedule": schedule.arena_scaling_schedule,
+        "arena_event_timing": schedule.arena_event_timing,
+        "arena_scaling_plan_table": schedule.arena_scaling_plan_table,
+    }
