@@ -16,7 +16,18 @@ description:
     window and retention, maintenance window, security groups, parameter group) are modified in
     place; settings AWS fixes at creation (encryption at rest and in transit, subnet group, port,
     engine) are compared and a difference fails with a message instead of silently replacing the
-    group. The AUTH token is only sent at creation (rotation is an operator runbook).
+    group.
+  - The AUTH token is sent at creation. With O(auth_token_version) the group carries that version in
+    the tag C(arena:auth-token-version); an existing group whose tag differs (or is missing: a group
+    made without it, or a token stored after the group was made) is rotated to O(auth_token) with
+    ModifyReplicationGroup C(AuthTokenUpdateStrategy=ROTATE), then tagged. ROTATE keeps the previous
+    token valid beside the new one, so running clients keep authenticating; removing the old token
+    (C(SET)) is an operator step once every client reads the new one. AWS takes the new token only
+    on an C(available) group with in-transit encryption
+    (U(https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/auth.html#auth-modifyng-token),
+    U(https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyReplicationGroup.html)).
+  - An existing group that is not C(available) yet (a run interrupted while AWS created it) is waited
+    for (O(wait)) before it is compared, so the endpoint is known when the module returns.
   - A group in status C(deleting) counts as absent.
 version_added: 1.0.0
 author: arena-infra
@@ -75,7 +86,15 @@ options:
     description: KMS key for encryption at rest; the AWS managed key when omitted.
     type: str
   auth_token:
-    description: AUTH token (16-128 printable characters), needs I(transit_encryption). Sent only at creation.
+    description:
+      - AUTH token (16-128 printable characters, not C(/), C(\"), C(@) or C(%)), needs I(transit_encryption).
+      - Sent at creation, and to an existing group whose O(auth_token_version) tag differs.
+    type: str
+  auth_token_version:
+    description:
+      - Identifies O(auth_token) (platform_cache passes the version of the SSM parameter that stores
+        it). Kept in the tag C(arena:auth-token-version); a group whose tag differs is rotated to
+        O(auth_token). Omitted, the token is only sent at creation and the tag is left alone.
     type: str
   cache_subnet_group:
     description: Cache subnet group name (fixed at creation).
@@ -172,6 +191,8 @@ IMMUTABLE = (
     ("at_rest_encryption", "AtRestEncryptionEnabled"),
     ("transit_encryption", "TransitEncryptionEnabled"),
 )
+# The tag that records which version of the AUTH token the group holds (AWS never returns the token).
+AUTH_TOKEN_TAG = "arena:auth-token-version"
 
 
 def describe(client: Any, group_id: str) -> dict[str, Any] | None:
@@ -201,7 +222,7 @@ def create_request(params: dict[str, Any]) -> dict[str, Any]:
         "CacheSubnetGroupName": params["cache_subnet_group"],
         "SecurityGroupIds": params["security_group_ids"],
         "SnapshotRetentionLimit": params["snapshot_retention_limit"],
-        "Tags": [{"Key": k, "Value": str(v)} for k, v in sorted(params["tags"].items())],
+        "Tags": [{"Key": k, "Value": str(v)} for k, v in sorted(wanted_tags(params, {}).items())],
     }
     optional = {
         "EngineVersion": params.get("engine_version"),
@@ -275,10 +296,38 @@ def modify_request(client: Any, current: dict[str, Any], params: dict[str, Any])
     return mod
 
 
-def sync_tags(client: Any, arn: str, wanted: dict[str, Any], check_mode: bool) -> bool:
+def wanted_tags(params: dict[str, Any], have: dict[str, str]) -> dict[str, str]:
+    """The requested tags plus the AUTH token version tag (kept as it is when no version is given)."""
+    wanted = {k: str(v) for k, v in params["tags"].items()}
+    if params.get("auth_token_version"):
+        wanted[AUTH_TOKEN_TAG] = str(params["auth_token_version"])
+    elif AUTH_TOKEN_TAG in have:
+        wanted[AUTH_TOKEN_TAG] = have[AUTH_TOKEN_TAG]
+    return wanted
+
+
+def read_tags(client: Any, arn: str) -> dict[str, str]:
     listed = client.list_tags_for_resource(ResourceName=arn, aws_retry=True).get("TagList", [])
-    have = {t["Key"]: t["Value"] for t in listed}
-    wanted = {k: str(v) for k, v in wanted.items()}
+    return {t["Key"]: t["Value"] for t in listed}
+
+
+def needs_rotation(have: dict[str, str], params: dict[str, Any]) -> bool:
+    """The group does not hold the token version requested (tag missing or different)."""
+    version = params.get("auth_token_version")
+    return bool(version and params.get("auth_token") and have.get(AUTH_TOKEN_TAG) != str(version))
+
+
+def rotate_request(params: dict[str, Any]) -> dict[str, Any]:
+    """ModifyReplicationGroup arguments that add the token beside the current one (ROTATE)."""
+    return {
+        "ReplicationGroupId": params["replication_group_id"],
+        "AuthToken": params["auth_token"],
+        "AuthTokenUpdateStrategy": "ROTATE",
+        "ApplyImmediately": True,
+    }
+
+
+def sync_tags(client: Any, arn: str, have: dict[str, str], wanted: dict[str, str], check_mode: bool) -> bool:
     add = {k: v for k, v in wanted.items() if have.get(k) != v}
     remove = [k for k in have if k not in wanted]
     if (add or remove) and not check_mode:
@@ -317,6 +366,9 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tup
         if params["wait"]:
             current = wait_for(client, params["replication_group_id"], False, params["wait_timeout"]) or current
         return True, current
+    if params["wait"] and not check_mode and current.get("Status") != "available":
+        # A run interrupted during creation (or a modification): compare and publish the group once AWS is done.
+        current = wait_for(client, params["replication_group_id"], False, params["wait_timeout"]) or current
     diffs = immutable_differences(current, params)
     if diffs:
         raise ValueError("cannot change settings fixed at creation (replace the group): " + "; ".join(diffs))
@@ -329,7 +381,17 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tup
             if params["wait"]:
                 current = wait_for(client, params["replication_group_id"], False, params["wait_timeout"]) or current
     if current.get("ARN"):
-        changed = sync_tags(client, current["ARN"], params["tags"], check_mode) or changed
+        have = read_tags(client, current["ARN"])
+        if needs_rotation(have, params):
+            changed = True
+            if not check_mode:
+                # AWS takes a new token only on an available group.
+                wait_for(client, params["replication_group_id"], False, params["wait_timeout"])
+                current = client.modify_replication_group(aws_retry=True, **rotate_request(params))["ReplicationGroup"]
+                if params["wait"]:
+                    current = wait_for(client, params["replication_group_id"], False, params["wait_timeout"]) or current
+        # Tagged only after the rotation: an interruption in between rotates again on the next run.
+        changed = sync_tags(client, current["ARN"], have, wanted_tags(params, have), check_mode) or changed
     return changed, current
 
 
@@ -367,6 +429,7 @@ def main() -> None:
         "transit_encryption": {"type": "bool", "default": True},
         "kms_key_id": {"type": "str"},
         "auth_token": {"type": "str", "no_log": True},
+        "auth_token_version": {"type": "str"},
         "cache_subnet_group": {"type": "str", "required": True},
         "security_group_ids": {"type": "list", "elements": "str", "default": []},
         "parameter_group": {"type": "str"},
@@ -385,6 +448,8 @@ def main() -> None:
             module.fail_json(msg="multi_az needs two or more availability_zones")
         if params["auth_token"] and not params["transit_encryption"]:
             module.fail_json(msg="auth_token needs transit_encryption")
+        if params["auth_token_version"] and not params["auth_token"]:
+            module.fail_json(msg="auth_token_version needs auth_token")
     client = module.client("elasticache", retry_decorator=RETRY)
     try:
         if params["state"] == "absent":

@@ -243,6 +243,82 @@ def test_tags_are_reconciled(stub) -> None:
     assert mod.ensure_present(client, params(), check_mode=False)[0]
 
 
+# The AUTH token: ROTATE on an available group, ApplyImmediately, token sent with its strategy
+# (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyReplicationGroup.html,
+# https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/auth.html#auth-modifyng-token).
+VERSIONED = {**TAGS, "arena:auth-token-version": "3"}
+
+
+def test_create_records_the_token_version(stub) -> None:
+    client, stubber = stub
+    expect_describe(stubber, None)
+    stubber.add_response("create_replication_group", {"ReplicationGroup": group()}, None)
+    assert mod.ensure_present(client, params(auth_token_version="3"), check_mode=False)[0]
+    request = mod.create_request(params(auth_token_version="3"))
+    assert request["AuthToken"] == "x" * 32
+    assert {"Key": "arena:auth-token-version", "Value": "3"} in request["Tags"]
+
+
+def test_group_holding_the_token_version_is_not_rotated(stub) -> None:
+    client, stubber = stub
+    expect_describe(stubber, group())
+    expect_in_sync(stubber, tags=VERSIONED)
+    assert mod.ensure_present(client, params(auth_token_version="3"), check_mode=False) == (False, group())
+
+
+@pytest.mark.parametrize("have", [TAGS, {**TAGS, "arena:auth-token-version": "2"}], ids=["untagged", "older"])
+def test_group_without_the_token_version_is_rotated_then_tagged(stub, have: dict[str, str]) -> None:
+    client, stubber = stub
+    expect_describe(stubber, group())
+    expect_in_sync(stubber, tags=have)
+    expect_describe(stubber, group())  # available: AWS takes the token now
+    stubber.add_response(
+        "modify_replication_group",
+        {"ReplicationGroup": group(Status="modifying")},
+        {
+            "ReplicationGroupId": "arena-cache",
+            "AuthToken": "x" * 32,
+            "AuthTokenUpdateStrategy": "ROTATE",
+            "ApplyImmediately": True,
+        },
+    )
+    stubber.add_response(
+        "add_tags_to_resource",
+        {"TagList": []},
+        {"ResourceName": ARN, "Tags": [{"Key": "arena:auth-token-version", "Value": "3"}]},
+    )
+    assert mod.ensure_present(client, params(auth_token_version="3"), check_mode=False)[0]
+
+
+def test_check_mode_reports_a_rotation_without_rotating(stub) -> None:
+    client, stubber = stub
+    expect_describe(stubber, group())
+    expect_in_sync(stubber, tags=TAGS)
+    assert mod.ensure_present(client, params(auth_token_version="3"), check_mode=True)[0]
+
+
+def test_read_back_without_a_version_keeps_the_version_tag(stub) -> None:
+    client, stubber = stub
+    expect_describe(stubber, group())
+    expect_in_sync(stubber, tags=VERSIONED)
+    assert not mod.ensure_present(client, params(auth_token=None), check_mode=True)[0]
+
+
+def test_group_still_creating_is_waited_for_before_compare(stub, monkeypatch) -> None:
+    """A run interrupted while AWS created the group: the re-run waits and returns the endpoint."""
+    client, stubber = stub
+    monkeypatch.setattr(mod.time, "sleep", lambda _s: None)
+    expect_describe(stubber, group(Status="creating", NodeGroups=[]))
+    for status in ("creating", "available"):
+        stubber.add_response(
+            "describe_replication_groups", {"ReplicationGroups": [group(Status=status)]}, {"ReplicationGroupId": ANY}
+        )
+    expect_in_sync(stubber, tags=VERSIONED)
+    changed, result = mod.ensure_present(client, params(auth_token_version="3", wait=True), check_mode=False)
+    assert not changed
+    assert mod.primary_endpoint(result)["address"] == "master.arena-cache.x.cache.amazonaws.com"
+
+
 def test_refuses_to_change_encryption_of_an_existing_group(stub) -> None:
     client, stubber = stub
     expect_describe(stubber, group(AtRestEncryptionEnabled=False))
