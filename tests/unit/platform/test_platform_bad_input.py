@@ -1,9 +1,12 @@
-"""playbooks/platform.yml refuses bad input before any AWS call.
+"""playbooks/platform.yml refuses bad input before any change.
 
-Each case runs the real playbook with one bad variable. The AWS endpoint points at a closed
-loopback port, so an API call could not succeed anyway; the tests also assert that the failure
-comes from a role's validate step in pre_tasks, that no AWS module ran at all (only the guard's
-and the validation's local actions) and that nothing changed.
+Each case runs the real playbook with one bad variable against a private in-process emulator (the
+guard requires one that answers). The tests assert that the failure comes from a role's validate
+step (or, for what only AWS can answer, its read-only preflight) in pre_tasks, that no AWS module
+ran at all before a validation refusal (only the guard's and the validation's local actions), and
+that nothing changed. The CIDR rules' many spellings are unit-tested on the filter itself
+(test_net_rules.py); the cases here prove each rule is wired in, one run per rule (a run costs about
+6 s of ansible-playbook start-up).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,31 +52,76 @@ def tiers(**web: Any) -> dict[str, Any]:
     return {"platform_autoscaling_tiers": {"web": {**TIERS["web"], **web}}}
 
 
+SUBNETS = [
+    {"kind": "public", "az": "a", "cidr": "10.20.0.0/24"},
+    {"kind": "public", "az": "b", "cidr": "10.20.1.0/24"},
+    {"kind": "private", "az": "a", "cidr": "10.20.10.0/24"},
+    {"kind": "private", "az": "b", "cidr": "10.20.11.0/24"},
+]
+
+
+def subnets(**changes: dict[str, Any]) -> dict[str, Any]:
+    """platform_network_subnets with subnet i changed: subnets(s3={'cidr': ...})."""
+    return {"platform_network_subnets": [{**s, **changes.get(f"s{i}", {})} for i, s in enumerate(SUBNETS)]}
+
+
+# The AWS modules run on localhost: with the test's own interpreter (it has boto3).
+PYTHON = {"ansible_python_interpreter": sys.executable}
+NET_FAILED = FILTER_FAILED.format("arena_net_vpc_subnets", "arena_net_vpc_subnets")
+ALLOW_FAILED = FILTER_FAILED.format("arena_net_allow_list", "arena_net_allow_list")
+ACCOUNT = "123456789012"
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
 CASES = [
     pytest.param(
-        {
-            "platform_network_subnets": [
-                {"kind": "public", "az": "a", "cidr": "10.20.0.0/24"},
-                {"kind": "public", "az": "b", "cidr": "10.20.1.0/24"},
-                {"kind": "private", "az": "a", "cidr": "10.20.10.0/24"},
-                {"kind": "private", "az": "a", "cidr": "10.20.11.0/24"},
-            ]
-        },
-        "platform_network_subnets must place public and private subnets in at least two availability zones each "
-        "(public zones: ['a', 'b'], private zones: ['a']).",
+        subnets(s3={"az": "a"}),
+        NET_FAILED + "platform_network_subnets must place public and private subnets in at least 2 availability zones "
+        "each (public zones: ['a', 'b'], private zones: ['a'])",
         id="single-az-subnets",
     ),
+    # Issue 14: refused by AWS only after the VPC and subnets existed.
     pytest.param(
-        {"platform_security_groups_admin_cidrs": ["192.0.2.0/24", "0.0.0.0/0"]},
-        "platform_security_groups_admin_cidrs must not contain 0.0.0.0/0 or ::/0 (the admin load balancer is "
-        "reachable only from allow-listed networks): ['192.0.2.0/24', '0.0.0.0/0'].",
-        id="world-open-admin-ipv4",
+        subnets(s3={"cidr": "10.20.10.128/25"}),
+        NET_FAILED
+        + "platform_network_subnets[2] (private-a) 10.20.10.0/24 and platform_network_subnets[3] (private-b) "
+        "10.20.10.128/25 overlap: AWS refuses a subnet CIDR block that overlaps another subnet's in the VPC, see "
+        "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSubnet.html",
+        id="overlapping-subnets",
+    ),
+    # Issue 14: world-open in effect without the literal 0.0.0.0/0.
+    pytest.param(
+        {"platform_security_groups_admin_cidrs": ["0.0.0.0/1", "128.0.0.0/1"]},
+        ALLOW_FAILED + "platform_security_groups_admin_cidrs is world-open: ['0.0.0.0/1', '128.0.0.0/1'] together "
+        "cover every IPv4 address (0.0.0.0/0 in effect)",
+        id="world-open-admin-halves",
+    ),
+    # Issue 14: a malformed entry passed the old a.b.c.d/n pattern and reached the security group module,
+    # which had already revoked the admin group's rules when AWS refused it.
+    pytest.param(
+        {"platform_security_groups_admin_cidrs": ["192.0.2.0/24", "198.51.100.300/32"]},
+        ALLOW_FAILED + "platform_security_groups_admin_cidrs entry '198.51.100.300/32' is not an IPv4 or IPv6 CIDR "
+        "('198.51.100.300/32' does not appear to be an IPv4 or IPv6 network)",
+        id="malformed-admin-cidr",
+    ),
+    # Issue 14: a string counted by its characters passed "two instance types at least".
+    pytest.param(
+        tiers(instance_types="c6i.large"),
+        'platform_autoscaling_tiers.web.instance_types must be a YAML list of instance type names, got "c6i.large".',
+        id="instance-types-a-string",
     ),
     pytest.param(
-        {"platform_security_groups_admin_cidrs": ["::/0"]},
-        "platform_security_groups_admin_cidrs must not contain 0.0.0.0/0 or ::/0 (the admin load balancer is "
-        "reachable only from allow-listed networks): ['::/0'].",
-        id="world-open-admin-ipv6",
+        {"platform_autoscaling_subnet_ids": "subnet-1,subnet-2"},
+        "platform_autoscaling_subnet_ids must be a YAML list, not a string: the argument spec would read 'a,b' as a "
+        "list, the tasks would use the text.",
+        id="list-input-a-string",
+    ),
+    pytest.param(
+        {"platform_load_balancers_certificate_arn": f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/{KEY_ID}"},
+        f"platform_load_balancers_certificate_arn 'arn:aws:acm:us-east-1:{ACCOUNT}:certificate/{KEY_ID}' is an ACM "
+        "certificate of us-east-1, the load balancers are in eu-west-1: ACM certificates are regional, request or "
+        "import one in eu-west-1 (https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html).",
+        id="certificate-of-another-region",
     ),
     pytest.param(
         {"arena_environment": "production", "platform_load_balancers_certificate_arn": ""},
@@ -234,10 +283,10 @@ CASES = [
 ]
 
 
-def run_playbook(extra_vars: dict[str, Any], endpoint: str = "http://127.0.0.1:9") -> dict[str, Any]:
+def run_playbook(extra_vars: dict[str, Any], endpoint: str) -> dict[str, Any]:
     env = {
         **os.environ,
-        # Nowhere to go (a closed loopback port, unless a test passes its own emulator) and dummy credentials.
+        # The test's own loopback emulator and dummy credentials.
         "AWS_URL": endpoint,
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_REGION": "eu-west-1",
@@ -263,7 +312,7 @@ def run_playbook(extra_vars: dict[str, Any], endpoint: str = "http://127.0.0.1:9
         "-e",
         "@inventories/local/group_vars/all/capacity.yml",
         "-e",
-        json.dumps(extra_vars),
+        json.dumps({**PYTHON, **extra_vars}),
         PLAYBOOK,
     ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False)
@@ -292,6 +341,8 @@ LOCAL_ACTIONS = {
     "ansible.builtin.debug",
     "ansible.builtin.validate_argument_spec",
     "validate_argument_spec",
+    # The guard's TCP probe of the emulator (no API call).
+    "ansible.builtin.wait_for",
 }
 
 
@@ -305,9 +356,38 @@ def actions(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def reset(endpoint: str) -> None:
+    request = urllib.request.Request(endpoint + "/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:  # the test's loopback emulator
+        assert answer.status == 200
+
+
+def client(endpoint: str, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def assert_nothing_created(endpoint: str) -> None:
+    """The emulator holds nothing the platform makes: no VPC but the default one, no bucket, no
+    security group but the default VPC's, no launch template, no Auto Scaling group."""
+    ec2 = client(endpoint, "ec2")
+    assert ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["false"]}])["Vpcs"] == []
+    assert [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]] == ["default"]
+    assert ec2.describe_launch_templates()["LaunchTemplates"] == []
+    assert client(endpoint, "s3").list_buckets()["Buckets"] == []
+    assert client(endpoint, "autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"] == []
+
+
 @pytest.mark.parametrize(("extra_vars", "message"), CASES)
-def test_bad_input_refused_before_any_api_call(extra_vars: dict[str, Any], message: str | None) -> None:
-    report = run_playbook(extra_vars)
+def test_bad_input_refused_before_any_api_call(emulator: str, extra_vars: dict[str, Any], message: str | None) -> None:
+    reset(emulator)
+    report = run_playbook(extra_vars, emulator)
+    assert_nothing_created(emulator)
     failures = failed_tasks(report)
     assert len(failures) >= 1
     name, msg = failures[0]
@@ -330,8 +410,6 @@ def test_bad_input_refused_before_any_api_call(extra_vars: dict[str, Any], messa
 # https://docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html).
 # validate.yml reads the key (kms DescribeKey, GetKeyPolicy) in pre_tasks, before any change.
 
-ACCOUNT = "123456789012"
-KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/{KEY_ID}"
 SLR = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
 KMS_DOC = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html"
@@ -604,17 +682,13 @@ def test_key_rule_names_a_missing_key(kms_rule: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def kms_emulator() -> Iterator[str]:
-    """A private, in-process emulator on loopback for the playbook runs below (KMS and STS only)."""
+def emulator() -> Iterator[str]:
+    """A private, in-process emulator on loopback for the playbook runs of this file."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
-
-
-# The key module runs on localhost: with the test's own interpreter (it has boto3).
-PYTHON = {"ansible_python_interpreter": sys.executable}
 
 
 def emulator_key(endpoint: str, policy: dict[str, Any]) -> str:
@@ -628,9 +702,9 @@ def emulator_key(endpoint: str, policy: dict[str, Any]) -> str:
     return kms.create_key(Policy=json.dumps(policy))["KeyMetadata"]["Arn"]
 
 
-def test_volume_key_without_the_autoscaling_grants_is_refused_before_any_change(kms_emulator: str) -> None:
-    key = emulator_key(kms_emulator, ROOT_ONLY)
-    report = run_playbook({"platform_launch_templates_volume_kms_key_id": key, **PYTHON}, endpoint=kms_emulator)
+def test_volume_key_without_the_autoscaling_grants_is_refused_before_any_change(emulator: str) -> None:
+    key = emulator_key(emulator, ROOT_ONLY)
+    report = run_playbook({"platform_launch_templates_volume_kms_key_id": key, **PYTHON}, endpoint=emulator)
     failures = failed_tasks(report)
     assert failures[0] == (
         "platform_launch_templates : Validate | Require the key policy grants EC2 Auto Scaling's service-linked role "
@@ -647,19 +721,102 @@ def test_volume_key_without_the_autoscaling_grants_is_refused_before_any_change(
     assert report["stats"]["localhost"]["changed"] == 0
 
 
-def test_image_key_with_the_documented_grants_passes_the_rule(kms_emulator: str) -> None:
+def test_image_key_with_the_documented_grants_passes_the_rule(emulator: str) -> None:
     """A key with the AWS page's two statements passes; the run then stops at the next role's bad
     input (Auto Scaling, validated after the launch templates), still before any change."""
-    key = emulator_key(kms_emulator, DOCUMENTED)
+    key = emulator_key(emulator, DOCUMENTED)
     report = run_playbook(
         {
             "platform_launch_templates_image_kms_key_id": key,
             **PYTHON,
             **tiers(min_size=5, max_size=2, desired_capacity=5),
         },
-        endpoint=kms_emulator,
+        endpoint=emulator,
     )
     name, _ = failed_tasks(report)[0]
     assert name.startswith("platform_autoscaling : Validate | "), name
     assert "arena_kms_autoscaling_key_info" in actions(report)
     assert report["stats"]["localhost"]["changed"] == 0
+
+
+# ---- Preconditions only AWS can answer (issue 14) -----------------------------------------------
+# Read-only, in the validation phase after every role's validate.yml, before the first change:
+# instance types offered in the zones (DescribeInstanceTypeOfferings), the tier images' SSM parameters,
+# the certificate (ISSUED, covering the domain). Before, the certificate was looked up by the load
+# balancers' role after the 11 changes of the network and security group roles.
+
+READ_ONLY_ACTIONS = LOCAL_ACTIONS | {
+    "arena_instance_type_offerings_info",
+    "community.aws.acm_certificate_info",
+    "arena_kms_autoscaling_key_info",
+}
+ACM_DOC = "https://docs.aws.amazon.com/acm/latest/APIReference/API_ListCertificates.html"
+
+
+def seed_images(endpoint: str) -> None:
+    for tier in ("web", "api", "admin"):
+        client(endpoint, "ssm").put_parameter(
+            Name=f"/arena/local/images/{tier}", Value="ami-12345678", Type="String", Overwrite=True
+        )
+
+
+def refused_in_preflight(endpoint: str, extra_vars: dict[str, Any]) -> tuple[str, str]:
+    report = run_playbook(extra_vars, endpoint)
+    assert_nothing_created(endpoint)
+    assert set(actions(report)) <= READ_ONLY_ACTIONS, set(actions(report)) - READ_ONLY_ACTIONS
+    assert report["stats"]["localhost"]["changed"] == 0
+    return failed_tasks(report)[0]
+
+
+def test_missing_image_parameter_is_refused_before_any_change(emulator: str) -> None:
+    reset(emulator)
+    assert refused_in_preflight(emulator, {}) == (
+        "platform_launch_templates : Preflight | Require each tier's image parameter in SSM",
+        "platform_launch_templates_image_parameter_prefix /arena/local/images: no SSM parameter "
+        "/arena/local/images/web, /arena/local/images/api, /arena/local/images/admin in eu-west-1; the launch "
+        "templates resolve each tier's image id from it. Publish the tier images first (playbooks/publish_image.yml).",
+    )
+
+
+def test_instance_type_not_offered_is_refused_before_any_change(emulator: str) -> None:
+    """c6i.hyper exists nowhere: EC2 offers it in no zone (the emulator answers DescribeInstanceTypeOfferings
+    from AWS's data set)."""
+    reset(emulator)
+    seed_images(emulator)
+    assert refused_in_preflight(emulator, tiers(instance_types=["c6i.large", "c6i.hyper"])) == (
+        "platform_autoscaling : Preflight | Refuse an instance type EC2 does not offer in every zone of the groups",
+        "platform_autoscaling_tiers.web.instance_types: c6i.hyper not in eu-west-1a, eu-west-1b: EC2 does not offer it "
+        "there (DescribeInstanceTypeOfferings, api); a type offered nowhere does not exist. Use instance types offered "
+        "in every zone of platform_autoscaling_zones.",
+    )
+
+
+def test_no_issued_certificate_for_the_domain_is_refused_before_any_change(emulator: str) -> None:
+    reset(emulator)
+    seed_images(emulator)
+    name, msg = refused_in_preflight(emulator, {})
+    assert (
+        name
+        == "platform_load_balancers : Preflight | Require an issued certificate of the domain (when no ARN is given)"
+    )
+    assert msg == FILTER_FAILED.format(
+        "arena_edge_acm_certificate_for_domain", "arena_edge_acm_certificate_for_domain"
+    ) + (
+        "no ISSUED ACM certificate for platform_load_balancers_certificate_domain 'arena-local.test' in this region "
+        "(found: none): an HTTPS listener needs an issued certificate; finish its validation or set "
+        f"platform_load_balancers_certificate_arn, see {ACM_DOC}"
+    )
+
+
+def test_given_certificate_pending_validation_is_refused_before_any_change(emulator: str) -> None:
+    reset(emulator)
+    seed_images(emulator)
+    arn = client(emulator, "acm").request_certificate(DomainName="arena-local.test", ValidationMethod="DNS")[
+        "CertificateArn"
+    ]
+    assert refused_in_preflight(emulator, {"platform_load_balancers_certificate_arn": arn}) == (
+        "platform_load_balancers : Preflight | Require the given ACM certificate ISSUED and covering the domain",
+        f"platform_load_balancers_certificate_arn {arn} is PENDING_VALIDATION for arena-local.test: the HTTPS "
+        "listeners need an ISSUED ACM certificate of the region covering platform_load_balancers_certificate_domain "
+        "'arena-local.test' (https://docs.aws.amazon.com/acm/latest/APIReference/API_DescribeCertificate.html).",
+    )
