@@ -182,6 +182,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from botocore.exceptions import BotoCoreError, ClientError
 
 GONE_STATES = ("deleting",)
+# Statuses that become available by themselves; DeleteReplicationGroup needs an available group
+# (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_DeleteReplicationGroup.html).
+BUSY_STATES = ("creating", "modifying", "snapshotting")
 # Every call passes aws_retry=True: AWSRetry's throttling codes. ReplicationGroupNotFoundFault and
 # CacheClusterNotFound are not retried: they are how the module learns that the group (or the
 # emulator's member cluster) is absent, and ElastiCache documents no eventual-consistency error for them.
@@ -396,9 +399,14 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tup
 
 
 def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool) -> bool:
-    if describe(client, params["replication_group_id"]) is None:
+    current = describe(client, params["replication_group_id"])
+    if current is None:
         return False
     if not check_mode:
+        if current.get("Status") in BUSY_STATES:
+            # AWS refuses to delete a group that is not available (InvalidReplicationGroupState): one a
+            # run left creating (interrupted during the wait) is deleted once AWS has made it.
+            wait_for(client, params["replication_group_id"], False, params["wait_timeout"])
         client.delete_replication_group(ReplicationGroupId=params["replication_group_id"], aws_retry=True)
         if params["wait"]:
             wait_for(client, params["replication_group_id"], True, params["wait_timeout"])

@@ -352,6 +352,23 @@ def test_absent_deletes_and_treats_deleting_as_gone(stub) -> None:
     assert not mod.ensure_absent(client, params(state="absent"), check_mode=False)
 
 
+def test_absent_waits_for_a_group_still_creating(stub, monkeypatch) -> None:
+    """A teardown after a run interrupted during the create wait: AWS deletes only an available group."""
+    client, stubber = stub
+    monkeypatch.setattr(mod.time, "sleep", lambda _s: None)
+    expect_describe(stubber, group(Status="creating"))
+    for status in ("creating", "available"):
+        stubber.add_response(
+            "describe_replication_groups", {"ReplicationGroups": [group(Status=status)]}, {"ReplicationGroupId": ANY}
+        )
+    stubber.add_response(
+        "delete_replication_group",
+        {"ReplicationGroup": group(Status="deleting")},
+        {"ReplicationGroupId": "arena-cache"},
+    )
+    assert mod.ensure_absent(client, params(state="absent", wait=False), check_mode=False)
+
+
 def test_absent_check_mode_deletes_nothing(stub) -> None:
     client, stubber = stub
     expect_describe(stubber, group())
