@@ -175,6 +175,7 @@ primary_endpoint:
 import time
 from typing import Any
 
+from ansible.module_utils.arena_diff import record, with_diff
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -266,8 +267,11 @@ def member_details(client: Any, current: dict[str, Any]) -> dict[str, Any]:
     return clusters[0] if clusters else {}
 
 
-def modify_request(client: Any, current: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """ModifyReplicationGroup arguments for every mutable difference (empty: nothing to do)."""
+def modify_request(
+    client: Any, current: dict[str, Any], params: dict[str, Any], seen: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """ModifyReplicationGroup arguments for every mutable difference (empty: nothing to do).
+    `seen` (optional) gets the member cluster's settings as read (for --diff)."""
     mod: dict[str, Any] = {}
     enabled = {"enabled": True, "enabling": True}
     if current.get("Description") != params["description"]:
@@ -283,6 +287,8 @@ def modify_request(client: Any, current: dict[str, Any], params: dict[str, Any])
     if params.get("snapshot_window") and current.get("SnapshotWindow") != params["snapshot_window"]:
         mod["SnapshotWindow"] = params["snapshot_window"]
     member = member_details(client, current)
+    if seen is not None:
+        seen["member"] = member
     if member:
         window = params.get("maintenance_window")
         if window and member.get("PreferredMaintenanceWindow") != window:
@@ -360,9 +366,59 @@ def wait_for(client: Any, group_id: str, gone: bool, timeout: int, sleep: float 
         time.sleep(sleep)
 
 
-def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tuple[bool, dict[str, Any]]:
+# ModifyReplicationGroup argument -> where DescribeReplicationGroups (or, "member", the primary's
+# cache cluster) holds the current value: what --diff shows before.
+CURRENT_OF = {
+    "ReplicationGroupDescription": ("group", "Description"),
+    "MultiAZEnabled": ("group", "MultiAZ"),
+    "AutomaticFailoverEnabled": ("group", "AutomaticFailover"),
+    "CacheNodeType": ("group", "CacheNodeType"),
+    "SnapshotRetentionLimit": ("group", "SnapshotRetentionLimit"),
+    "SnapshotWindow": ("group", "SnapshotWindow"),
+    "PreferredMaintenanceWindow": ("member", "PreferredMaintenanceWindow"),
+    "SecurityGroupIds": ("member", "SecurityGroups"),
+    "CacheParameterGroupName": ("member", "CacheParameterGroup"),
+}
+
+
+def modify_diff(current: dict[str, Any], member: dict[str, Any], mod: dict[str, Any]) -> tuple[dict, dict]:
+    """(before, after) of the settings a ModifyReplicationGroup request changes."""
+    source = {"group": current, "member": member}
+    changed = {k: v for k, v in mod.items() if k in CURRENT_OF}
+    before = {k: source[CURRENT_OF[k][0]].get(CURRENT_OF[k][1]) for k in changed}
+    if "SecurityGroupIds" in before:
+        before["SecurityGroupIds"] = sorted(g["SecurityGroupId"] for g in before["SecurityGroupIds"] or [])
+    if "CacheParameterGroupName" in before:
+        before["CacheParameterGroupName"] = (before["CacheParameterGroupName"] or {}).get("CacheParameterGroupName")
+    return before, changed
+
+
+def tags_diff(have: dict[str, str], params: dict[str, Any]) -> tuple[dict, dict]:
+    """(before, after) of the tags and, when it rotates, the AUTH token (masked by arena_diff)."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    if wanted_tags(params, have) != have:
+        before["tags"], after["tags"] = have, wanted_tags(params, have)
+    if needs_rotation(have, params):
+        before["auth_token_version"] = have.get(AUTH_TOKEN_TAG)
+        after.update(auth_token_version=str(params["auth_token_version"]), auth_token=params["auth_token"])
+    return before, after
+
+
+def created_view(params: dict[str, Any]) -> dict[str, Any]:
+    """What --diff shows of a group this run creates (the AUTH token masked by arena_diff)."""
+    keys = ("description", "engine", "engine_version", "node_type", "port", "availability_zones", "multi_az")
+    more = ("automatic_failover", "at_rest_encryption", "transit_encryption", "auth_token", "cache_subnet_group")
+    return {k: params.get(k) for k in keys + more + ("security_group_ids", "parameter_group", "tags")}
+
+
+def ensure_present(
+    client: Any, params: dict[str, Any], check_mode: bool, shown: dict[str, Any] | None = None
+) -> tuple[bool, dict[str, Any]]:
+    """Create or bring in line the group; `shown` (optional) gets what changes before and after."""
     current = describe(client, params["replication_group_id"])
     if current is None:
+        record(shown, {}, created_view(params))
         if check_mode:
             return True, {}
         current = client.create_replication_group(aws_retry=True, **create_request(params))["ReplicationGroup"]
@@ -376,7 +432,9 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tup
     if diffs:
         raise ValueError("cannot change settings fixed at creation (replace the group): " + "; ".join(diffs))
     changed = False
-    mod = modify_request(client, current, params)
+    seen: dict[str, Any] = {}
+    mod = modify_request(client, current, params, seen)
+    before, after = modify_diff(current, seen.get("member") or {}, mod)
     if mod:
         changed = True
         if not check_mode:
@@ -385,6 +443,8 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tup
                 current = wait_for(client, params["replication_group_id"], False, params["wait_timeout"]) or current
     if current.get("ARN"):
         have = read_tags(client, current["ARN"])
+        tags_before, tags_after = tags_diff(have, params)
+        before, after = before | tags_before, after | tags_after
         if needs_rotation(have, params):
             changed = True
             if not check_mode:
@@ -395,13 +455,15 @@ def ensure_present(client: Any, params: dict[str, Any], check_mode: bool) -> tup
                     current = wait_for(client, params["replication_group_id"], False, params["wait_timeout"]) or current
         # Tagged only after the rotation: an interruption in between rotates again on the next run.
         changed = sync_tags(client, current["ARN"], have, wanted_tags(params, have), check_mode) or changed
+    record(shown, before, after)  # shown only when changed (arena_diff)
     return changed, current
 
 
-def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool) -> bool:
+def ensure_absent(client: Any, params: dict[str, Any], check_mode: bool, shown: dict[str, Any] | None = None) -> bool:
     current = describe(client, params["replication_group_id"])
     if current is None:
         return False
+    record(shown, {"replication_group_id": params["replication_group_id"], "status": current.get("Status")}, {})
     if not check_mode:
         if current.get("Status") in BUSY_STATES:
             # AWS refuses to delete a group that is not available (InvalidReplicationGroupState): one a
@@ -459,19 +521,22 @@ def main() -> None:
         if params["auth_token_version"] and not params["auth_token"]:
             module.fail_json(msg="auth_token_version needs auth_token")
     client = module.client("elasticache", retry_decorator=RETRY)
+    shown: dict[str, Any] = {}
     try:
         if params["state"] == "absent":
-            module.exit_json(changed=ensure_absent(client, params, module.check_mode), replication_group={})
-        changed, group = ensure_present(client, params, module.check_mode)
+            absent = {"changed": ensure_absent(client, params, module.check_mode, shown), "replication_group": {}}
+            module.exit_json(**with_diff(module, absent, shown.get("before"), shown.get("after")))
+        changed, group = ensure_present(client, params, module.check_mode, shown)
     except (ValueError, TimeoutError) as err:
         module.fail_json(msg=str(err))
     except (ClientError, BotoCoreError) as err:
         module.fail_json_aws(err, msg=f"ElastiCache call failed for {params['replication_group_id']}")
-    module.exit_json(
-        changed=changed,
-        replication_group=camel_dict_to_snake_dict(group, ignore_list=["Tags"]),
-        primary_endpoint=primary_endpoint(group),
-    )
+    result = {
+        "changed": changed,
+        "replication_group": camel_dict_to_snake_dict(group, ignore_list=["Tags"]),
+        "primary_endpoint": primary_endpoint(group),
+    }
+    module.exit_json(**with_diff(module, result, shown.get("before"), shown.get("after")))
 
 
 if __name__ == "__main__":

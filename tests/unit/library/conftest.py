@@ -10,6 +10,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
+from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.amazon.aws.plugins.module_utils import cloud
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
@@ -46,6 +47,10 @@ def run_module(
 
         if hasattr(module, "AnsibleAWSModule"):  # modules of local files (arena_files) make no client
             monkeypatch.setattr(module.AnsibleAWSModule, "client", client)
+        # A module's warnings and deprecations are process-wide in Ansible (one module per process
+        # there); each run here starts without those of the modules run before it.
+        monkeypatch.setattr(ansible_warnings, "_global_warnings", {})
+        monkeypatch.setattr(ansible_warnings, "_global_deprecations", {})
         capsys.readouterr()
         with patch_module_args(dict(args)), pytest.raises(SystemExit):
             module.main()
