@@ -387,6 +387,22 @@ def test_check_mode_on_the_built_platform_changes_nothing_but_the_documented_gap
     assert recap(stdout)["failed"] == 0
 
 
+# Issue 14: a run of one role on a built platform. Its inputs from the earlier roles (the private
+# subnets, target groups, public load balancer) are facts those roles publish only when they run: the
+# role finds each by the names and tags the platform gives them (read-only), and changes nothing.
+@pytest.mark.parametrize("role", ["platform_autoscaling", "platform_launch_templates"])
+def test_one_role_by_tag_on_the_built_platform_changes_nothing(created: str, role: str) -> None:
+    stdout, elapsed = playbook("platform.yml", "--tags", role)
+    TIMINGS[f"tags {role}"] = elapsed
+    result = recap(stdout)
+    assert result["failed"] == 0, stdout[-6000:]
+    assert changed_tasks(stdout) == [], stdout[-6000:]
+    assert result["changed"] == 0
+    # The role ran (its groups or templates were compared, not skipped), after the validation of every role.
+    assert f"TASK [{role} : " in stdout
+    assert "TASK [platform_network : Validate | " in stdout
+
+
 def inventory_graph(inventory: str) -> dict[str, set[str]]:
     result = run(["ansible-inventory", "-i", inventory, "--graph"], base_env())
     assert result.returncode == 0, result.stderr
