@@ -4,7 +4,7 @@
 PLATFORM_LAB := $(or $(ARENA_LAB_DIR),$(CURDIR)/.lab)
 PLATFORM_FIXTURES := $(VENV)/bin/python tests/integration/platform/platform_fixtures.py
 
-.PHONY: platform-up platform-down bench-platform
+.PHONY: platform-up platform-down platform-unlock bench-platform
 
 platform-up: venv ## Build the platform (core + services) in the running emulator (make emulator-up first) and list it
 	@source $(PLATFORM_LAB)/emulator.env && $(PLATFORM_FIXTURES) seed >/dev/null \
@@ -14,6 +14,9 @@ platform-up: venv ## Build the platform (core + services) in the running emulato
 platform-down: venv ## Remove the platform (services, then core) from the running emulator
 	@source $(PLATFORM_LAB)/emulator.env && ansible-playbook -i inventories/local playbooks/teardown.yml \
 	  && $(PLATFORM_FIXTURES) clear
+
+platform-unlock: venv ## Break the environment's run lock in the running emulator (its holder is known to be gone)
+	@source $(PLATFORM_LAB)/emulator.env && ansible-playbook -i inventories/local playbooks/platform_unlock.yml
 
 # Core only (--skip-tags platform_services) and the full platform (core + services): create, no-op
 # re-run and teardown, each scope on a freshly reset emulator, each step timed (seconds, wall clock).
