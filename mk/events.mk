@@ -14,12 +14,13 @@ simulate-season: venv ## Replay simulation/season.yml through the event-scaling 
 event-scaling: venv ## Apply the local calendar's plan to the platform in the running emulator
 	@source $(EVENTS_LAB)/emulator.env && ansible-playbook -i inventories/local playbooks/event_scaling.yml
 
-event-scaling-plan: venv ## Print the local calendar's plan (validation and planning only, no API call)
+event-scaling-plan: venv ## Print the local calendar's plan: actions in local and UTC time, late/running/past notes (no API call)
 	@source $(EVENTS_LAB)/emulator.env && ansible-playbook -i inventories/local playbooks/event_scaling.yml \
 	  --tags event_scaling_validate
 
-event-scaling-test: venv ## Event-scaling playbook: bad input, plan, platform names (unit) and against a fresh emulator
+event-scaling-test: venv ## Event-scaling playbook: bad input, plan, late/running/past, platform names (unit) and against a fresh emulator
 	@scripts/pytest.sh tests/unit/roles/test_event_scaling_inputs.py tests/unit/roles/test_event_scaling_plan.py \
 	  tests/unit/roles/test_event_scaling_platform_names.py tests/unit/roles/test_event_scaling_preflight.py \
-	  tests/unit/filters/test_arena_event_rules.py
+	  tests/unit/filters/test_arena_event_rules.py tests/unit/filters/test_arena_schedule_now.py \
+	  tests/unit/filters/test_arena_event_instance_types.py tests/unit/library/test_arena_group_floor.py
 	@scripts/with-emulator.sh scripts/pytest.sh tests/integration/events tests/integration/test_arena_event_modules.py

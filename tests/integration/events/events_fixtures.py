@@ -82,8 +82,10 @@ def create_groups(tiers: dict[str, tuple[int, int, int]] = TIERS, *, mixed: bool
     names = []
     for tier, (min_size, max_size, desired) in tiers.items():
         name = group_name(tier)
+        # The tier's first type (the capacity model's): what an on-demand group launches, and what
+        # event_scaling checks it can launch.
         ec2.create_launch_template(
-            LaunchTemplateName=name, LaunchTemplateData={"ImageId": image, "InstanceType": "t3.small"}
+            LaunchTemplateName=name, LaunchTemplateData={"ImageId": image, "InstanceType": MIXED[tier][0][0]}
         )
         launch = (
             {"MixedInstancesPolicy": mixed_instances_policy(tier, name)}

@@ -114,11 +114,18 @@ def test_apply_rerun_check_remove_event_and_absent(tmp_path: Path, endpoint: str
     assert scheduled(endpoint, "arena-local-api") == others["arena-local-api"] | expected("api", kept)
     assert scheduled(endpoint, "arena-local-admin") == others["arena-local-admin"]
 
-    # Time moves on past the New York concert's scale-out: past actions already in AWS are left to AWS,
-    # the scale-in still to come stays.
-    changed, output = play(tmp_path, fewer, event_scaling_now="2031-07-11T00:00:00Z")
-    assert changed == 0, output
+    # Time moves on into the New York concert (23:30Z): past actions already in AWS are left to AWS, the
+    # scale-in still to come stays. The concert is running, so its floor is raised now (the emulator
+    # never runs the scheduled step-up; on AWS it has run and the floor task changes nothing). Madrid is
+    # over: refused unless marked past (issue 14), and skipped when marked.
+    later = [MADRID | {"past": True}, NEW_YORK]
+    changed, output = play(tmp_path, later, event_scaling_now="2031-07-11T00:00:00Z")
+    assert changed == 1, output  # the floor task only
     assert scheduled(endpoint, "arena-local-api") == others["arena-local-api"] | expected("api", kept)
+    assert scheduled(endpoint, "arena-local-web") == others["arena-local-web"] | expected("web", kept)
+    for group, floor in (("arena-local-web", 5), ("arena-local-api", 6)):
+        described = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]
+        assert (described["MinSize"], described["DesiredCapacity"]) == (floor, floor)
 
     changed, output = play(tmp_path, fewer, event_scaling_state="absent")
     assert changed == 1, output

@@ -32,9 +32,17 @@ def test_warm_pools_on_on_demand_groups_with_a_launch_hook(
     changed, output = play(tmp_path, calendar, **enabled)
     assert changed == 0, output
 
-    # Time moves on past the New York concert's scale-out: the pools shrink to the baseline.
-    changed, output = play(tmp_path, calendar, event_scaling_now="2031-07-11T00:00:00Z", **enabled)
-    assert changed == 1, output  # the pools only: past actions already in AWS are left to AWS
+    # Time moves on into the New York concert: Madrid and Sydney are over (marked past: issue 14), the
+    # concert is running and gets its floor now; the pools stay prepared for it (its floor is the largest
+    # still held). Past actions already in AWS are left to AWS.
+    later = [MADRID | {"past": True}, SYDNEY | {"past": True}, NEW_YORK]
+    changed, output = play(tmp_path, later, event_scaling_now="2031-07-11T00:00:00Z", **enabled)
+    assert changed == 1, output  # the floor task only
+    assert warm_pool(endpoint, "arena-local-web") == pool(5)
+    # After the concert's tail every event is over: the pools shrink to the baseline.
+    over = [event | {"past": True} for event in calendar]
+    changed, output = play(tmp_path, over, event_scaling_now="2031-07-12T00:00:00Z", **enabled)
+    assert changed == 1, output  # the pools only
     assert warm_pool(endpoint, "arena-local-web") == pool(1)
 
     changed, output = play(tmp_path, calendar, event_scaling_state="absent", **enabled)

@@ -1,7 +1,8 @@
 """playbooks/event_scaling.yml refuses bad input before any AWS call.
 
 Each case runs the real playbook against inventories/local with one bad variable. The AWS endpoint
-is a closed loopback port (an API call could not succeed anyway) and the run is in --check; the
+is a loopback port that closes every connection (an API call could not succeed anyway; aws_guard's
+probe finds it open) and the run is in --check; the
 tests assert the exact message, that it comes from the role's validation, that no AWS module ran
 and that nothing changed.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from arena_testlib import REPO_ROOT, base_env, run
+from event_scaling_endpoint import refusing_endpoint  # this directory is on sys.path (pytest's rootdir-relative import)
 
 PLAYBOOK = "playbooks/event_scaling.yml"
 GROUP_VARS = REPO_ROOT / "inventories" / "local" / "group_vars" / "all"
@@ -36,9 +39,17 @@ LOCAL_ACTIONS = {
     "ansible.builtin.assert",
     "ansible.builtin.fail",
     "ansible.builtin.debug",
+    "ansible.builtin.wait_for",  # aws_guard's TCP probe of the emulator: a connect, no AWS call
     "ansible.builtin.validate_argument_spec",
     "validate_argument_spec",
 }
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    """A loopback endpoint that answers no AWS call (event_scaling_endpoint.py)."""
+    with refusing_endpoint() as url:
+        yield url
 
 
 def events(*changes: dict[str, Any], drop: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -104,6 +115,22 @@ CASES = [
         "event_scaling_now must be empty (the clock) or UTC like 2027-01-01T00:00:00Z, got '2031-01-01 00:00'.",
         id="malformed-now",
     ),
+    # Issue 14: an event that is over (a mistyped year) was dropped silently; a past: true mark on one
+    # that is not over would drop it too.
+    pytest.param(
+        events({"start": "2030-01-15T20:45"}) | {"event_scaling_now": "2031-01-01T00:00:00Z"},
+        PLAN + "event 'G' (2030-01-15T20:45 Europe/Madrid, 2030-01-15T19:45:00Z..2030-01-15T21:45:00Z) is over: it"
+        " ended before now 2031-01-01T00:00:00Z (end + 30 min tail). A mistyped date? Fix it, or mark the event"
+        " past: true to keep it in the calendar (it is then skipped).",
+        id="past-event",
+    ),
+    pytest.param(
+        events({"past": True}) | {"event_scaling_now": "2031-01-01T00:00:00Z"},
+        PLAN + "event 'G' (2031-01-15T20:45 Europe/Madrid, 2031-01-15T19:45:00Z..2031-01-15T21:45:00Z) is marked"
+        " past: true but is not over at 2031-01-01T00:00:00Z (end + 30 min tail): remove the mark, or it would be"
+        " dropped.",
+        id="past-mark-on-an-upcoming-event",
+    ),
     pytest.param(
         {"event_scaling_action_prefix": ""},
         "event_scaling_action_prefix must be letters, digits, '.', '_' or '-' (not at either end), got '': "
@@ -140,14 +167,14 @@ CASES = [
 REFUSING_TASKS = ("event_scaling : Validate | ", "event_scaling : Plan | Refuse ")
 
 
-def play(tmp_path: Path, extra_vars: dict[str, Any]) -> dict[str, Any]:
+def play(tmp_path: Path, endpoint: str, extra_vars: dict[str, Any]) -> dict[str, Any]:
     varfile = tmp_path / "vars.json"
     varfile.write_text(json.dumps(extra_vars))
     env = base_env(
         {
             # Nowhere to go: a closed loopback port and dummy credentials.
-            "AWS_URL": "http://127.0.0.1:9",
-            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+            "AWS_URL": endpoint,
+            "AWS_ENDPOINT_URL": endpoint,
             "AWS_REGION": "eu-west-1",
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
@@ -174,8 +201,10 @@ def task_results(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 @pytest.mark.parametrize(("extra_vars", "message"), CASES)
-def test_bad_input_refused_before_any_api_call(tmp_path: Path, extra_vars: dict[str, Any], message: str) -> None:
-    report = play(tmp_path, extra_vars)
+def test_bad_input_refused_before_any_api_call(
+    tmp_path: Path, endpoint: str, extra_vars: dict[str, Any], message: str
+) -> None:
+    report = play(tmp_path, endpoint, extra_vars)
     results = task_results(report)
     failed = [
         (name, item.get("msg", ""))
@@ -194,8 +223,8 @@ def test_bad_input_refused_before_any_api_call(tmp_path: Path, extra_vars: dict[
     assert ran <= LOCAL_ACTIONS, ran - LOCAL_ACTIONS
 
 
-def test_unknown_state_is_refused_by_the_argument_spec(tmp_path: Path) -> None:
-    report = play(tmp_path, {"event_scaling_state": "gone"})
+def test_unknown_state_is_refused_by_the_argument_spec(tmp_path: Path, endpoint: str) -> None:
+    report = play(tmp_path, endpoint, {"event_scaling_state": "gone"})
     results = task_results(report)
     name, result = results[-1]
     assert result["failed"] and "Validating arguments against arg spec" in name
@@ -203,10 +232,12 @@ def test_unknown_state_is_refused_by_the_argument_spec(tmp_path: Path) -> None:
     assert report["stats"]["localhost"]["changed"] == 0
 
 
-def test_the_local_calendar_passes_validation(tmp_path: Path) -> None:
+def test_the_local_calendar_passes_validation(tmp_path: Path, endpoint: str) -> None:
     """The cases above fail for their bad value only: the unchanged local inputs pass validation
     and the play stops at the first AWS call (the closed endpoint)."""
-    report = play(tmp_path, {})
+    # A fixed clock before the local calendar's events: with the real one the test would fail once they
+    # are over (the role refuses unmarked past events).
+    report = play(tmp_path, endpoint, {"event_scaling_now": "2027-01-01T00:00:00Z"})
     results = task_results(report)
     name, result = results[-1]
     assert name == "event_scaling : Lookup | Find the Auto Scaling groups of the planned tiers by name", results

@@ -10,12 +10,14 @@ with botocore's Stubber (tests/unit/library/test_arena_alb_capacity_reservation.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from arena_testlib import REPO_ROOT, base_env, run
+from event_scaling_endpoint import refusing_endpoint  # this directory is on sys.path (pytest's rootdir-relative import)
 
 PRODUCTION_MODEL = yaml.safe_load((REPO_ROOT / "inventories/production/group_vars/all/capacity.yml").read_text())[
     "arena_capacity_model"
@@ -23,7 +25,14 @@ PRODUCTION_MODEL = yaml.safe_load((REPO_ROOT / "inventories/production/group_var
 NOW = "2031-05-20T12:00:00Z"
 
 
-def event(name: str, start: str, viewers: int, minutes: int = 120) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    """A loopback endpoint that answers no AWS call (event_scaling_endpoint.py)."""
+    with refusing_endpoint() as url:
+        yield url
+
+
+def event(name: str, start: str, viewers: int, minutes: int = 120, **marks: Any) -> dict[str, Any]:
     return {
         "name": name,
         "kind": "basketball",
@@ -31,10 +40,11 @@ def event(name: str, start: str, viewers: int, minutes: int = 120) -> dict[str, 
         "timezone": "UTC",
         "duration_minutes": minutes,
         "peak_viewers": viewers,
+        **marks,
     }
 
 
-def plan(tmp_path: Path, calendar: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+def plan(tmp_path: Path, endpoint: str, calendar: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     varfile = tmp_path / "vars.json"
     varfile.write_text(
         json.dumps(
@@ -49,8 +59,8 @@ def plan(tmp_path: Path, calendar: list[dict[str, Any]], **extra: Any) -> dict[s
     )
     env = base_env(
         {
-            "AWS_URL": "http://127.0.0.1:9",
-            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+            "AWS_URL": endpoint,
+            "AWS_ENDPOINT_URL": endpoint,
             "AWS_REGION": "eu-west-1",
             "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
@@ -93,7 +103,8 @@ def plan(tmp_path: Path, calendar: list[dict[str, Any]], **extra: Any) -> dict[s
             id="running-event-within-its-tail",
         ),
         pytest.param(
-            [event("Over", "2031-05-20T10:00", 36000, minutes=90)],  # ends 11:30, tail over at 12:00
+            # ends 11:30, tail over at 12:00; an event that is over must be marked (issue 14)
+            [event("Over", "2031-05-20T10:00", 36000, minutes=90, past=True)],
             [],
             {"web": 0, "api": 0},
             id="ended-event-resets",
@@ -102,21 +113,21 @@ def plan(tmp_path: Path, calendar: list[dict[str, Any]], **extra: Any) -> dict[s
     ],
 )
 def test_reservation_ahead_of_the_largest_events(
-    tmp_path: Path, calendar: list[dict[str, Any]], events: list[str], units: dict[str, int]
+    tmp_path: Path, endpoint: str, calendar: list[dict[str, Any]], events: list[str], units: dict[str, int]
 ) -> None:
-    report = plan(tmp_path, calendar)
+    report = plan(tmp_path, endpoint, calendar)
     assert report["reservation_events"] == events
     assert report["reservation_units"] == units
 
 
-def test_warm_pool_prepares_the_largest_upcoming_floor(tmp_path: Path) -> None:
+def test_warm_pool_prepares_the_largest_upcoming_floor(tmp_path: Path, endpoint: str) -> None:
     # web = ceil(viewers x 1.5 / 4200), api = ceil(viewers x 4 / 8400); baseline 2.
     calendar = [
-        event("Past", "2031-05-19T18:00", 78000),
+        event("Past", "2031-05-19T18:00", 78000, past=True),
         event("Next", "2031-05-25T18:00", 30000),
         event("Final", "2031-06-01T18:00", 60000),
     ]
-    report = plan(tmp_path, calendar)
+    report = plan(tmp_path, endpoint, calendar)
     assert report["warm_pool_prepared_capacity"] == {"web": 22, "api": 29}
     assert report["upcoming_actions"] == {"web": 4, "api": 4}
-    assert plan(tmp_path, calendar[:1])["warm_pool_prepared_capacity"] == {"web": 2, "api": 2}
+    assert plan(tmp_path, endpoint, calendar[:1])["warm_pool_prepared_capacity"] == {"web": 2, "api": 2}
