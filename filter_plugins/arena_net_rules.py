@@ -41,6 +41,19 @@ WIDEST = {4: 8, 6: 32}
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def _kind(value: Any) -> str:
+    """A value's kind in YAML's words (Ansible wraps str, list and dict in tagged subclasses)."""
+    for kind, types in (
+        ("string", (str, bytes)),
+        ("mapping", (Mapping,)),
+        ("list", (Sequence,)),
+        ("number", (int, float)),
+    ):
+        if isinstance(value, types):
+            return kind
+    return "null" if value is None else type(value).__name__
+
+
 def _is_list(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
@@ -49,7 +62,7 @@ def _parse(name: str, value: Any, variable: str, versions: Sequence[int] = (4, 6
     """One CIDR: text with a prefix length, no host bits, of one of ``versions``."""
     if not isinstance(value, str):
         raise AnsibleFilterError(
-            f"{name}: {variable} {value!r} is of type {type(value).__name__}, not a CIDR string such as 10.0.0.0/16"
+            f"{name}: {variable} {value!r} is a {_kind(value)}, not a CIDR string such as 10.0.0.0/16"
         )
     text = value.strip()
     if "/" not in text:
@@ -108,8 +121,7 @@ def arena_net_vpc_subnets(
     _prefix_in(name, vpc, vpc_variable, ("a VPC CIDR block", CREATE_VPC_DOC), VPC_PREFIXES)
     if not _is_list(subnets) or not all(isinstance(s, Mapping) for s in subnets):
         raise AnsibleFilterError(
-            f"{name}: {variable} must be a list of {{kind, az, cidr}} mappings, "
-            f"got {type(subnets).__name__} {subnets!r}"
+            f"{name}: {variable} must be a list of {{kind, az, cidr}} mappings, got a {_kind(subnets)}: {subnets!r}"
         )
     out: list[dict[str, Any]] = []
     for index, subnet in enumerate(subnets):
@@ -159,7 +171,7 @@ def arena_net_allow_list(
     limits = {**WIDEST, **{int(k): int(v) for k, v in (widest or {}).items()}}
     if not _is_list(cidrs):
         raise AnsibleFilterError(
-            f"{name}: {variable} must be a list of CIDRs, got {type(cidrs).__name__} {cidrs!r}"
+            f"{name}: {variable} must be a list of CIDRs, got a {_kind(cidrs)}: {cidrs!r}"
             + (" (a string is not a list: write one CIDR per list item)" if isinstance(cidrs, str) else "")
         )
     # Parsed for both versions first: a world-open IPv6 list is named as such even where only IPv4 is taken.

@@ -142,7 +142,8 @@ def test_default_layout_passes() -> None:
         pytest.param(
             "10.20.0.0/24,10.20.1.0/24",
             "10.20.0.0/16",
-            "platform_network_subnets must be a list of {kind, az, cidr} mappings, got str '10.20.0.0/24,10.20.1.0/24'",
+            "platform_network_subnets must be a list of {kind, az, cidr} mappings, got a string: "
+            "'10.20.0.0/24,10.20.1.0/24'",
             id="subnets-a-string",
         ),
     ],
@@ -264,14 +265,14 @@ def test_allow_list_accepted(cidrs: list[str], versions: tuple[int, ...], expect
         pytest.param(
             "192.0.2.0/24,198.51.100.0/24",
             (4,),
-            f"{ADMIN} must be a list of CIDRs, got str '192.0.2.0/24,198.51.100.0/24' (a string is not a list: "
+            f"{ADMIN} must be a list of CIDRs, got a string: '192.0.2.0/24,198.51.100.0/24' (a string is not a list: "
             "write one CIDR per list item)",
             id="a-string",
         ),
         pytest.param(
             [None],
             (4,),
-            f"{ADMIN} entry None is of type NoneType, not a CIDR string such as 10.0.0.0/16",
+            f"{ADMIN} entry None is a null, not a CIDR string such as 10.0.0.0/16",
             id="not-a-string-entry",
         ),
     ],
