@@ -5,7 +5,7 @@ mode with Ansible's diff on (``_ansible_diff``), against botocore's Stubber (onl
 answered: a write in check mode would find no queued response and fail), or against a temporary
 directory for the modules that manage local files. The result must say changed and carry
 ``diff`` (one ``{before, after}`` or a list of them) whose before and after differ. Secrets (an
-ElastiCache AUTH token, an SSM SecureString value) must not appear in it. A module with no case
+ElastiCache AUTH token, an SSM SecureString value, a lock's token) must not appear in it. A module with no case
 here fails test_every_module_has_a_case.
 """
 
@@ -307,7 +307,17 @@ def group_floor_case(_tmp: Path) -> Case:
     )
 
 
+def lock_case(_tmp: Path) -> Case:
+    """A free lock taken: the lock's token (the holder's secret to release with) stays out of it."""
+    return (
+        "library/arena_lock.py",
+        {"name": "/arena/staging/lock", "token": SECRET, "purpose": "platform.yml"},
+        {"ssm": [("get_parameter", {"Error": {"Code": "ParameterNotFound"}})]},
+    )
+
+
 CASES: dict[str, Callable[[Path], Case]] = {
+    "library/arena_lock.py": lock_case,
     "library/arena_group_floor.py": group_floor_case,
     "library/arena_elasticache_replication_group.py": replication_group_case,
     "library/arena_instance_type_offerings_info.py": offerings_cache_case,
