@@ -19,16 +19,16 @@ description:
   - UpdateAutoScalingGroup, "If you specify a new value for MinSize without specifying a value for
     DesiredCapacity, and the new MinSize is larger than the current size of the group, this sets the group's
     DesiredCapacity to the new MinSize value"
-    (U(https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_UpdateAutoScalingGroup.html)): the group
+    (U(https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_UpdateAutoScalingGroup.html)); the group
     launches up to the floor now, and a desired capacity above it (target tracking's) stays. DesiredCapacity
     and MaxSize are never sent.
-  - The update carries the group's own mixed instances policy (or launch template) as read: the AWS emulator
+  - The update carries the group's own mixed instances policy (or launch template) as read; the AWS emulator
     drops either from a group on an update that leaves it out; AWS keeps what the request leaves out, and
     sending the same again changes nothing. A launch template is named by its id only (AWS takes an id or a
     name, not both).
   - When it raises the floor it warns, naming O(reason). A O(min_size) above the group's MaxSize is refused
     before any change (AWS would refuse it too).
-  - Replaces nothing in the collections: C(amazon.aws.autoscaling_group) manages the whole group (its
+  - Replaces nothing in the collections; C(amazon.aws.autoscaling_group) manages the whole group (its
     defaults would reset settings C(playbooks/platform.yml) owns) and cannot express "raise only".
   - Every call goes through amazon.aws's retrying client (throttling, and the documented
     C(ScalingActivityInProgress) and C(ResourceContention) errors of UpdateAutoScalingGroup).

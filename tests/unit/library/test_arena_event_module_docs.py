@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
-MODULES = ("arena_scheduled_actions", "arena_warm_pool", "arena_alb_capacity_reservation")
+MODULES = ("arena_scheduled_actions", "arena_warm_pool", "arena_alb_capacity_reservation", "arena_group_floor")
 
 
 def load(name: str) -> ModuleType:
