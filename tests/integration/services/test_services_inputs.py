@@ -1,8 +1,9 @@
 """Bad input to playbooks/platform_services.yml is refused before any API call.
 
-Runs in --check with the AWS endpoint pointed at a closed loopback port (and every proxy dead): a
-single API call would fail the run with a connection error instead of the expected message, so the
-refusal provably happens first. No emulator is needed; it lives here because the platform_* roles
+Runs in --check with the AWS endpoint pointed at a loopback port that accepts connections and closes
+them at once (and every proxy dead): aws_guard's TCP probe finds something listening, but a single
+API call would fail the run with a connection error instead of the expected message, so the refusal
+provably happens first. No emulator is needed; it lives here because the platform_* roles
 have no scenario-free unit folder of their own yet.
 """
 
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +26,34 @@ CORE = {
 }
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8091-a2b3c4d5e6f7"
 VIEWER_DOC = "https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html"
-DEAD = {"AWS_URL": "http://127.0.0.1:9", "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_REGION": "eu-west-1"}
+
+
+@pytest.fixture(scope="module")
+def mute_endpoint() -> Iterator[str]:
+    """A loopback port that accepts every connection and closes it unanswered: not an AWS endpoint."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+
+    def drop() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # closed at teardown
+                return
+            conn.close()
+
+    threading.Thread(target=drop, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+
+@pytest.fixture(autouse=True)
+def _dead_aws(mute_endpoint: str) -> None:
+    DEAD.update(AWS_URL=mute_endpoint, AWS_ENDPOINT_URL=mute_endpoint)
+
+
+DEAD = {"AWS_REGION": "eu-west-1"}  # plus the mute endpoint (_dead_aws)
 
 
 def refuse(tmp_path: Path, extra: dict, inventory: str = "inventories/local", core: dict | None = None) -> str:
