@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -304,3 +305,17 @@ def test_allow_list_widest_is_a_parameter() -> None:
 )
 def test_cidr_canonical(value: str, version: int | None, expected: str) -> None:
     assert net.arena_net_cidr(value, "v", version) == expected
+
+
+@pytest.mark.parametrize(
+    "inventory", sorted(p.parents[2].name for p in ROOT.glob("inventories/*/group_vars/all/platform.yml"))
+)
+def test_every_inventory_passes_the_rules(inventory: str) -> None:
+    """Each environment's network and admin allow-list (role defaults where the inventory sets none)."""
+    defaults = yaml.safe_load((ROOT / "roles/platform_network/defaults/main.yml").read_text())
+    settings = yaml.safe_load((ROOT / f"inventories/{inventory}/group_vars/all/platform.yml").read_text()) or {}
+    layout = settings.get("platform_network_subnets", defaults["platform_network_subnets"])
+    vpc = settings.get("platform_network_cidr", defaults["platform_network_cidr"])
+    assert len(net.arena_net_vpc_subnets(layout, vpc)) == len(layout)
+    admin = settings.get("platform_security_groups_admin_cidrs", [])
+    assert net.arena_net_allow_list(admin, ADMIN, [4]) == sorted(set(admin))
