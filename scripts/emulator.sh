@@ -29,8 +29,10 @@ case "${1:-status}" in
     mkdir -p "$ARENA_LAB_DIR"
     port="${EMULATOR_PORT:-$(free_port)}"
     url="http://127.0.0.1:${port}"
-    # setsid: the server outlives this script and gets its own process group.
-    setsid "${ARENA_VENV}/bin/moto_server" -H 127.0.0.1 -p "$port" >"$LOGFILE" 2>&1 < /dev/null &
+    # setsid: the server outlives this script and gets its own process group. moto's server with the
+    # AWS behaviours moto lacks that the lab relies on (scripts/lab/emulator_server.py says which).
+    setsid "${ARENA_VENV}/bin/python" "${ARENA_ROOT}/scripts/lab/emulator_server.py" -H 127.0.0.1 -p "$port" \
+      >"$LOGFILE" 2>&1 < /dev/null &
     echo $! > "$PIDFILE"
     for _ in $(seq 1 100); do
       if curl -fsS -o /dev/null "${url}/moto-api/" 2>/dev/null; then break; fi

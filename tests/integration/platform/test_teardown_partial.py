@@ -126,19 +126,7 @@ def leftovers(aws: dict[str, Any]) -> dict[str, list[str]]:
             for p in iam.list_instance_profiles()["InstanceProfiles"]
             if p["InstanceProfileName"].startswith(PREFIX)
         ],
-        # The emulator cannot delete an IAM user (inventories/local: platform_email_delete_smtp_user):
-        # the kept relay user must have no keys, no policy and no tags.
-        "iam user keys, policies, tags": [
-            f"{u['UserName']}: {what}"
-            for u in iam.list_users()["Users"]
-            if u["UserName"].startswith(PREFIX)
-            for what, found in (
-                ("keys", iam.list_access_keys(UserName=u["UserName"])["AccessKeyMetadata"]),
-                ("policies", iam.list_user_policies(UserName=u["UserName"])["PolicyNames"]),
-                ("tags", iam.list_user_tags(UserName=u["UserName"])["Tags"]),
-            )
-            if found
-        ],
+        "iam users": [u["UserName"] for u in iam.list_users()["Users"] if u["UserName"].startswith(PREFIX)],
         "s3 buckets": [b["Name"] for b in aws["s3"].list_buckets()["Buckets"] if b["Name"].startswith(PREFIX)],
         "cloudfront distributions": [
             d["Id"] for d in aws["cloudfront"].list_distributions()["DistributionList"].get("Items", [])
@@ -146,12 +134,13 @@ def leftovers(aws: dict[str, Any]) -> dict[str, list[str]]:
         "cloudfront origin access controls": [
             o["Id"] for o in aws["cloudfront"].list_origin_access_controls()["OriginAccessControlList"].get("Items", [])
         ],
-        # The emulator keeps a deleted replication group "deleting" for ever (inventories/local:
-        # platform_cache_wait_for_deletion); AWS removes it.
         "elasticache replication groups": [
-            g["ReplicationGroupId"]
-            for g in aws["elasticache"].describe_replication_groups()["ReplicationGroups"]
-            if g["Status"] != "deleting"
+            g["ReplicationGroupId"] for g in aws["elasticache"].describe_replication_groups()["ReplicationGroups"]
+        ],
+        "elasticache subnet groups": [
+            g["CacheSubnetGroupName"]
+            for g in aws["elasticache"].describe_cache_subnet_groups()["CacheSubnetGroups"]
+            if g["CacheSubnetGroupName"].startswith(PREFIX)
         ],
         "ses identities": [i["IdentityName"] for i in aws["sesv2"].list_email_identities()["EmailIdentities"]],
         "ses configuration sets": aws["sesv2"].list_configuration_sets()["ConfigurationSets"],
@@ -216,20 +205,9 @@ def test_an_interrupted_teardown_is_finished_by_the_next(aws: dict[str, Any]) ->
     assert leftovers(aws) == {}
 
 
-# Known to fail in the emulator (strict: it must be unmarked the day it passes), on two leftovers that
-# teardown cannot remove there and that AWS does remove:
-# - the emulator implements neither DeleteCacheSubnetGroup (inventories/local keeps the group on
-#   teardown: platform_cache_delete_subnet_group) nor ModifyCacheSubnetGroup, so the next create fails
-#   on the kept group with the deleted VPC's subnets (HTTP 500 "The modify_cache_subnet_group action
-#   has not been implemented"); it also keeps a deleted replication group "deleting" for ever;
-# - its DeleteConfigurationSet (SES v2) keeps the set's event destinations, so the next create fails
-#   with EventDestinationAlreadyExists (arena_sesv2_configuration_set's absent could delete the
-#   destinations first).
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator leftovers: cache subnet group (Delete/ModifyCacheSubnetGroup not emulated), "
-    "SES v2 event destinations kept by DeleteConfigurationSet",
-)
+# Every step above created and tore down in this emulator (scripts/lab/emulator_server.py deletes cache
+# subnet groups, replication groups and SES event destinations as AWS does: plain moto kept them and
+# the next create failed on them).
 def test_create_after_teardown_succeeds_in_the_same_emulator(aws: dict[str, Any]) -> None:
     """Every step above created and tore down in this emulator: nothing left clashes with a create."""
     print(f"\nteardown-partial timings (s): {json.dumps(TIMINGS)}")

@@ -319,9 +319,7 @@ def test_static_publish_invalidates_changed_paths_only(first_run: str, tmp_path:
 def test_teardown_leaves_nothing(first_run: str) -> None:
     out = play("-e", "platform_services_state=absent")
     assert recap(out)["failed"] == 0
-    groups = client("elasticache").describe_replication_groups()["ReplicationGroups"]
-    # The emulator keeps a deleted group in "deleting" for ever (gap); AWS removes it.
-    assert [g["Status"] for g in groups] in ([], ["deleting"])
+    assert client("elasticache").describe_replication_groups()["ReplicationGroups"] == []
     assert [
         b["Name"] for b in client("s3").list_buckets()["Buckets"] if b["Name"].startswith("arena-local-static")
     ] == []
@@ -338,11 +336,8 @@ def test_teardown_leaves_nothing(first_run: str) -> None:
     assert [
         p["Name"] for p in client("ssm").describe_parameters(MaxResults=50)["Parameters"] if p["Name"] in ours
     ] == []
-    # Emulator gaps: DeleteCacheSubnetGroup and IAM user deletion are not implemented; the user is
-    # left without keys, policies or tags (docs/platform-services.md).
-    assert client("iam").list_access_keys(UserName="arena-local-mail-smtp")["AccessKeyMetadata"] == []
-    assert client("iam").list_user_policies(UserName="arena-local-mail-smtp")["PolicyNames"] == []
-    assert client("iam").list_user_tags(UserName="arena-local-mail-smtp")["Tags"] == []
+    assert client("elasticache").describe_cache_subnet_groups()["CacheSubnetGroups"] == []
+    assert "arena-local-mail-smtp" not in [u["UserName"] for u in client("iam").list_users()["Users"]]
 
 
 def refusal(*extra: str) -> str:
