@@ -42,17 +42,24 @@ def load(path: Path) -> Any:
 def test_the_preflight_runs_after_the_lookups_and_before_every_change() -> None:
     main = load(TASKS / "main.yml")
     files = [
-        (task.get("ansible.builtin.import_tasks") or task["ansible.builtin.include_tasks"]["file"]) for task in main
+        task.get("ansible.builtin.import_tasks")
+        or (task.get("ansible.builtin.include_tasks") or {}).get("file")
+        or "role:" + task["ansible.builtin.include_role"]["name"]
+        for task in main
     ]
-    assert files == ["validate.yml", "plan.yml", "lookup.yml", "preflight.yml", *COMPONENTS]
-    lookup, preflight = main[2], main[3]
+    # The environment's run lock (roles/platform_lock) comes after every read and rule, before every change.
+    assert files == ["validate.yml", "plan.yml", "lookup.yml", "preflight.yml", "role:platform_lock", *COMPONENTS]
+    lookup, preflight, lock = main[2], main[3], main[4]
     # Run whenever any component would call AWS, whichever component --tags selects.
     assert lookup["when"] == preflight["when"] == "__event_scaling_any_component | bool"
-    assert set(preflight["tags"]) >= {
-        "event_scaling_scheduled_actions",
-        "event_scaling_warm_pool",
-        "event_scaling_alb_reservation",
-    }
+    assert "__event_scaling_any_component | bool" in lock["when"]
+    for task in (preflight, lock):
+        assert set(task["tags"]) >= {
+            "event_scaling_scheduled_actions",
+            "event_scaling_warm_pool",
+            "event_scaling_alb_reservation",
+        }
+    assert "event_scaling_validate" not in lock["tags"], "a plan-only run takes no lock"
 
 
 def module_tasks(path: Path) -> dict[str, dict[str, Any]]:
