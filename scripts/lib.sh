@@ -67,4 +67,7 @@ molecule_env() {
   export ANSIBLE_LIBRARY="${ARENA_ROOT}/library"
   # Their shared code (module_utils/, which ansible.cfg names; molecule does not read ansible.cfg).
   export ANSIBLE_MODULE_UTILS="${ARENA_ROOT}/module_utils"
+  # The shared filters (filter_plugins/, e.g. arena_aws_target of the aws_guard role that scenarios
+  # against the emulator run).
+  export ANSIBLE_FILTER_PLUGINS="${ARENA_ROOT}/filter_plugins"
 }
