@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import subprocess
+import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,17 @@ AWS_ENV_VARS = (
     "AWS_CONFIG_FILE",
     "AWS_SHARED_CREDENTIALS_FILE",
 )
+
+
+def reset_emulator(endpoint: str | None = None) -> None:
+    """Drop all state of the loopback emulator at `endpoint` (default AWS_URL): moto's /moto-api/reset."""
+    endpoint = endpoint or os.environ.get("AWS_URL", "")
+    assert endpoint.startswith(("http://127.0.0.1:", "http://localhost:")), (
+        f"{endpoint!r} is not a loopback emulator: run through scripts/with-emulator.sh"
+    )
+    request = urllib.request.Request(endpoint + "/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
 
 
 def base_env(extra: Mapping[str, str] | None = None, *, keep_aws: bool = True) -> dict[str, str]:

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Iterator
 
 import events_fixtures  # this directory is on sys.path (pytest's rootdir-relative conftest import)
 import pytest
+from arena_testlib import reset_emulator
 
-
-def reset(endpoint: str) -> None:
-    """Empty the emulator: the groups' names are the platform's, so start and leave it clean."""
-    request = urllib.request.Request(endpoint + "/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
+# reset_emulator: the groups' names are the platform's, so each fixture starts and leaves it clean.
 
 
 @pytest.fixture(scope="module")
@@ -24,18 +19,18 @@ def endpoint() -> str:
 @pytest.fixture(scope="module")
 def groups(endpoint: str) -> Iterator[list[str]]:
     """The platform's groups: each with a mixed instances policy and Spot (as platform_autoscaling makes them)."""
-    reset(endpoint)
+    reset_emulator(endpoint)
     names = events_fixtures.create_groups()
     yield names
     events_fixtures.delete_groups()
-    reset(endpoint)
+    reset_emulator(endpoint)
 
 
 @pytest.fixture(scope="module")
 def on_demand_groups(endpoint: str) -> Iterator[list[str]]:
     """The same groups as the design a warm pool needs: on-demand, with a launch lifecycle hook."""
-    reset(endpoint)
+    reset_emulator(endpoint)
     names = events_fixtures.create_groups(mixed=False)
     yield names
     events_fixtures.delete_groups()
-    reset(endpoint)
+    reset_emulator(endpoint)

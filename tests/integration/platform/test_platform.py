@@ -12,16 +12,14 @@ Run: scripts/with-emulator.sh scripts/pytest.sh tests/integration/platform
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from arena_testlib import base_env, run, self_signed
+from arena_testlib import base_env, reset_emulator, run, self_signed
 
 TIERS = ("web", "api", "admin")
 PREFIX = "arena-local"
@@ -76,12 +74,9 @@ def assert_tagged(resource: dict[str, Any], what: str, tier: str | None = None) 
 
 @pytest.fixture(scope="module")
 def aws() -> dict[str, Any]:
-    assert os.environ.get("AWS_URL", "").startswith("http://127.0.0.1:"), "run through scripts/with-emulator.sh"
     # A fresh emulator even when another suite ran before in the same one (with-emulator.sh runs
     # one emulator per command): the services suite leaves emulator-gap leftovers behind.
-    request = urllib.request.Request(os.environ["AWS_URL"] + "/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as answer:  # the loopback emulator (asserted above)
-        assert answer.status == 200
+    reset_emulator()
     names = ("ec2", "elbv2", "autoscaling", "iam", "s3", "ssm", "acm", "elasticache", "cloudfront", "sesv2", "sns")
     return {n: boto3.client(n) for n in names}
 

@@ -18,13 +18,12 @@ import re
 import signal
 import subprocess
 import time
-import urllib.request
 from typing import Any
 
 import boto3
 import platform_fixtures
 import pytest
-from arena_testlib import REPO_ROOT, base_env, run
+from arena_testlib import REPO_ROOT, base_env, reset_emulator, run
 
 PREFIX = "arena-local"
 MINE = [{"Name": "tag:Project", "Values": ["arena"]}, {"Name": "tag:Environment", "Values": ["local"]}]
@@ -157,10 +156,7 @@ def leftovers(aws: dict[str, Any]) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def aws() -> dict[str, Any]:
-    assert os.environ.get("AWS_URL", "").startswith("http://127.0.0.1:"), "run through scripts/with-emulator.sh"
-    request = urllib.request.Request(os.environ["AWS_URL"] + "/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as answer:  # the loopback emulator (asserted above)
-        assert answer.status == 200
+    reset_emulator()
     platform_fixtures.seed()
     names = ("ec2", "elbv2", "autoscaling", "iam", "s3", "ssm", "elasticache", "cloudfront", "sesv2", "sns")
     return {n: boto3.client(n) for n in names}

@@ -46,7 +46,7 @@ from typing import Any
 
 import boto3
 import pytest
-from arena_testlib import REPO_ROOT, base_env
+from arena_testlib import REPO_ROOT, base_env, reset_emulator
 
 ENV = "local"
 CACHE = "arena-local-cache"
@@ -216,9 +216,7 @@ def proxy() -> Iterator[Proxy]:
 @pytest.fixture
 def core(tmp_path: Path, proxy: Proxy) -> Path:
     """A fresh emulator with what platform core makes for the cache: VPC, two private subnets, the SG."""
-    request = urllib.request.Request(os.environ["AWS_URL"] + "/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as answer:  # the loopback emulator (pytestmark)
-        assert answer.status == 200
+    reset_emulator()
     proxy.tokens.clear()
     proxy.calls.clear()
     proxy.interrupt = None

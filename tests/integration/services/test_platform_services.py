@@ -21,13 +21,12 @@ import base64
 import json
 import os
 import re
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from arena_testlib import base_env, run, self_signed
+from arena_testlib import base_env, reset_emulator, run, self_signed
 from botocore.exceptions import ClientError
 
 PLAYBOOK = ["ansible-playbook", "playbooks/platform_services.yml"]
@@ -93,9 +92,7 @@ def core() -> dict[str, Any]:
     """VPC, two private subnets in two zones and the cache security group, as platform core makes them."""
     # A fresh emulator even when another suite ran before in the same one (with-emulator.sh runs
     # one emulator per command): the platform suite's teardown leaves emulator-gap leftovers.
-    request = urllib.request.Request(os.environ["AWS_URL"] + "/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as answer:  # the loopback emulator (pytestmark)
-        assert answer.status == 200
+    reset_emulator()
     ec2 = client("ec2")
     region = os.environ["AWS_REGION"]
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]

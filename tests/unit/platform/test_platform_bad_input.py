@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import boto3
 import pytest
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+from arena_testlib import reset_emulator
 from botocore.stub import Stubber
 from moto.server import ThreadedMotoServer
 
@@ -356,12 +356,6 @@ def actions(report: dict[str, Any]) -> list[str]:
     ]
 
 
-def reset(endpoint: str) -> None:
-    request = urllib.request.Request(endpoint + "/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as answer:  # the test's loopback emulator
-        assert answer.status == 200
-
-
 def client(endpoint: str, service: str) -> Any:
     return boto3.client(
         service,
@@ -385,7 +379,7 @@ def assert_nothing_created(endpoint: str) -> None:
 
 @pytest.mark.parametrize(("extra_vars", "message"), CASES)
 def test_bad_input_refused_before_any_api_call(emulator: str, extra_vars: dict[str, Any], message: str | None) -> None:
-    reset(emulator)
+    reset_emulator(emulator)
     report = run_playbook(extra_vars, emulator)
     assert_nothing_created(emulator)
     failures = failed_tasks(report)
@@ -769,7 +763,7 @@ def refused_in_preflight(endpoint: str, extra_vars: dict[str, Any]) -> tuple[str
 
 
 def test_missing_image_parameter_is_refused_before_any_change(emulator: str) -> None:
-    reset(emulator)
+    reset_emulator(emulator)
     assert refused_in_preflight(emulator, {}) == (
         "platform_launch_templates : Preflight | Require each tier's image parameter in SSM",
         "platform_launch_templates_image_parameter_prefix /arena/local/images: no SSM parameter "
@@ -781,7 +775,7 @@ def test_missing_image_parameter_is_refused_before_any_change(emulator: str) -> 
 def test_instance_type_not_offered_is_refused_before_any_change(emulator: str) -> None:
     """c6i.hyper exists nowhere: EC2 offers it in no zone (the emulator answers DescribeInstanceTypeOfferings
     from AWS's data set)."""
-    reset(emulator)
+    reset_emulator(emulator)
     seed_images(emulator)
     assert refused_in_preflight(emulator, tiers(instance_types=["c6i.large", "c6i.hyper"])) == (
         "platform_autoscaling : Preflight | Refuse an instance type EC2 does not offer in every zone of the groups",
@@ -792,7 +786,7 @@ def test_instance_type_not_offered_is_refused_before_any_change(emulator: str) -
 
 
 def test_no_issued_certificate_for_the_domain_is_refused_before_any_change(emulator: str) -> None:
-    reset(emulator)
+    reset_emulator(emulator)
     seed_images(emulator)
     name, msg = refused_in_preflight(emulator, {})
     assert (
@@ -809,7 +803,7 @@ def test_no_issued_certificate_for_the_domain_is_refused_before_any_change(emula
 
 
 def test_given_certificate_pending_validation_is_refused_before_any_change(emulator: str) -> None:
-    reset(emulator)
+    reset_emulator(emulator)
     seed_images(emulator)
     arn = client(emulator, "acm").request_certificate(DomainName="arena-local.test", ValidationMethod="DNS")[
         "CertificateArn"
