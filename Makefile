@@ -14,7 +14,7 @@ export ANSIBLE_FORCE_COLOR := 0
 STAGE := scripts/stage.sh
 
 .PHONY: help setup host venv base-image emulator-up emulator-down emulator-status \
-        test lint unit molecule integration demo clean
+        test lint role-docs unit molecule integration demo clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ test: setup ## All checks: lint, unit, then molecule, integration and images (ba
 
 lint: venv ## ansible-lint (production), yamllint, ruff, packer fmt/validate
 	@$(STAGE) lint scripts/lint.sh
+
+role-docs: venv ## Regenerate the Variables section of every roles/*/README.md from its argument specs (aar-doc)
+	@scripts/role-docs.sh
 
 unit: venv ## pytest tests/unit
 	@$(STAGE) unit scripts/pytest.sh tests/unit

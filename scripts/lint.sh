@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Static checks: yamllint, ansible-lint (profile production), ruff, and Packer when packer/ has
+# Static checks: yamllint, ansible-lint (profile production), ruff, role docs and defaults against
+# their argument specs (scripts/role-docs.sh --check), and Packer when packer/ has
 # templates (fmt -check, and validate on the 1.6.6-compatible view when its script exists).
 source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
@@ -9,6 +10,7 @@ run yamllint --strict .
 run ansible-lint --offline
 run ruff check .
 run ruff format --check .
+run scripts/role-docs.sh --check
 if compgen -G "packer/*.pkr.hcl" >/dev/null; then
   run packer fmt -check -diff packer/
   if [[ -x scripts/packer-validate.sh ]]; then run scripts/packer-validate.sh; fi
