@@ -1,28 +1,55 @@
 # One build, two sources: the AMI on AWS and the local container image. Both run the same
-# provisioner (playbooks/bake.yml for var.tier); only how ansible reaches the machine differs.
+# provisioners (playbooks/bake.yml for var.tier, phase by phase); only how ansible reaches the
+# machine differs.
 build {
   name    = "arena"
   sources = ["source.amazon-ebs.tier", "source.docker.local"]
 
+  # playbooks/bake.yml in three phases on the same machine. The local container is reached through
+  # podman, not SSH: the repo's pipelined `podman` connection (connection_plugins/, configured in
+  # ansible.cfg), one `podman exec` per task (override.local).
+  # 1. base, hardening, the tier's roles and their handlers.
   provisioner "ansible" {
-    playbook_file   = "${path.root}/../playbooks/bake.yml"
-    use_proxy       = false
-    user            = "admin"
-    extra_arguments = local.bake_arguments
-    ansible_env_vars = [
-      "ANSIBLE_CONFIG=${path.root}/../ansible.cfg",
-      "ANSIBLE_HOST_KEY_CHECKING=False",
-    ]
+    playbook_file    = "${path.root}/../playbooks/bake.yml"
+    use_proxy        = false
+    user             = "admin"
+    extra_arguments  = concat(local.bake_arguments, ["-e", "bake_phase=converge"])
+    ansible_env_vars = local.bake_ansible_env
     override = {
-      # The local container is reached through podman, not SSH: the repo's pipelined `podman`
-      # connection (connection_plugins/, configured in ansible.cfg), one `podman exec` per task.
       local = {
-        user = "root"
-        extra_arguments = concat(local.bake_arguments, [
-          "-e", "ansible_connection=podman",
-          "-e", "ansible_become=false",
-          "-e", "ansible_host=${var.local_container_name}-${var.tier}",
-        ])
+        user            = "root"
+        extra_arguments = concat(local.bake_arguments, ["-e", "bake_phase=converge"], local.bake_local_arguments)
+      }
+    }
+  }
+
+  # 2. The same roles again: scripts/bake-idempotence.sh fails the build unless nothing changed.
+  provisioner "ansible" {
+    playbook_file    = "${path.root}/../playbooks/bake.yml"
+    command          = "${path.root}/../scripts/bake-idempotence.sh"
+    use_proxy        = false
+    user             = "admin"
+    extra_arguments  = concat(local.bake_arguments, ["-e", "bake_phase=idempotence"])
+    ansible_env_vars = local.bake_ansible_env
+    override = {
+      local = {
+        user            = "root"
+        extra_arguments = concat(local.bake_arguments, ["-e", "bake_phase=idempotence"], local.bake_local_arguments)
+      }
+    }
+  }
+
+  # 3. image_cleanup, then the AIDE baseline of the finished image.
+  provisioner "ansible" {
+    playbook_file    = "${path.root}/../playbooks/bake.yml"
+    use_proxy        = false
+    user             = "admin"
+    extra_arguments  = concat(local.bake_arguments, ["-e", "bake_phase=finish"])
+    ansible_env_vars = local.bake_ansible_env
+    override = {
+      local = {
+        user            = "root"
+        extra_arguments = concat(local.bake_arguments, ["-e", "bake_phase=finish"], local.bake_local_arguments)
       }
     }
   }

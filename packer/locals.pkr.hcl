@@ -21,4 +21,14 @@ locals {
     ["-e", "bake_tier=${var.tier}", "-e", "bake_git_sha=${var.git_sha}", "-e", "bake_apt_proxy=${var.bake_apt_proxy}"],
     var.bake_extra_vars_file == "" ? [] : ["-e", "@${var.bake_extra_vars_file}"],
   )
+  # How ansible reaches the local build container (the docker source): podman exec, as root.
+  bake_local_arguments = [
+    "-e", "ansible_connection=podman",
+    "-e", "ansible_become=false",
+    "-e", "ansible_host=${var.local_container_name}-${var.tier}",
+  ]
+  bake_ansible_env = [
+    "ANSIBLE_CONFIG=${path.root}/../ansible.cfg",
+    "ANSIBLE_HOST_KEY_CHECKING=False",
+  ]
 }

@@ -42,6 +42,14 @@ def test_unknown_tier_is_refused(tier: str) -> None:
     assert "TASK [base :" not in out
 
 
+def test_unknown_phase_is_refused() -> None:
+    rc, out = bake({"bake_tier": "web", "bake_phase": "twice"})
+    assert rc != 0
+    assert "bake_phase must be one of all, converge, idempotence, finish; got 'twice'" in out
+    assert "changed=0" in out
+    assert "TASK [base :" not in out
+
+
 def test_tier_with_missing_roles_fails_with_a_clear_message(tmp_path: Path) -> None:
     (tmp_path / "web.yml").write_text(yaml.safe_dump({"bake_roles": ["web", "cdn_edge", "runtime_config"]}))
     rc, out = bake({"bake_tier": "web", "bake_tiers_dir": str(tmp_path)})

@@ -140,15 +140,28 @@ def test_every_variable_is_typed_and_described() -> None:
         assert len(unquote(body.get("description", ""))) > 10, f"variable {name} has no description"
 
 
-def test_one_build_runs_the_same_provisioner_for_every_source() -> None:
+def test_one_build_runs_the_same_provisioners_for_every_source() -> None:
+    """playbooks/bake.yml in three phases on the same machine, for the AMI and the local image alike:
+    converge, the idempotence pass through scripts/bake-idempotence.sh (fails unless changed=0),
+    finish (cleanup + AIDE baseline)."""
     (build,) = parsed()["build"]
     declared = {f"source.{kind}.{name}" for kind in ("amazon-ebs", "docker") for name, _ in sources(kind)}
     assert {unquote(s) for s in build["sources"]} == declared
-    (provisioner,) = build["provisioner"]
-    ansible = provisioner['"ansible"']
-    assert unquote(ansible["playbook_file"]) == "${path.root}/../playbooks/bake.yml"
-    assert ansible["use_proxy"] is False
-    assert "only" not in ansible and "except" not in ansible, "the provisioner must run for every source"
+    provisioners = [p['"ansible"'] for p in build["provisioner"]]
+    phases = []
+    for ansible in provisioners:
+        assert unquote(ansible["playbook_file"]) == "${path.root}/../playbooks/bake.yml"
+        assert ansible["use_proxy"] is False
+        assert "only" not in ansible and "except" not in ansible, "every provisioner must run for every source"
+        (phase,) = re.findall(r"bake_phase=(\w+)", str(ansible["extra_arguments"]))
+        local = ansible["override"]["local"]
+        assert re.findall(r"bake_phase=(\w+)", str(local["extra_arguments"])) == [phase], "local override: same phase"
+        phases.append((phase, unquote(ansible.get("command", "ansible-playbook"))))
+    assert phases == [
+        ("converge", "ansible-playbook"),
+        ("idempotence", "${path.root}/../scripts/bake-idempotence.sh"),
+        ("finish", "ansible-playbook"),
+    ]
 
 
 def test_local_source_commits_with_init_entrypoint() -> None:
