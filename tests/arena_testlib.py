@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import subprocess
+import sys
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -87,32 +88,92 @@ def item_messages(result: Mapping[str, object]) -> str:
     return str(result.get("msg", ""))
 
 
-def check_role_input(tmp_path: Path, role: str, variables: Mapping[str, object]) -> tuple[str, str, dict]:
-    """Run `role` on localhost in --check with `variables`; the play must fail in exactly one task.
+def _case_key(variables: Mapping[str, object]) -> str:
+    """One case's identity: its variables, canonical."""
+    return json.dumps(dict(variables), sort_keys=True, default=str)
 
-    Returns (failed task name, its message, the host's stats). A looped task's message is the
-    messages of its failed items, one per line. --check keeps a wrong test from changing this
-    machine; callers assert the task, the message and that nothing changed before it.
+
+class RoleInputRun:
+    """The per-host report of one `ansible-playbook --check` run of a role over many input cases.
+
+    Each case is its own inventory host (``ansible_connection=local``, the case's variables as its host
+    variables), the play is ``hosts: all``: one ansible start-up for a whole file of bad-input cases
+    instead of one per case, and each case is still judged on its own host's results alone.
     """
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(f"- hosts: localhost\n  gather_facts: false\n  roles: [{role}]\n")
-    varfile = tmp_path / "vars.json"
-    varfile.write_text(json.dumps(dict(variables)))
+
+    def __init__(self, report: dict[str, Any], hosts: Mapping[str, str], output: str) -> None:
+        self._report = report
+        self._hosts = dict(hosts)  # case key -> host name
+        self._output = output
+
+    def host(self, variables: Mapping[str, object]) -> str:
+        return self._hosts[_case_key(variables)]
+
+    def tasks(self, variables: Mapping[str, object]) -> list[tuple[str, dict[str, Any]]]:
+        """(task name, this case's result) for every task the case's host ran, in order."""
+        host = self.host(variables)
+        return [
+            (task["task"]["name"], task["hosts"][host])
+            for play in self._report["plays"]
+            for task in play["tasks"]
+            if host in task["hosts"]
+        ]
+
+    def stats(self, variables: Mapping[str, object]) -> dict[str, int]:
+        return self._report["stats"][self.host(variables)]
+
+    def failure(self, variables: Mapping[str, object]) -> tuple[str, str, dict[str, int]]:
+        """(failed task name, its message, the host's stats); the case must fail in exactly one task.
+
+        A looped task's message is the messages of its failed items, one per line."""
+        failed = [(name, item_messages(result)) for name, result in self.tasks(variables) if result.get("failed")]
+        assert len(failed) == 1, (self.host(variables), failed, self._output[-2000:])
+        return failed[0][0], failed[0][1], self.stats(variables)
+
+
+def role_input_run(workdir: Path, role: str, cases: list[Mapping[str, object]], *, timeout: int = 600) -> RoleInputRun:
+    """Run `role` once in --check with one inventory host per case (connection local, this Python).
+
+    --check keeps a wrong test from changing this machine. The run's exit code is not judged here:
+    callers assert each case on its own host (RoleInputRun.failure, .tasks, .stats).
+    """
+    hosts: dict[str, str] = {}
+    inventory: dict[str, dict[str, object]] = {}
+    for variables in cases:
+        key = _case_key(variables)
+        if key in hosts:
+            continue
+        hosts[key] = f"case{len(hosts):03d}"
+        inventory[hosts[key]] = {
+            **variables,
+            "ansible_connection": "local",
+            "ansible_python_interpreter": sys.executable,
+        }
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "hosts.yml").write_text(json.dumps({"all": {"hosts": inventory}}))  # JSON is YAML
+    playbook = workdir / "play.yml"
+    playbook.write_text(f"- name: Apply {role}\n  hosts: all\n  gather_facts: false\n  roles: [{role}]\n")
     env = base_env(
-        {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_ROLES_PATH": str(REPO_ROOT / "roles")},
+        {
+            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+            "ANSIBLE_ROLES_PATH": str(REPO_ROOT / "roles"),
+            "ANSIBLE_DEPRECATION_WARNINGS": "False",
+        },
         keep_aws=False,
     )
-    cmd = ["ansible-playbook", "-i", "localhost,", "-c", "local", "--check", str(playbook), "-e", f"@{varfile}"]
-    result = run(cmd, env, timeout=300)
-    assert result.returncode == 2, result.stdout + result.stderr
-    output, _ = json.JSONDecoder().raw_decode(result.stdout)  # the timer callback prints after it
-    failed = [
-        (task["task"]["name"], item_messages(task["hosts"]["localhost"]))
-        for task in output["plays"][0]["tasks"]
-        if task["hosts"].get("localhost", {}).get("failed")
-    ]
-    assert len(failed) == 1, failed
-    return failed[0][0], failed[0][1], output["stats"]["localhost"]
+    cmd = ["ansible-playbook", "-i", str(workdir / "hosts.yml"), "--check", str(playbook)]
+    result = run(cmd, env, timeout=timeout)
+    start = result.stdout.find("{")
+    assert start >= 0, result.stdout + result.stderr
+    report, _ = json.JSONDecoder().raw_decode(result.stdout[start:])  # the timer callback prints after it
+    return RoleInputRun(report, hosts, result.stdout + result.stderr)
+
+
+def check_role_input(tmp_path: Path, role: str, variables: Mapping[str, object]) -> tuple[str, str, dict]:
+    """One case alone: run `role` on localhost in --check with `variables`; it must fail in exactly
+    one task. Returns (failed task name, its message, the host's stats). Files of cases use
+    role_input_run, one run for all of them."""
+    return role_input_run(tmp_path, role, [variables]).failure(variables)
 
 
 # The capacity model the filter tests work their figures out on (production's shape: web c6i.large,

@@ -3,10 +3,8 @@ nothing changes."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from arena_testlib import check_role_input
+from arena_testlib import RoleInputRun, role_input_run
 
 ROLE = "admin"
 GOOD: dict = {"admin_allowed_cidrs": ["10.20.0.0/16"]}
@@ -29,53 +27,59 @@ def tls_message(cert: str, key: str, ciphers: str) -> str:
 SNAKEOIL = ("/etc/ssl/certs/ssl-cert-snakeoil.pem", "/etc/ssl/private/ssl-cert-snakeoil.key")
 
 
-@pytest.mark.parametrize(
-    ("overrides", "task", "message"),
-    [
-        pytest.param(
-            {"admin_tls_certificate": "certs/admin.pem"},
-            TLS_TASK,
-            tls_message("certs/admin.pem", SNAKEOIL[1], CIPHERS),
-            id="relative-certificate",
-        ),
-        pytest.param(
-            {"admin_tls_certificate_key": "/etc/ssl/private/a key;"},
-            TLS_TASK,
-            tls_message(SNAKEOIL[0], "/etc/ssl/private/a key;", CIPHERS),
-            id="key-path-with-space-and-semicolon",
-        ),
-        pytest.param(
-            {"admin_tls_ciphers": []},
-            TLS_TASK,
-            tls_message(*SNAKEOIL, "[]"),
-            id="no-ciphers",
-        ),
-        pytest.param(
-            {"admin_tls_ciphers": ["ECDHE-RSA-AES128-GCM-SHA256; ssl_protocols TLSv1"]},
-            TLS_TASK,
-            tls_message(*SNAKEOIL, "['ECDHE-RSA-AES128-GCM-SHA256; ssl_protocols TLSv1']"),
-            id="cipher-injecting-a-directive",
-        ),
-        pytest.param(
-            {"admin_fail2ban_maxretry": 0},
-            F2B_TASK,
-            "admin_fail2ban_maxretry, admin_fail2ban_findtime and admin_fail2ban_bantime must be at least 1 "
-            "(got maxretry=0, findtime=600, bantime=3600).",
-            id="maxretry-zero",
-        ),
-        pytest.param(
-            {"admin_fail2ban_bantime": -1},
-            F2B_TASK,
-            "admin_fail2ban_maxretry, admin_fail2ban_findtime and admin_fail2ban_bantime must be at least 1 "
-            "(got maxretry=5, findtime=600, bantime=-1).",
-            id="negative-bantime",
-        ),
-    ],
-)
+CASES = [
+    pytest.param(
+        {"admin_tls_certificate": "certs/admin.pem"},
+        TLS_TASK,
+        tls_message("certs/admin.pem", SNAKEOIL[1], CIPHERS),
+        id="relative-certificate",
+    ),
+    pytest.param(
+        {"admin_tls_certificate_key": "/etc/ssl/private/a key;"},
+        TLS_TASK,
+        tls_message(SNAKEOIL[0], "/etc/ssl/private/a key;", CIPHERS),
+        id="key-path-with-space-and-semicolon",
+    ),
+    pytest.param(
+        {"admin_tls_ciphers": []},
+        TLS_TASK,
+        tls_message(*SNAKEOIL, "[]"),
+        id="no-ciphers",
+    ),
+    pytest.param(
+        {"admin_tls_ciphers": ["ECDHE-RSA-AES128-GCM-SHA256; ssl_protocols TLSv1"]},
+        TLS_TASK,
+        tls_message(*SNAKEOIL, "['ECDHE-RSA-AES128-GCM-SHA256; ssl_protocols TLSv1']"),
+        id="cipher-injecting-a-directive",
+    ),
+    pytest.param(
+        {"admin_fail2ban_maxretry": 0},
+        F2B_TASK,
+        "admin_fail2ban_maxretry, admin_fail2ban_findtime and admin_fail2ban_bantime must be at least 1 "
+        "(got maxretry=0, findtime=600, bantime=3600).",
+        id="maxretry-zero",
+    ),
+    pytest.param(
+        {"admin_fail2ban_bantime": -1},
+        F2B_TASK,
+        "admin_fail2ban_maxretry, admin_fail2ban_findtime and admin_fail2ban_bantime must be at least 1 "
+        "(got maxretry=5, findtime=600, bantime=-1).",
+        id="negative-bantime",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def cases_run(tmp_path_factory: pytest.TempPathFactory) -> RoleInputRun:
+    """One --check run of the role for every case of this file (one inventory host each)."""
+    return role_input_run(tmp_path_factory.mktemp(ROLE), ROLE, [{**GOOD, **case.values[0]} for case in CASES])
+
+
+@pytest.mark.parametrize(("overrides", "task", "message"), CASES)
 def test_bad_tls_or_fail2ban_input_fails_in_validation(
-    tmp_path: Path, overrides: dict, task: str, message: str
+    cases_run: RoleInputRun, overrides: dict, task: str, message: str
 ) -> None:
-    failed_task, failed_message, stats = check_role_input(tmp_path, ROLE, {**GOOD, **overrides})
+    failed_task, failed_message, stats = cases_run.failure({**GOOD, **overrides})
     assert failed_task == f"{ROLE} : {task}"
     assert failed_message == message
     assert stats["changed"] == 0

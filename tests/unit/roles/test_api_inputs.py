@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from arena_testlib import check_role_input
+from arena_testlib import RoleInputRun, role_input_run
 
 GOOD_SHA = "0" * 64
 
@@ -62,9 +61,15 @@ CASES = [
 ]
 
 
+@pytest.fixture(scope="module")
+def cases_run(tmp_path_factory: pytest.TempPathFactory) -> RoleInputRun:
+    """One --check run of the role for every case (one inventory host each)."""
+    return role_input_run(tmp_path_factory.mktemp("api"), "api", [GOOD | case.values[0] for case in CASES])
+
+
 @pytest.mark.parametrize(("bad", "task", "message"), CASES)
-def test_bad_input_rejected(tmp_path: Path, bad: dict[str, Any], task: str, message: str) -> None:
-    name, messages, stats = check_role_input(tmp_path, "api", GOOD | bad)
+def test_bad_input_rejected(cases_run: RoleInputRun, bad: dict[str, Any], task: str, message: str) -> None:
+    name, messages, stats = cases_run.failure(GOOD | bad)
     assert name == task
     assert message in messages
     assert stats["changed"] == 0

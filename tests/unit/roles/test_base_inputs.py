@@ -1,31 +1,18 @@
 """roles/base input validation: bad inputs fail on the validation task, before any change.
 
-Each case runs the role with `ansible-playbook --check` against localhost (connection local, no
-container) and reads the result from the json callback: the exact message, the failing task, and
-that no task before it reported a change. The AWS case checks, also in check mode, the download
+One `ansible-playbook --check` run of the role for every case of this file, each case its own
+inventory host (connection local, no container); each case reads its own host's results from the
+json callback: the exact message, the failing task, and that no task before it reported a change. The AWS case checks, also in check mode, the download
 plan the role computes for a region (it never contacts AWS: downloads are skipped in check mode).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from arena_testlib import RoleInputRun, role_input_run
 
-ROOT = Path(__file__).resolve().parents[3]
-PLAYBOOK = """\
-- name: Apply roles/base
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-    - role: base
-"""
 # Components that would touch the host (even if only in check mode) are off unless a case needs them.
 QUIET = {
     "base_packages_enabled": False,
@@ -36,50 +23,6 @@ QUIET = {
     "base_timezone_enabled": False,
 }
 FAKE_KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n(test)\n-----END PGP PUBLIC KEY BLOCK-----\n"
-
-
-def run_role(tmp_path: Path, extra_vars: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
-    """Run the role in check mode; return the exit code and the task results for localhost."""
-    (tmp_path / "play.yml").write_text(PLAYBOOK)
-    (tmp_path / "vars.json").write_text(json.dumps(extra_vars))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_DEPRECATION_WARNINGS": "False",
-        "ANSIBLE_LOCALHOST_WARNING": "False",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
-    }
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("ansible-playbook")),
-            "--check",
-            "-i",
-            "localhost,",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-e",
-            f"@{tmp_path / 'vars.json'}",
-            str(tmp_path / "play.yml"),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    # The json report comes first; ansible.cfg's timer callback may print a line after it.
-    start = proc.stdout.find("{")
-    assert start >= 0, proc.stdout + proc.stderr
-    report, _ = json.JSONDecoder().raw_decode(proc.stdout[start:])
-    tasks = [
-        {"name": task["task"]["name"], **task["hosts"]["localhost"]}
-        for task in report["plays"][0]["tasks"]
-        if "localhost" in task["hosts"]
-    ]
-    return proc.returncode, tasks
 
 
 def failure_message(result: dict[str, Any]) -> str:
@@ -172,11 +115,30 @@ BAD_INPUTS = [
 ]
 
 
+AGENT_REGIONS = [("eu-west-1", "amazonaws.com"), ("cn-north-1", "amazonaws.com.cn")]
+
+
+def agents(region: str) -> dict[str, Any]:
+    return {**QUIET, "base_aws_agents_enabled": True, "base_aws_region": region, "base_aws_ssm_agent_gpg_key": FAKE_KEY}
+
+
+@pytest.fixture(scope="module")
+def cases_run(tmp_path_factory: pytest.TempPathFactory) -> RoleInputRun:
+    """One --check run of the role for every case of this file (one inventory host each)."""
+    cases = [{**QUIET, **case.values[0]} for case in BAD_INPUTS] + [agents(region) for region, _ in AGENT_REGIONS]
+    return role_input_run(tmp_path_factory.mktemp("base"), "base", cases)
+
+
+def host_tasks(cases_run: RoleInputRun, extra_vars: dict[str, Any]) -> list[dict[str, Any]]:
+    """The task results of one case's host, each with its task name."""
+    return [{"name": name, **result} for name, result in cases_run.tasks(extra_vars)]
+
+
 @pytest.mark.parametrize(("extra_vars", "failing_task", "message"), BAD_INPUTS)
-def test_bad_input_fails_before_any_change(tmp_path: Path, extra_vars, failing_task, message):
-    rc, tasks = run_role(tmp_path, {**QUIET, **extra_vars})
+def test_bad_input_fails_before_any_change(cases_run: RoleInputRun, extra_vars, failing_task, message):
+    tasks = host_tasks(cases_run, {**QUIET, **extra_vars})
     failed = [task for task in tasks if task.get("failed")]
-    assert rc == 2
+    assert cases_run.stats({**QUIET, **extra_vars})["failures"] == 1
     # Role tasks are reported as "base : <name>"; the argument-spec check has no role prefix.
     assert [task["name"] for task in failed] in ([f"base : {failing_task}"], [failing_task])
     assert failure_message(failed[0]) == message
@@ -184,16 +146,11 @@ def test_bad_input_fails_before_any_change(tmp_path: Path, extra_vars, failing_t
     assert [task["name"] for task in before if task.get("changed")] == []
 
 
-@pytest.mark.parametrize(
-    ("region", "domain"),
-    [("eu-west-1", "amazonaws.com"), ("cn-north-1", "amazonaws.com.cn")],
-)
-def test_aws_agents_plan_in_check_mode(tmp_path: Path, region: str, domain: str):
-    rc, tasks = run_role(
-        tmp_path,
-        {**QUIET, "base_aws_agents_enabled": True, "base_aws_region": region, "base_aws_ssm_agent_gpg_key": FAKE_KEY},
-    )
-    assert rc == 0
+@pytest.mark.parametrize(("region", "domain"), AGENT_REGIONS)
+def test_aws_agents_plan_in_check_mode(cases_run: RoleInputRun, region: str, domain: str):
+    tasks = host_tasks(cases_run, agents(region))
+    assert [task["name"] for task in tasks if task.get("failed")] == []
+    assert cases_run.stats(agents(region))["failures"] == 0
     plan_task = next(task for task in tasks if task["name"].endswith("Aws_agents | Plan the downloads"))
     plan = plan_task["ansible_facts"]["base_aws_agents_plan"]
     ssm = f"https://s3.{region}.{domain}/amazon-ssm-{region}/latest/debian_amd64/amazon-ssm-agent.deb"

@@ -3,10 +3,8 @@ the validation task with the exact message, and no task before it changed anythi
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from arena_testlib import check_role_input
+from arena_testlib import RoleInputRun, role_input_run
 
 ROLE = "hardening"
 GOOD: dict = {"hardening_profile": "web"}
@@ -20,119 +18,123 @@ SSHD_OK: dict = {
 }
 
 
-def play(tmp_path: Path, overrides: dict) -> tuple[str, str, dict]:
-    """Run the role in --check with GOOD | overrides; return (failed task, its message, stats)."""
-    return check_role_input(tmp_path, ROLE, {**GOOD, **overrides})
+CASES = [
+    pytest.param(
+        {"hardening_ssh_enabled": True},
+        "Validate | Profile and component toggles",
+        "unknown component toggle(s) hardening_ssh_enabled; known components: packages, sysctl, modules, "
+        "logindefs, pam, shell, coredump, permissions, suid, auditd, acct, aide, journald, cron, banners, sudo, "
+        "firewall, sshd",
+        id="unknown-component-toggle",
+    ),
+    pytest.param(
+        {"hardening_login_pass_min_days": -1},
+        "Validate | Password ageing, timeouts and ports",
+        "hardening_login_pass_min_days must be >= 0, got -1",
+        id="negative-password-age",
+    ),
+    pytest.param(
+        {"hardening_login_pass_min_days": 30, "hardening_login_pass_max_days": 7},
+        "Validate | Password ageing, timeouts and ports",
+        "hardening_login_pass_min_days (30) must not exceed hardening_login_pass_max_days (7)",
+        id="min-age-above-max-age",
+    ),
+    pytest.param(
+        {"hardening_umask": "0x27"},
+        "Validate | Password ageing, timeouts and ports",
+        "hardening_umask must be an octal umask such as 027, got 0x27",
+        id="umask-not-octal",
+    ),
+    pytest.param(
+        {
+            "hardening_firewall_rules": [
+                {"name": "http", "proto": "tcp", "ports": [80, 70000], "sources": ["10.0.0.0/8"]}
+            ]
+        },
+        "Validate | Password ageing, timeouts and ports",
+        "hardening_firewall_rules / hardening_sshd_port: ports must be 1-65535, got 70000",
+        id="port-out-of-range",
+    ),
+    pytest.param(
+        {"hardening_firewall_rules": [{"name": "http", "proto": "tcp", "ports": [80], "sources": ["10.0.0.300/8"]}]},
+        "Validate | Firewall rules and source CIDRs",
+        "malformed CIDR in hardening_firewall_rules / hardening_firewall_icmp_sources / "
+        "hardening_sshd_allowed_cidrs: "
+        "10.0.0.300/8",
+        id="malformed-cidr",
+    ),
+    pytest.param(
+        {"hardening_firewall_icmp_sources": ["10.0.0.1/8"]},
+        "Validate | Firewall rules and source CIDRs",
+        "malformed CIDR in hardening_firewall_rules / hardening_firewall_icmp_sources / "
+        "hardening_sshd_allowed_cidrs: "
+        "10.0.0.1/8",
+        id="cidr-with-host-bits",
+    ),
+    pytest.param(
+        {"hardening_firewall_rules": [{"name": "dns", "proto": "icmp", "ports": [53], "sources": ["10.0.0.0/8"]}]},
+        "Validate | Firewall rules and source CIDRs",
+        "hardening_firewall_rules: every rule needs name, proto (tcp or udp), ports and sources; bad: dns",
+        id="rule-with-bad-proto",
+    ),
+    pytest.param(
+        {**SSHD_OK, "hardening_sshd_users": [{"name": "ops", "authorized_keys": []}]},
+        "Validate | sshd cannot lock anyone out",
+        "hardening_sshd_users without authorized_keys: ops",
+        id="sshd-user-without-keys",
+    ),
+    pytest.param(
+        {**SSHD_OK, "hardening_sshd_users": []},
+        "Validate | sshd cannot lock anyone out",
+        "hardening_sshd_enabled is true but hardening_sshd_users is empty: nobody has an authorised key",
+        id="sshd-without-users",
+    ),
+    pytest.param(
+        {**SSHD_OK, "hardening_sshd_allow_groups": []},
+        "Validate | sshd cannot lock anyone out",
+        "hardening_sshd_enabled is true but hardening_sshd_allow_groups is empty: nobody could log in",
+        id="sshd-without-group",
+    ),
+    pytest.param(
+        {**SSHD_OK, "hardening_sshd_allowed_cidrs": []},
+        "Validate | sshd cannot lock anyone out",
+        "hardening_sshd_enabled and hardening_firewall_enabled are true but hardening_sshd_allowed_cidrs is empty: "
+        "the firewall would block sshd",
+        id="sshd-behind-closed-firewall",
+    ),
+]
+SPEC_CASES: list[dict] = [{"hardening_profile": "db"}, {"hardening_login_pass_max_days": "forever"}]
 
 
-@pytest.mark.parametrize(
-    ("overrides", "task", "message"),
-    [
-        pytest.param(
-            {"hardening_ssh_enabled": True},
-            "Validate | Profile and component toggles",
-            "unknown component toggle(s) hardening_ssh_enabled; known components: packages, sysctl, modules, "
-            "logindefs, pam, shell, coredump, permissions, suid, auditd, acct, aide, journald, cron, banners, sudo, "
-            "firewall, sshd",
-            id="unknown-component-toggle",
-        ),
-        pytest.param(
-            {"hardening_login_pass_min_days": -1},
-            "Validate | Password ageing, timeouts and ports",
-            "hardening_login_pass_min_days must be >= 0, got -1",
-            id="negative-password-age",
-        ),
-        pytest.param(
-            {"hardening_login_pass_min_days": 30, "hardening_login_pass_max_days": 7},
-            "Validate | Password ageing, timeouts and ports",
-            "hardening_login_pass_min_days (30) must not exceed hardening_login_pass_max_days (7)",
-            id="min-age-above-max-age",
-        ),
-        pytest.param(
-            {"hardening_umask": "0x27"},
-            "Validate | Password ageing, timeouts and ports",
-            "hardening_umask must be an octal umask such as 027, got 0x27",
-            id="umask-not-octal",
-        ),
-        pytest.param(
-            {
-                "hardening_firewall_rules": [
-                    {"name": "http", "proto": "tcp", "ports": [80, 70000], "sources": ["10.0.0.0/8"]}
-                ]
-            },
-            "Validate | Password ageing, timeouts and ports",
-            "hardening_firewall_rules / hardening_sshd_port: ports must be 1-65535, got 70000",
-            id="port-out-of-range",
-        ),
-        pytest.param(
-            {
-                "hardening_firewall_rules": [
-                    {"name": "http", "proto": "tcp", "ports": [80], "sources": ["10.0.0.300/8"]}
-                ]
-            },
-            "Validate | Firewall rules and source CIDRs",
-            "malformed CIDR in hardening_firewall_rules / hardening_firewall_icmp_sources / "
-            "hardening_sshd_allowed_cidrs: "
-            "10.0.0.300/8",
-            id="malformed-cidr",
-        ),
-        pytest.param(
-            {"hardening_firewall_icmp_sources": ["10.0.0.1/8"]},
-            "Validate | Firewall rules and source CIDRs",
-            "malformed CIDR in hardening_firewall_rules / hardening_firewall_icmp_sources / "
-            "hardening_sshd_allowed_cidrs: "
-            "10.0.0.1/8",
-            id="cidr-with-host-bits",
-        ),
-        pytest.param(
-            {"hardening_firewall_rules": [{"name": "dns", "proto": "icmp", "ports": [53], "sources": ["10.0.0.0/8"]}]},
-            "Validate | Firewall rules and source CIDRs",
-            "hardening_firewall_rules: every rule needs name, proto (tcp or udp), ports and sources; bad: dns",
-            id="rule-with-bad-proto",
-        ),
-        pytest.param(
-            {**SSHD_OK, "hardening_sshd_users": [{"name": "ops", "authorized_keys": []}]},
-            "Validate | sshd cannot lock anyone out",
-            "hardening_sshd_users without authorized_keys: ops",
-            id="sshd-user-without-keys",
-        ),
-        pytest.param(
-            {**SSHD_OK, "hardening_sshd_users": []},
-            "Validate | sshd cannot lock anyone out",
-            "hardening_sshd_enabled is true but hardening_sshd_users is empty: nobody has an authorised key",
-            id="sshd-without-users",
-        ),
-        pytest.param(
-            {**SSHD_OK, "hardening_sshd_allow_groups": []},
-            "Validate | sshd cannot lock anyone out",
-            "hardening_sshd_enabled is true but hardening_sshd_allow_groups is empty: nobody could log in",
-            id="sshd-without-group",
-        ),
-        pytest.param(
-            {**SSHD_OK, "hardening_sshd_allowed_cidrs": []},
-            "Validate | sshd cannot lock anyone out",
-            "hardening_sshd_enabled and hardening_firewall_enabled are true but hardening_sshd_allowed_cidrs is empty: "
-            "the firewall would block sshd",
-            id="sshd-behind-closed-firewall",
-        ),
-    ],
-)
-def test_bad_input_fails_in_validation(tmp_path: Path, overrides: dict, task: str, message: str) -> None:
-    failed_task, failed_message, stats = play(tmp_path, overrides)
+@pytest.fixture(scope="module")
+def cases_run(tmp_path_factory: pytest.TempPathFactory) -> RoleInputRun:
+    """One --check run of the role for every case of this file (one inventory host each)."""
+    overrides = [case.values[0] for case in CASES] + SPEC_CASES
+    return role_input_run(tmp_path_factory.mktemp(ROLE), ROLE, [{**GOOD, **o} for o in overrides])
+
+
+def play(cases_run: RoleInputRun, overrides: dict) -> tuple[str, str, dict]:
+    """The case GOOD | overrides of the run: (failed task, its message, stats)."""
+    return cases_run.failure({**GOOD, **overrides})
+
+
+@pytest.mark.parametrize(("overrides", "task", "message"), CASES)
+def test_bad_input_fails_in_validation(cases_run: RoleInputRun, overrides: dict, task: str, message: str) -> None:
+    failed_task, failed_message, stats = play(cases_run, overrides)
     assert failed_task == f"{ROLE} : {task}"
     assert failed_message == message
     assert stats["changed"] == 0
 
 
-def test_unknown_profile_is_caught_by_the_argument_spec(tmp_path: Path) -> None:
-    failed_task, failed_message, stats = play(tmp_path, {"hardening_profile": "db"})
+def test_unknown_profile_is_caught_by_the_argument_spec(cases_run: RoleInputRun) -> None:
+    failed_task, failed_message, stats = play(cases_run, {"hardening_profile": "db"})
     assert failed_task == f"{ROLE} : {SPEC_TASK}"
     assert "value of hardening_profile must be one of: web, api, admin, got: db" in failed_message
     assert stats["changed"] == 0
 
 
-def test_wrong_type_is_caught_by_the_argument_spec(tmp_path: Path) -> None:
-    failed_task, failed_message, stats = play(tmp_path, {"hardening_login_pass_max_days": "forever"})
+def test_wrong_type_is_caught_by_the_argument_spec(cases_run: RoleInputRun) -> None:
+    failed_task, failed_message, stats = play(cases_run, {"hardening_login_pass_max_days": "forever"})
     assert failed_task == f"{ROLE} : {SPEC_TASK}"
     assert (
         "argument 'hardening_login_pass_max_days' is of type str and we were unable to convert to int" in failed_message

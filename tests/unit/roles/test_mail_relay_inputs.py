@@ -3,66 +3,72 @@ validation task with the exact message, and no task before it changed anything."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from arena_testlib import check_role_input
+from arena_testlib import RoleInputRun, role_input_run
 
 ROLE = "mail_relay"
 GOOD: dict = {"mail_relay_domain": "arena.example"}
 SPEC_TASK = "Validating arguments against arg spec 'main' - Postfix null client relaying to Amazon SES"
 
 
-def play(tmp_path: Path, overrides: dict) -> tuple[str, str, dict]:
-    """Run the role in --check with GOOD | overrides; return (failed task, its message, stats)."""
-    return check_role_input(tmp_path, ROLE, {**GOOD, **overrides})
-
-
 DOMAIN_TASK = "Assert | Platform domain and sender address"
 
 
-@pytest.mark.parametrize(
-    ("overrides", "task", "message"),
-    [
-        pytest.param(
-            {"mail_relay_domain": ""},
-            DOMAIN_TASK,
-            "mail_relay_domain must be a lower-case DNS domain (got '') and mail_relay_sender_address an "
-            "address in it (got 'no-reply@').",
-            id="no-domain",
-        ),
-        pytest.param(
-            {"mail_relay_sender_address": "alerts@other.example"},
-            DOMAIN_TASK,
-            "mail_relay_domain must be a lower-case DNS domain (got 'arena.example') and "
-            "mail_relay_sender_address an address in it (got 'alerts@other.example').",
-            id="sender-outside-domain",
-        ),
-        pytest.param(
-            {"mail_relay_relayhost": "email-smtp.eu-west-1.amazonaws.com:587"},
-            "Assert | Relay host is a bracketed host and port",
-            "mail_relay_relayhost must look like [email-smtp.<region>.amazonaws.com]:587 "
-            "(got 'email-smtp.eu-west-1.amazonaws.com:587').",
-            id="relayhost-without-brackets",
-        ),
-        pytest.param(
-            {"mail_relay_tls_ca_file": "ca.pem"},
-            "Assert | TLS is required and verified",
-            "mail_relay_tls_security_level must be secure or verify (clear text or unverified TLS is not allowed; "
-            "got 'secure') and mail_relay_tls_ca_file an absolute path (got 'ca.pem').",
-            id="relative-ca-file",
-        ),
-    ],
-)
-def test_bad_input_fails_in_validation(tmp_path: Path, overrides: dict, task: str, message: str) -> None:
-    failed_task, failed_message, stats = play(tmp_path, overrides)
+CASES = [
+    pytest.param(
+        {"mail_relay_domain": ""},
+        DOMAIN_TASK,
+        "mail_relay_domain must be a lower-case DNS domain (got '') and mail_relay_sender_address an "
+        "address in it (got 'no-reply@').",
+        id="no-domain",
+    ),
+    pytest.param(
+        {"mail_relay_sender_address": "alerts@other.example"},
+        DOMAIN_TASK,
+        "mail_relay_domain must be a lower-case DNS domain (got 'arena.example') and "
+        "mail_relay_sender_address an address in it (got 'alerts@other.example').",
+        id="sender-outside-domain",
+    ),
+    pytest.param(
+        {"mail_relay_relayhost": "email-smtp.eu-west-1.amazonaws.com:587"},
+        "Assert | Relay host is a bracketed host and port",
+        "mail_relay_relayhost must look like [email-smtp.<region>.amazonaws.com]:587 "
+        "(got 'email-smtp.eu-west-1.amazonaws.com:587').",
+        id="relayhost-without-brackets",
+    ),
+    pytest.param(
+        {"mail_relay_tls_ca_file": "ca.pem"},
+        "Assert | TLS is required and verified",
+        "mail_relay_tls_security_level must be secure or verify (clear text or unverified TLS is not allowed; "
+        "got 'secure') and mail_relay_tls_ca_file an absolute path (got 'ca.pem').",
+        id="relative-ca-file",
+    ),
+]
+SPEC_CASES: list[dict] = [{"mail_relay_tls_security_level": "may"}]
+
+
+@pytest.fixture(scope="module")
+def cases_run(tmp_path_factory: pytest.TempPathFactory) -> RoleInputRun:
+    """One --check run of the role for every case of this file (one inventory host each)."""
+    overrides = [case.values[0] for case in CASES] + SPEC_CASES
+    return role_input_run(tmp_path_factory.mktemp(ROLE), ROLE, [{**GOOD, **o} for o in overrides])
+
+
+def play(cases_run: RoleInputRun, overrides: dict) -> tuple[str, str, dict]:
+    """The case GOOD | overrides of the run: (failed task, its message, stats)."""
+    return cases_run.failure({**GOOD, **overrides})
+
+
+@pytest.mark.parametrize(("overrides", "task", "message"), CASES)
+def test_bad_input_fails_in_validation(cases_run: RoleInputRun, overrides: dict, task: str, message: str) -> None:
+    failed_task, failed_message, stats = play(cases_run, overrides)
     assert failed_task == f"{ROLE} : {task}"
     assert failed_message == message
     assert stats["changed"] == 0
 
 
-def test_clear_text_is_refused_by_the_argument_spec(tmp_path: Path) -> None:
-    failed_task, failed_message, stats = play(tmp_path, {"mail_relay_tls_security_level": "may"})
+def test_clear_text_is_refused_by_the_argument_spec(cases_run: RoleInputRun) -> None:
+    failed_task, failed_message, stats = play(cases_run, {"mail_relay_tls_security_level": "may"})
     assert failed_task == f"{ROLE} : {SPEC_TASK}"
     assert "value of mail_relay_tls_security_level must be one of: secure, verify, got: may" in failed_message
     assert stats["changed"] == 0

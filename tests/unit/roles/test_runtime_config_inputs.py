@@ -3,19 +3,12 @@ validation task with the exact message, and no task before it changed anything."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from arena_testlib import check_role_input
+from arena_testlib import RoleInputRun, role_input_run
 
 ROLE = "runtime_config"
 GOOD: dict = {"runtime_config_tiers": [{"name": "api", "group": "arena-api", "required_keys": ["REDIS_HOST"]}]}
 SPEC_TASK = "Validating arguments against arg spec 'main' - First-boot runtime configuration from SSM Parameter Store"
-
-
-def play(tmp_path: Path, overrides: dict) -> tuple[str, str, dict]:
-    """Run the role in --check with GOOD | overrides; return (failed task, its message, stats)."""
-    return check_role_input(tmp_path, ROLE, {**GOOD, **overrides})
 
 
 TIERS_TASK = "Assert | Tiers are named, unique and readable by an existing kind of group"
@@ -26,74 +19,87 @@ RETRY_MESSAGE = (
 )
 
 
-@pytest.mark.parametrize(
-    ("overrides", "task", "message"),
-    [
-        pytest.param(
-            {"runtime_config_tiers": []},
-            TIERS_TASK,
-            "runtime_config_tiers must list at least one tier, each with a unique lower-case name "
-            "matching ^[a-z][a-z0-9_-]*$ (got []).",
-            id="no-tier",
-        ),
-        pytest.param(
-            {"runtime_config_tiers": [{"name": "api"}, {"name": "api"}]},
-            TIERS_TASK,
-            "runtime_config_tiers must list at least one tier, each with a unique lower-case name "
-            "matching ^[a-z][a-z0-9_-]*$ (got ['api', 'api']).",
-            id="duplicate-tier",
-        ),
-        pytest.param(
-            {"runtime_config_tiers": [{"name": "api", "required_keys": ["redis_host", "REDIS_PORT"]}]},
-            "Assert | Required keys are valid env names",
-            "runtime_config_tiers[].required_keys must be upper-case env names matching ^[A-Z][A-Z0-9_]*$ "
-            "(bad: ['redis_host']).",
-            id="lower-case-key",
-        ),
-        pytest.param(
-            {"runtime_config_delay": 60},
-            RETRY_TASK,
-            RETRY_MESSAGE.format(attempts=10, delay=60, max_delay=30),
-            id="delay-above-cap",
-        ),
-        pytest.param(
-            {"runtime_config_attempts": 0},
-            RETRY_TASK,
-            RETRY_MESSAGE.format(attempts=0, delay=2, max_delay=30),
-            id="no-attempt",
-        ),
-        pytest.param(
-            {"runtime_config_prefix": "arena"},
-            "Assert | Prefix and output directory are absolute paths",
-            "runtime_config_prefix must be an SSM path like /arena and runtime_config_output_dir an absolute "
-            "path (got prefix='arena', output_dir='/etc/arena/runtime').",
-            id="relative-prefix",
-        ),
-        pytest.param(
-            {
-                "runtime_config_source_override": {
-                    "endpoint_url": "https://ssm.eu-west-1.amazonaws.com",
-                    "environment": "prod",
-                    "region": "eu-west-1",
-                }
-            },
-            "Assert | The source override only points at an emulator, with environment and region",
-            "runtime_config_source_override (tests only) needs endpoint_url (an emulator, http(s)://, not "
-            "amazonaws.com), environment and region, and allows only the keys ['endpoint_url', 'environment', "
-            "'region', 'access_key_id', 'secret_access_key'] (got keys ['endpoint_url', 'environment', 'region']).",
-            id="override-to-real-aws",
-        ),
-    ],
-)
-def test_bad_input_fails_in_validation(tmp_path: Path, overrides: dict, task: str, message: str) -> None:
-    failed_task, failed_message, stats = play(tmp_path, overrides)
+CASES = [
+    pytest.param(
+        {"runtime_config_tiers": []},
+        TIERS_TASK,
+        "runtime_config_tiers must list at least one tier, each with a unique lower-case name "
+        "matching ^[a-z][a-z0-9_-]*$ (got []).",
+        id="no-tier",
+    ),
+    pytest.param(
+        {"runtime_config_tiers": [{"name": "api"}, {"name": "api"}]},
+        TIERS_TASK,
+        "runtime_config_tiers must list at least one tier, each with a unique lower-case name "
+        "matching ^[a-z][a-z0-9_-]*$ (got ['api', 'api']).",
+        id="duplicate-tier",
+    ),
+    pytest.param(
+        {"runtime_config_tiers": [{"name": "api", "required_keys": ["redis_host", "REDIS_PORT"]}]},
+        "Assert | Required keys are valid env names",
+        "runtime_config_tiers[].required_keys must be upper-case env names matching ^[A-Z][A-Z0-9_]*$ "
+        "(bad: ['redis_host']).",
+        id="lower-case-key",
+    ),
+    pytest.param(
+        {"runtime_config_delay": 60},
+        RETRY_TASK,
+        RETRY_MESSAGE.format(attempts=10, delay=60, max_delay=30),
+        id="delay-above-cap",
+    ),
+    pytest.param(
+        {"runtime_config_attempts": 0},
+        RETRY_TASK,
+        RETRY_MESSAGE.format(attempts=0, delay=2, max_delay=30),
+        id="no-attempt",
+    ),
+    pytest.param(
+        {"runtime_config_prefix": "arena"},
+        "Assert | Prefix and output directory are absolute paths",
+        "runtime_config_prefix must be an SSM path like /arena and runtime_config_output_dir an absolute "
+        "path (got prefix='arena', output_dir='/etc/arena/runtime').",
+        id="relative-prefix",
+    ),
+    pytest.param(
+        {
+            "runtime_config_source_override": {
+                "endpoint_url": "https://ssm.eu-west-1.amazonaws.com",
+                "environment": "prod",
+                "region": "eu-west-1",
+            }
+        },
+        "Assert | The source override only points at an emulator, with environment and region",
+        "runtime_config_source_override (tests only) needs endpoint_url (an emulator, http(s)://, not "
+        "amazonaws.com), environment and region, and allows only the keys ['endpoint_url', 'environment', "
+        "'region', 'access_key_id', 'secret_access_key'] (got keys ['endpoint_url', 'environment', 'region']).",
+        id="override-to-real-aws",
+    ),
+]
+SPEC_CASES: list[dict] = [{"runtime_config_attempts": "many"}]
+
+
+@pytest.fixture(scope="module")
+def cases_run(tmp_path_factory: pytest.TempPathFactory) -> RoleInputRun:
+    """One --check run of the role for every case of this file (one inventory host each)."""
+    overrides = [case.values[0] for case in CASES] + SPEC_CASES
+    return role_input_run(tmp_path_factory.mktemp(ROLE), ROLE, [{**GOOD, **o} for o in overrides])
+
+
+def play(cases_run: RoleInputRun, overrides: dict) -> tuple[str, str, dict]:
+    """The case GOOD | overrides of the run: (failed task, its message, stats)."""
+    return cases_run.failure({**GOOD, **overrides})
+
+
+@pytest.mark.parametrize(("overrides", "task", "message"), CASES)
+def test_bad_input_fails_in_validation(cases_run: RoleInputRun, overrides: dict, task: str, message: str) -> None:
+    failed_task, failed_message, stats = play(cases_run, overrides)
     assert failed_task == f"{ROLE} : {task}"
     assert failed_message == message
     assert stats["changed"] == 0
 
 
-def test_wrong_type_is_caught_by_the_argument_spec(tmp_path: Path) -> None:
-    failed_task, failed_message, stats = play(tmp_path, {"runtime_config_attempts": "many"})
+def test_wrong_type_is_caught_by_the_argument_spec(cases_run: RoleInputRun) -> None:
+    failed_task, failed_message, stats = play(cases_run, {"runtime_config_attempts": "many"})
     assert failed_task == f"{ROLE} : {SPEC_TASK}"
     assert "argument 'runtime_config_attempts' is of type str and we were unable to convert to int" in failed_message
     assert stats["changed"] == 0
