@@ -93,12 +93,12 @@ def _case_key(variables: Mapping[str, object]) -> str:
     return json.dumps(dict(variables), sort_keys=True, default=str)
 
 
-class RoleInputRun:
-    """The per-host report of one `ansible-playbook --check` run of a role over many input cases.
+class CasesRun:
+    """The per-host report of one ansible-playbook run over many input cases.
 
     Each case is its own inventory host (``ansible_connection=local``, the case's variables as its host
-    variables), the play is ``hosts: all``: one ansible start-up for a whole file of bad-input cases
-    instead of one per case, and each case is still judged on its own host's results alone.
+    variables), the play is ``hosts: all``: one ansible start-up for a whole file of cases instead of
+    one per case, and each case is still judged on its own host's results alone.
     """
 
     def __init__(self, report: dict[str, Any], hosts: Mapping[str, str], output: str) -> None:
@@ -131,11 +131,30 @@ class RoleInputRun:
         return failed[0][0], failed[0][1], self.stats(variables)
 
 
-def role_input_run(workdir: Path, role: str, cases: list[Mapping[str, object]], *, timeout: int = 600) -> RoleInputRun:
-    """Run `role` once in --check with one inventory host per case (connection local, this Python).
+def playbook_play(playbook: str, index: int = 0) -> dict[str, Any]:
+    """Play `index` of a playbook of the repository as it is, but for ``hosts: all`` (cases_run)."""
+    import yaml  # noqa: PLC0415 -- only the playbook case runs need it
 
-    --check keeps a wrong test from changing this machine. The run's exit code is not judged here:
-    callers assert each case on its own host (RoleInputRun.failure, .tasks, .stats).
+    play = yaml.safe_load((REPO_ROOT / playbook).read_text())[index]
+    assert "hosts" in play, f"{playbook} play {index} is not a play"
+    return {**play, "hosts": "all"}
+
+
+def cases_run(
+    workdir: Path,
+    plays: list[dict[str, Any]],
+    cases: list[Mapping[str, object]],
+    *,
+    env: Mapping[str, str],
+    group_vars: tuple[Path, ...] = (),
+    check: bool = True,
+    timeout: int = 600,
+) -> CasesRun:
+    """Run `plays` once with one inventory host per case (connection local, this Python).
+
+    `group_vars` files are the inventory's group_vars/all (below each case's own variables, as in an
+    inventory). The run's exit code is not judged here: callers assert each case on its own host
+    (CasesRun.failure, .tasks, .stats).
     """
     hosts: dict[str, str] = {}
     inventory: dict[str, dict[str, object]] = {}
@@ -149,10 +168,28 @@ def role_input_run(workdir: Path, role: str, cases: list[Mapping[str, object]], 
             "ansible_connection": "local",
             "ansible_python_interpreter": sys.executable,
         }
-    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "group_vars" / "all").mkdir(parents=True, exist_ok=True)
+    for path in group_vars:
+        (workdir / "group_vars" / "all" / path.name).symlink_to(path)
     (workdir / "hosts.yml").write_text(json.dumps({"all": {"hosts": inventory}}))  # JSON is YAML
-    playbook = workdir / "play.yml"
-    playbook.write_text(f"- name: Apply {role}\n  hosts: all\n  gather_facts: false\n  roles: [{role}]\n")
+    (workdir / "play.yml").write_text(json.dumps(plays))
+    cmd = [
+        "ansible-playbook",
+        "-i",
+        str(workdir / "hosts.yml"),
+        *(["--check"] if check else []),
+        str(workdir / "play.yml"),
+    ]
+    result = run(cmd, env, timeout=timeout)
+    start = result.stdout.find("{")
+    assert start >= 0, result.stdout + result.stderr
+    report, _ = json.JSONDecoder().raw_decode(result.stdout[start:])  # the timer callback prints after it
+    return CasesRun(report, hosts, result.stdout + result.stderr)
+
+
+def role_input_run(workdir: Path, role: str, cases: list[Mapping[str, object]], *, timeout: int = 600) -> CasesRun:
+    """Run `role` once in --check with one inventory host per case; --check keeps a wrong test from
+    changing this machine."""
     env = base_env(
         {
             "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
@@ -161,12 +198,8 @@ def role_input_run(workdir: Path, role: str, cases: list[Mapping[str, object]], 
         },
         keep_aws=False,
     )
-    cmd = ["ansible-playbook", "-i", str(workdir / "hosts.yml"), "--check", str(playbook)]
-    result = run(cmd, env, timeout=timeout)
-    start = result.stdout.find("{")
-    assert start >= 0, result.stdout + result.stderr
-    report, _ = json.JSONDecoder().raw_decode(result.stdout[start:])  # the timer callback prints after it
-    return RoleInputRun(report, hosts, result.stdout + result.stderr)
+    play = {"name": f"Apply {role}", "hosts": "all", "gather_facts": False, "roles": [role]}
+    return cases_run(workdir, [play], cases, env=env, timeout=timeout)
 
 
 def check_role_input(tmp_path: Path, role: str, variables: Mapping[str, object]) -> tuple[str, str, dict]:

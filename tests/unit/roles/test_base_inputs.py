@@ -2,8 +2,9 @@
 
 One `ansible-playbook --check` run of the role for every case of this file, each case its own
 inventory host (connection local, no container); each case reads its own host's results from the
-json callback: the exact message, the failing task, and that no task before it reported a change. The AWS case checks, also in check mode, the download
-plan the role computes for a region (it never contacts AWS: downloads are skipped in check mode).
+json callback: the exact message, the failing task, and that no task before it reported a change.
+The AWS cases check, also in check mode, the download plan the role computes for a region (it never
+contacts AWS: downloads are skipped in check mode).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from arena_testlib import RoleInputRun, role_input_run
+from arena_testlib import CasesRun, role_input_run
 
 # Components that would touch the host (even if only in check mode) are off unless a case needs them.
 QUIET = {
@@ -123,19 +124,19 @@ def agents(region: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def cases_run(tmp_path_factory: pytest.TempPathFactory) -> RoleInputRun:
+def cases_run(tmp_path_factory: pytest.TempPathFactory) -> CasesRun:
     """One --check run of the role for every case of this file (one inventory host each)."""
     cases = [{**QUIET, **case.values[0]} for case in BAD_INPUTS] + [agents(region) for region, _ in AGENT_REGIONS]
     return role_input_run(tmp_path_factory.mktemp("base"), "base", cases)
 
 
-def host_tasks(cases_run: RoleInputRun, extra_vars: dict[str, Any]) -> list[dict[str, Any]]:
+def host_tasks(cases_run: CasesRun, extra_vars: dict[str, Any]) -> list[dict[str, Any]]:
     """The task results of one case's host, each with its task name."""
     return [{"name": name, **result} for name, result in cases_run.tasks(extra_vars)]
 
 
 @pytest.mark.parametrize(("extra_vars", "failing_task", "message"), BAD_INPUTS)
-def test_bad_input_fails_before_any_change(cases_run: RoleInputRun, extra_vars, failing_task, message):
+def test_bad_input_fails_before_any_change(cases_run: CasesRun, extra_vars, failing_task, message):
     tasks = host_tasks(cases_run, {**QUIET, **extra_vars})
     failed = [task for task in tasks if task.get("failed")]
     assert cases_run.stats({**QUIET, **extra_vars})["failures"] == 1
@@ -147,7 +148,7 @@ def test_bad_input_fails_before_any_change(cases_run: RoleInputRun, extra_vars, 
 
 
 @pytest.mark.parametrize(("region", "domain"), AGENT_REGIONS)
-def test_aws_agents_plan_in_check_mode(cases_run: RoleInputRun, region: str, domain: str):
+def test_aws_agents_plan_in_check_mode(cases_run: CasesRun, region: str, domain: str):
     tasks = host_tasks(cases_run, agents(region))
     assert [task["name"] for task in tasks if task.get("failed")] == []
     assert cases_run.stats(agents(region))["failures"] == 0

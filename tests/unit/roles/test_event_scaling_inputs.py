@@ -1,24 +1,23 @@
 """playbooks/event_scaling.yml refuses bad input before any AWS call.
 
-Each case runs the real playbook against inventories/local with one bad variable. The AWS endpoint
-is a loopback port that closes every connection (an API call could not succeed anyway; aws_guard's
-probe finds it open) and the run is in --check; the
-tests assert the exact message, that it comes from the role's validation, that no AWS module ran
-and that nothing changed.
+One run of the real playbook's play for every case of this file: each case is its own inventory host
+(the local inventory's group_vars, then the case's bad variable), the play `hosts: all`. The AWS
+endpoint is a loopback port that closes every connection (an API call could not succeed anyway;
+aws_guard's probe finds it open) and the run is in --check; each test asserts on its own host the
+exact message, that it comes from the role's validation, that no AWS module ran and that nothing
+changed.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from arena_testlib import REPO_ROOT, base_env, run
+from arena_testlib import REPO_ROOT, CasesRun, base_env, cases_run, playbook_play
 from event_scaling_endpoint import refusing_endpoint  # this directory is on sys.path (pytest's rootdir-relative import)
 
 PLAYBOOK = "playbooks/event_scaling.yml"
@@ -167,9 +166,15 @@ CASES = [
 REFUSING_TASKS = ("event_scaling : Validate | ", "event_scaling : Plan | Refuse ")
 
 
-def play(tmp_path: Path, endpoint: str, extra_vars: dict[str, Any]) -> dict[str, Any]:
-    varfile = tmp_path / "vars.json"
-    varfile.write_text(json.dumps(extra_vars))
+# The cases of the tests below that are not in CASES.
+UNKNOWN_STATE = {"event_scaling_state": "gone"}
+# A fixed clock before the local calendar's events: with the real one the test would fail once they
+# are over (the role refuses unmarked past events).
+LOCAL_CALENDAR = {"event_scaling_now": "2027-01-01T00:00:00Z"}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory, endpoint: str) -> CasesRun:
     env = base_env(
         {
             # Nowhere to go: a closed loopback port and dummy credentials.
@@ -183,29 +188,20 @@ def play(tmp_path: Path, endpoint: str, extra_vars: dict[str, Any]) -> dict[str,
         },
         keep_aws=False,
     )
+    cases = [case.values[0] for case in CASES] + [UNKNOWN_STATE, LOCAL_CALENDAR]
     # --check on top: even a wrong test could not change anything.
-    cmd = ["ansible-playbook", "-i", "inventories/local", PLAYBOOK, "--check", "-e", f"@{varfile}"]
-    result = run(cmd, env, timeout=180)
-    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
-    report, _ = json.JSONDecoder().raw_decode(result.stdout[result.stdout.index("{") :])
-    return report
-
-
-def task_results(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return [
-        (task["task"]["name"], task["hosts"]["localhost"])
-        for play in report["plays"]
-        for task in play["tasks"]
-        if "localhost" in task["hosts"]
-    ]
+    return cases_run(
+        tmp_path_factory.mktemp("event_scaling"),
+        [playbook_play(PLAYBOOK)],
+        cases,
+        env=env,
+        group_vars=tuple(sorted(GROUP_VARS.glob("*.yml"))),
+    )
 
 
 @pytest.mark.parametrize(("extra_vars", "message"), CASES)
-def test_bad_input_refused_before_any_api_call(
-    tmp_path: Path, endpoint: str, extra_vars: dict[str, Any], message: str
-) -> None:
-    report = play(tmp_path, endpoint, extra_vars)
-    results = task_results(report)
+def test_bad_input_refused_before_any_api_call(report: CasesRun, extra_vars: dict[str, Any], message: str) -> None:
+    results = report.tasks(extra_vars)
     failed = [
         (name, item.get("msg", ""))
         for name, result in results
@@ -217,28 +213,24 @@ def test_bad_input_refused_before_any_api_call(
     name, msg = failed[-1]
     assert name.startswith(REFUSING_TASKS), failed
     assert msg == message
-    assert report["stats"]["localhost"]["failures"] == 1
-    assert report["stats"]["localhost"]["changed"] == 0
+    assert report.stats(extra_vars)["failures"] == 1
+    assert report.stats(extra_vars)["changed"] == 0
     ran = {result.get("action", "") for _, result in results}
     assert ran <= LOCAL_ACTIONS, ran - LOCAL_ACTIONS
 
 
-def test_unknown_state_is_refused_by_the_argument_spec(tmp_path: Path, endpoint: str) -> None:
-    report = play(tmp_path, endpoint, {"event_scaling_state": "gone"})
-    results = task_results(report)
+def test_unknown_state_is_refused_by_the_argument_spec(report: CasesRun) -> None:
+    results = report.tasks(UNKNOWN_STATE)
     name, result = results[-1]
     assert result["failed"] and "Validating arguments against arg spec" in name
     assert "event_scaling_state" in result["msg"] and "gone" in result["msg"]
-    assert report["stats"]["localhost"]["changed"] == 0
+    assert report.stats(UNKNOWN_STATE)["changed"] == 0
 
 
-def test_the_local_calendar_passes_validation(tmp_path: Path, endpoint: str) -> None:
+def test_the_local_calendar_passes_validation(report: CasesRun) -> None:
     """The cases above fail for their bad value only: the unchanged local inputs pass validation
     and the play stops at the first AWS call (the closed endpoint)."""
-    # A fixed clock before the local calendar's events: with the real one the test would fail once they
-    # are over (the role refuses unmarked past events).
-    report = play(tmp_path, endpoint, {"event_scaling_now": "2027-01-01T00:00:00Z"})
-    results = task_results(report)
+    results = report.tasks(LOCAL_CALENDAR)
     name, result = results[-1]
     assert name == "event_scaling : Lookup | Find the Auto Scaling groups of the planned tiers by name", results
     assert result["failed"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from arena_testlib import RoleInputRun, role_input_run
+from arena_testlib import CasesRun, role_input_run
 
 EXTRA_PATHS_MSG = (
     "image_cleanup_extra_paths must hold absolute paths below a system directory (at least two components, "
@@ -47,13 +47,13 @@ SPEC_CASE: dict[str, object] = {"image_cleanup_verify_enabled": "sometimes"}
 
 
 @pytest.fixture(scope="module")
-def cases_run(tmp_path_factory: pytest.TempPathFactory) -> RoleInputRun:
+def cases_run(tmp_path_factory: pytest.TempPathFactory) -> CasesRun:
     """One --check run of the role for every case of this file (one inventory host each)."""
     cases = [extra_vars for extra_vars, _ in CASES] + [SPEC_CASE]
     return role_input_run(tmp_path_factory.mktemp("image_cleanup"), "image_cleanup", cases)
 
 
-def failure(cases_run: RoleInputRun, extra_vars: dict[str, object]) -> tuple[str, str]:
+def failure(cases_run: CasesRun, extra_vars: dict[str, object]) -> tuple[str, str]:
     """The case's one failed task and its message with white space collapsed (messages are folded)."""
     task, message, stats = cases_run.failure(extra_vars)
     assert stats["changed"] == 0
@@ -63,14 +63,14 @@ def failure(cases_run: RoleInputRun, extra_vars: dict[str, object]) -> tuple[str
 
 @pytest.mark.parametrize(("extra_vars", "message"), CASES)
 def test_bad_input_fails_in_validation_before_any_change(
-    cases_run: RoleInputRun, extra_vars: dict[str, object], message: str
+    cases_run: CasesRun, extra_vars: dict[str, object], message: str
 ) -> None:
     failing_task, out = failure(cases_run, extra_vars)
     assert message in out, out
     assert failing_task.startswith("image_cleanup : Validate | "), failing_task
 
 
-def test_argument_spec_rejects_wrong_types(cases_run: RoleInputRun) -> None:
+def test_argument_spec_rejects_wrong_types(cases_run: CasesRun) -> None:
     _, out = failure(cases_run, SPEC_CASE)
     assert (
         "argument 'image_cleanup_verify_enabled' is of type str and we were unable to convert to bool: "
