@@ -8,11 +8,12 @@ AuthTokenUpdateStrategy=ROTATE, ApplyImmediately, on an available group:
 https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyReplicationGroup.html,
 https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/auth.html#auth-modifyng-token).
 
-Each test runs the cache part of playbooks/platform_services.yml and kills it (SIGKILL, the
-playbook and every process under it) at one step: the run goes through a loopback proxy in front
-of the emulator that kills the playbook when a given AWS request arrives, either before passing it
-on (AWS never saw it) or after AWS answered (AWS did it, the run never heard). No hook in the
-product code. The re-run must then succeed, and:
+Each test runs the cache role as playbooks/platform_services.yml applies it (its services play with
+only platform_cache: the same guard and module_defaults, read from the playbook) and kills it
+(SIGKILL, the playbook and every process under it) at one step: the run goes through a loopback
+proxy in front of the emulator that kills the playbook when a given AWS request arrives, either
+before passing it on (AWS never saw it) or after AWS answered (AWS did it, the run never heard). No
+hook in the product code. The re-run must then succeed, and:
 
   - the token the api tier reads (SSM SecureString) is one the group accepts. The emulator keeps no
     token, so the proxy keeps what AWS would: the token of CreateReplicationGroup, plus each ROTATE's
@@ -20,6 +21,11 @@ product code. The re-run must then succeed, and:
   - for real: a redis-server whose default user holds exactly those tokens, and the api app's own
     Redis client (apps/reference_api, Debian's python3-redis as in the image) configured from SSM,
     answers /healthz 200. A wrong token gets 503 (test_health_check_refuses_a_wrong_token).
+
+Not run here, because they are proven once elsewhere: the other services' validation play
+(test_services_inputs.py) and the environment's run lock, whose takeover after a killed run is
+tests/integration/platform/test_lock.py::test_the_lock_of_a_killed_run_on_this_host_is_taken_over.
+Each run costs a third less that way, and what is interrupted is the cache role's own steps.
 
 Needs the emulator (scripts/with-emulator.sh), redis-server and python3-redis (scripts/setup-host.sh).
 """
@@ -46,6 +52,7 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from arena_testlib import REPO_ROOT, base_env, reset_emulator
 
 ENV = "local"
@@ -121,6 +128,7 @@ class Proxy:
         self.calls: list[Call] = []
         self.interrupt: Interrupt | None = None
         self.victim: subprocess.Popen[str] | None = None
+        self.playbook: Path | None = None  # what play() runs through it (the core fixture sets it)
         self.lock = threading.Lock()
         proxy = self
 
@@ -213,8 +221,21 @@ def proxy() -> Iterator[Proxy]:
     server.close()
 
 
+@pytest.fixture(scope="module")
+def cache_play(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The services play of playbooks/platform_services.yml (guard, module_defaults) applying
+    platform_cache alone: no second source for how the services reach AWS."""
+    plays = yaml.safe_load((REPO_ROOT / "playbooks" / "platform_services.yml").read_text())
+    services = next(p for p in plays if p["name"] == "Platform services")
+    play = {k: v for k, v in services.items() if k not in ("tasks", "roles")}
+    play |= {"name": "Platform cache alone", "roles": [{"role": "aws_guard"}, {"role": "platform_cache"}]}
+    path = tmp_path_factory.mktemp("cache-play") / "cache.yml"
+    path.write_text(yaml.safe_dump([play], sort_keys=False))
+    return path
+
+
 @pytest.fixture
-def core(tmp_path: Path, proxy: Proxy) -> Path:
+def core(tmp_path: Path, proxy: Proxy, cache_play: Path) -> Path:
     """A fresh emulator with what platform core makes for the cache: VPC, two private subnets, the SG."""
     reset_emulator()
     proxy.tokens.clear()
@@ -234,20 +255,21 @@ def core(tmp_path: Path, proxy: Proxy) -> Path:
     extra.write_text(
         json.dumps(
             {
-                "platform_services_roles": ["platform_cache"],  # only the cache part runs
                 "platform_cache_vpc_id": vpc,
                 "platform_cache_subnet_ids": subnets,
                 "platform_cache_security_group_ids": [group],
             }
         )
     )
+    proxy.playbook = cache_play
     return extra
 
 
 def play(proxy: Proxy, extra: Path, *args: str, interrupt: Interrupt | None = None) -> tuple[int, str]:
     """Run the cache part through the proxy; with `interrupt`, expect it killed there."""
     env = base_env({"AWS_URL": proxy.url, "AWS_ENDPOINT_URL": proxy.url, "PYTHONUNBUFFERED": "1"})
-    cmd = ["ansible-playbook", "playbooks/platform_services.yml", "-e", f"@{extra}", *args]
+    # The static inventory beside the lab's group_vars: the dynamic one would only list instances.
+    cmd = ["ansible-playbook", "-i", "inventories/local/containers.yml", str(proxy.playbook), "-e", f"@{extra}", *args]
     proxy.interrupt = interrupt
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     proxy.victim = proc
