@@ -106,7 +106,7 @@ def main() -> int:
         lines.append(f"{'Mail relay (' + tier + ')':<17} {' '.join(relay)}")
         if relay[:1] != ["active"] or "credentials-from-ssm" not in relay:
             problems.append(f"{tier}: mail relay {relay}")
-    lines.append(f"{'':<17} (delivery over TLS + AUTH to an SES stand-in: molecule/api and molecule/admin)")
+    lines.append(f"{'':<17} (delivery over TLS + AUTH to an SES stand-in: roles/mail_relay's scenario)")
 
     print("\n".join(lines))
     if problems:

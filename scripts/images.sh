@@ -2,7 +2,7 @@
 # `make images` (a `make test` stage): bake the three tier images, then gate them. The gate launches
 # each image from the platform in its emulator (scripts/gate.sh), so that platform core is built in
 # the background while the bake runs (its emulator has its own lab dir, .lab/images); the bake and
-# the gate are reported as stages of their own.
+# the gate are reported as stages of their own. The gate checks the three images side by side.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/images-lab.sh"
 cd "$ARENA_ROOT"
@@ -15,7 +15,8 @@ trap 'scripts/emulator.sh down' EXIT
 # shellcheck disable=SC1091
 source "${ARENA_LAB_DIR}/emulator.env"
 
-( lab_platform_up "${out_root}/gate-platform.log" ) &
+# Meanwhile also the gate's Redis image (built once per base image; a no-op when it is current).
+( lab_platform_up "${out_root}/gate-platform.log" && images_redis_image ) &
 platform_pid=$!
 rc=0
 scripts/stage.sh bake scripts/bake.sh || rc=1

@@ -1,0 +1,223 @@
+"""What a whole tier image does once launched from the platform, checked by the image gate
+(scripts/gate.sh) on the instances it launched: the composition of base, hardening and the tier's
+roles, first boot from the emulator's SSM and the platform's launch path, which no role scenario
+has. (Each role's own behaviour is proved by its scenario in roles/<role>/molecule/.)
+
+- the first-boot unit is enabled, succeeded and runs before the tier's services;
+- the load balancer's path: the target group's health check reaches the instance through its
+  loaded firewall (input policy drop);
+- a tier without mail runs no MTA; a tier with mail relays to the SES endpoint its runtime
+  configuration names, with the SMTP login from SSM, and starts TLS before anything else;
+- the API counts in Redis with the token first boot read from SSM;
+- admin behind the load balancer: TLS 1.2 and 1.3 only, 401 without the login, 200 with the login
+  from SSM, 403 for a client outside the allow-list even with the login.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+from lab_instances import call, on_node, tier_file
+
+TIERS = ["web", "api", "admin"]
+MAIL_TIERS = [t for t in TIERS if "mail_relay" in tier_file(t)["bake_roles"]]
+NO_MAIL_TIERS = [t for t in TIERS if t not in MAIL_TIERS]
+# The address a request through the load balancer claims for a client outside the admin allow-list
+# (TEST-NET-3); the image trusts X-Forwarded-For from the lab VPC, where the ALB's nodes live.
+OUTSIDE_CLIENT = "203.0.113.9"
+# The host's loopback as an instance sees it (scripts/lab/launch.py, slirp4netns).
+HOST_FROM_INSTANCE = "10.0.2.2"
+ADMIN_USER = "gate"  # scripts/image_gate.py ADMIN_USER
+
+
+def node(instances: dict[str, dict[str, Any]], tier: str) -> dict[str, Any]:
+    if tier not in instances:
+        pytest.skip(f"the gate launched no {tier} instance")
+    return instances[tier]
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_first_boot_unit_ran_before_the_tier_services(instances, tier: str) -> None:
+    container = node(instances, tier)["container"]
+    shown = on_node(container, "systemctl show arena-runtime-config.service -p UnitFileState -p Before -p Result")
+    props = dict(line.split("=", 1) for line in shown.stdout.splitlines())
+    assert (props["UnitFileState"], props["Result"]) == ("enabled", "success")
+    assert set(tier_file(tier)["runtime_config_before_units"]) <= set(props["Before"].split())
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_the_load_balancer_path_passes_the_loaded_firewall(instances, tier: str) -> None:
+    instance = node(instances, tier)
+    chain = on_node(instance["container"], "nft list chain inet arena_filter input").stdout
+    assert chain.count("policy drop;") == 1, chain
+    # The target group's own check (protocol, port, path) from outside the instance's namespace.
+    assert call(instance["health_url"])[0] == 200
+
+
+@pytest.mark.parametrize("tier", NO_MAIL_TIERS)
+def test_no_mta_on_a_tier_without_mail(instances, tier: str) -> None:
+    container = node(instances, tier)["container"]
+    status = on_node(container, "dpkg-query -W -f='${Status}' postfix exim4-base 2>/dev/null; true").stdout
+    assert "install ok installed" not in status
+    listening = on_node(container, "ss -Hltn").stdout
+    assert not [line for line in listening.splitlines() if line.split()[3].endswith(":25")], listening
+
+
+class SesStandIn:
+    """An SMTP endpoint on the host's loopback that offers STARTTLS and records what a client sends:
+    it refuses to start TLS (454), so a relay that insists on TLS must quit without a MAIL, AUTH or
+    message in clear text."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.sessions: list[list[str]] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            commands: list[str] = []
+            self.sessions.append(commands)
+            with conn, conn.makefile("rwb") as stream:
+                stream.write(b"220 ses-stand-in ESMTP\r\n")
+                stream.flush()
+                for raw in stream:
+                    line = raw.decode(errors="replace").strip()
+                    commands.append(line.split(" ", 1)[0].upper())
+                    verb = commands[-1]
+                    if verb in ("EHLO", "HELO"):
+                        stream.write(b"250-ses-stand-in\r\n250-STARTTLS\r\n250 AUTH PLAIN LOGIN\r\n")
+                    elif verb == "STARTTLS":
+                        stream.write(b"454 4.7.0 TLS not available now\r\n")
+                    elif verb == "QUIT":
+                        stream.write(b"221 bye\r\n")
+                        stream.flush()
+                        break
+                    else:
+                        stream.write(b"530 5.7.0 Must issue a STARTTLS command first\r\n")
+                    stream.flush()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture(scope="module")
+def ses(instances) -> Any:
+    """The stand-in, named by the mail tier's runtime configuration in the emulator's SSM (SMTP_HOST,
+    SMTP_PORT beside the gate's SMTP login), as the platform names SES's endpoint."""
+    import boto3  # noqa: PLC0415 -- only in the gate's lab
+
+    if not any(t in instances for t in MAIL_TIERS):
+        pytest.skip("the gate launched no tier that sends mail")
+    stand_in = SesStandIn()
+    prefix = json.loads(
+        on_node(
+            instances[next(t for t in MAIL_TIERS if t in instances)]["container"], "cat /etc/arena/runtime-config.json"
+        ).stdout
+    )["prefix"]
+    ssm = boto3.client("ssm", endpoint_url=os.environ["AWS_URL"], region_name=os.environ["AWS_REGION"])
+    environment = os.environ.get("ARENA_GATE_ENVIRONMENT", "local")
+    for key, value in (("SMTP_HOST", HOST_FROM_INSTANCE), ("SMTP_PORT", str(stand_in.port))):
+        ssm.put_parameter(Name=f"{prefix}/{environment}/mail/{key}", Value=value, Type="SecureString", Overwrite=True)
+    yield stand_in
+    stand_in.close()
+
+
+@pytest.mark.parametrize("tier", MAIL_TIERS)
+def test_mail_goes_to_the_ses_endpoint_from_ssm_with_tls_first(instances, ses: SesStandIn, tier: str) -> None:
+    container = node(instances, tier)["container"]
+    # First boot's units again, as at the next boot, with the endpoint now in SSM.
+    on_node(container, "systemctl restart arena-runtime-config.service arena-mail-relay-credentials.service")
+    nexthop = f"[{HOST_FROM_INSTANCE}]:{ses.port}"
+    assert on_node(container, "cat /etc/postfix/runtime/transport").stdout.strip() == f"* smtp:{nexthop}"
+    # The login from SSM (scripts/image_gate.py: user gate-smtp-user), for that next hop; not printed.
+    login = on_node(container, f"grep -c '^{nexthop} gate-smtp-user:' /etc/postfix/runtime/sasl_passwd", check=False)
+    assert login.stdout.strip() == "1"
+    before = len(ses.sessions)
+    tag = f"gate-{tier}-{uuid.uuid4()}"
+    on_node(
+        container,
+        f"printf 'Subject: {tag}\\n\\nfrom the gate\\n' | /usr/sbin/sendmail -f app@localhost ops@example.net",
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("QUIT" in s for s in ses.sessions[before:]):
+        on_node(container, "postqueue -f", check=False)  # retry now, not after postfix's backoff
+        time.sleep(2)  # the relay delivers asynchronously; polled, bounded by the deadline
+    sessions = ses.sessions[before:]
+    queue = on_node(container, "postqueue -p", check=False).stdout
+    assert sessions, f"the relay never reached {nexthop} through the firewall; queue:\n{queue}"
+    for commands in sessions:
+        assert commands[:2] in (["EHLO", "STARTTLS"], ["EHLO", "QUIT"]), commands
+        assert not {"AUTH", "MAIL", "RCPT", "DATA"} & set(commands), f"sent in clear text: {commands}"
+    assert "TLS" in queue, queue  # deferred for want of TLS, not dropped
+
+
+def test_the_api_counts_in_redis_with_the_token_from_ssm(instances) -> None:
+    base = node(instances, "api")["base_url"]
+    hits = [json.loads(call(base + "v1/hits", method="POST")[1])["hits"] for _ in range(2)]
+    assert hits[1] == hits[0] + 1
+
+
+@pytest.fixture(scope="module")
+def admin(instances) -> dict[str, Any]:
+    return node(instances, "admin")
+
+
+def login(password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{ADMIN_USER}:{password}".encode()).decode()}
+
+
+def test_admin_login_from_ssm(admin) -> None:
+    good = login(os.environ["GATE_ADMIN_PASSWORD"])
+    statuses = (call(admin["base_url"])[0], call(admin["base_url"], login("not-the-password"))[0])
+    assert (*statuses, call(admin["base_url"], good)[0]) == (401, 401, 200)
+
+
+def test_admin_refuses_a_forwarded_client_outside_the_allow_list(admin) -> None:
+    """Through the load balancer (a trusted proxy in the VPC) for a client outside the allow-list:
+    403, even with the login."""
+    good = login(os.environ["GATE_ADMIN_PASSWORD"])
+    assert call(admin["base_url"], {**good, "X-Forwarded-For": OUTSIDE_CLIENT})[0] == 403
+    assert call(admin["base_url"], {"X-Forwarded-For": OUTSIDE_CLIENT})[0] == 403
+
+
+@pytest.mark.parametrize(("version", "accepted"), [("tls1_1", False), ("tls1_2", True), ("tls1_3", True)])
+def test_admin_speaks_tls_1_2_and_1_3_only(admin, version: str, accepted: bool) -> None:
+    port = admin["base_url"].rsplit(":", 1)[1].strip("/")
+    # SECLEVEL=0 lets the client offer TLS 1.1 at all: a refusal is then the server's.
+    handshake = subprocess.run(
+        [
+            "openssl",
+            "s_client",
+            "-connect",
+            f"127.0.0.1:{port}",
+            "-brief",
+            f"-{version}",
+            "-cipher",
+            "DEFAULT:@SECLEVEL=0",
+        ],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if accepted:
+        assert handshake.returncode == 0, handshake.stderr
+        assert f"Protocol version: {version.replace('tls', 'TLSv').replace('_', '.')}" in handshake.stderr
+    else:
+        assert handshake.returncode != 0
+        assert "alert protocol version" in handshake.stdout + handshake.stderr
