@@ -38,28 +38,16 @@ AWS page):
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
+import runpy
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-
-def load_sibling(stem: str) -> ModuleType:
-    """Import another file of this filter_plugins directory (Ansible does not put it on sys.path)."""
-    name = f"_arena_filters_{stem}"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{stem}.py"))
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load filter_plugins/{stem}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
+# The other filter files, by the repository's one plugin loader (Ansible puts neither directory on sys.path).
+_PLUGIN_LOADER = Path(__file__).resolve().parent.parent / "module_utils" / "arena_plugin_loader.py"
+load_sibling = runpy.run_path(str(_PLUGIN_LOADER))["load_filter_file"]
 
 capacity_lib = load_sibling("arena_capacity")
 

@@ -21,10 +21,9 @@ inventory source: the opt-in must be given as extra vars.
 
 from __future__ import annotations
 
-import importlib.util
 import os
+import runpy
 import socket
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -35,7 +34,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.utils.display import Display
 from ansible_collections.amazon.aws.plugins.inventory import aws_ec2
 
-CLASSIFIER = Path(__file__).resolve().parent.parent / "filter_plugins" / "arena_aws_target.py"
+PLUGIN_LOADER = Path(__file__).resolve().parent.parent / "module_utils" / "arena_plugin_loader.py"
 PROBE_TIMEOUT_SECONDS = 3
 OPT_IN = "-e arena_allow_real_aws=true -e arena_aws_profile=<profile> -e arena_aws_region=<region>"
 
@@ -77,16 +76,15 @@ filters:
 
 
 def load_classifier() -> ModuleType:
-    """The guard's classifier module (filter_plugins/arena_aws_target.py), loaded once."""
-    name = "_arena_inventory_arena_aws_target"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, CLASSIFIER)
-        if spec is None or spec.loader is None:
-            raise AnsibleParserError(f"arena_aws_ec2: cannot load the classifier {CLASSIFIER}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """The guard's classifier module (filter_plugins/arena_aws_target.py), loaded once, by the
+    repository's one plugin loader (module_utils/arena_plugin_loader.py), which the filter plugins
+    use for their siblings too."""
+    try:
+        return runpy.run_path(str(PLUGIN_LOADER))["load_filter_file"]("arena_aws_target")
+    except (OSError, ImportError) as exc:
+        raise AnsibleParserError(
+            f"arena_aws_ec2: cannot load the classifier filter_plugins/arena_aws_target.py: {exc}"
+        ) from exc
 
 
 class _EmulatorDown(Exception):
