@@ -44,6 +44,11 @@ def _load(path: Path) -> object:
         return yaml.load(f, Loader=_Loader)  # _Loader is a SafeLoader subclass
 
 
+def _shown(path: Path) -> Path:
+    """``path`` as messages name it: relative to the repository when inside it."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def render(role: Path, out: Path) -> None:
     """Inject the generated section into ``out`` (a README of ``role``) with aar-doc."""
     args = [
@@ -61,7 +66,7 @@ def render(role: Path, out: Path) -> None:
     # aar-doc's options belong to the top-level command, before its ROLE_PATH argument.
     rc = app(options + args, standalone_mode=False)
     if rc:  # aar-doc reports its errors (no markers, bad spec) and returns their exit code
-        raise SystemExit(f"aar-doc failed on {role.relative_to(ROOT)} (exit {rc})")
+        raise SystemExit(f"aar-doc failed on {_shown(role)} (exit {rc})")
 
 
 def check_defaults(role: Path) -> list[str]:
@@ -69,7 +74,7 @@ def check_defaults(role: Path) -> list[str]:
     specs = (_load(role / "meta" / "argument_specs.yml") or {}).get("argument_specs", {})
     defaults_file = role / "defaults" / "main.yml"
     defaults = (_load(defaults_file) if defaults_file.exists() else None) or {}
-    rel = role.relative_to(ROOT)
+    rel = _shown(role)
     errors: list[str] = []
     spec_names: set[str] = set()
     for entrypoint, spec in specs.items():
@@ -96,7 +101,7 @@ def check_defaults(role: Path) -> list[str]:
 def check_readme(role: Path) -> list[str]:
     """The diff between roles/<role>/README.md and what the generator makes of it."""
     readme = role / "README.md"
-    rel = readme.relative_to(ROOT)
+    rel = _shown(readme)
     if not readme.exists():
         return [f"{rel}: missing (run make role-docs)"]
     current = readme.read_text(encoding="utf-8")

@@ -1,0 +1,54 @@
+"""One way for tests to import the repository's plugin and module files, and to make AWS clients.
+
+Modules in library/, filter plugins and scripts are files, not packages: tests import them by path.
+Each file is executed once per process under one name (sys.modules caches it), so every test file
+that needs ``arena_autoscaling_group`` gets the same module object, and a dataclass or pickle in it
+resolves its own module. (importable: pytest.ini adds tests/ to the path.)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import runpy
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_source(path: Path | str, name: str | None = None) -> ModuleType:
+    """The module of the file at ``path`` (relative to the repository root, or absolute), executed
+    once under ``name`` (default: ``<stem>_under_test``)."""
+    path = REPO_ROOT / path
+    name = name or f"{path.stem}_under_test"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None, f"cannot import {path}"
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return sys.modules[name]
+
+
+def library_module(stem: str, name: str | None = None) -> ModuleType:
+    """A custom module of ``library/`` (``stem`` without ``.py``)."""
+    return load_source(REPO_ROOT / "library" / f"{stem}.py", name)
+
+
+def filter_plugin(stem: str) -> ModuleType:
+    """A filter plugin file of ``filter_plugins/``, by the plugins' own loader
+    (module_utils/arena_plugin_loader.py): the module object its sibling plugins use."""
+    return runpy.run_path(str(REPO_ROOT / "module_utils" / "arena_plugin_loader.py"))["load_filter_file"](stem)
+
+
+def aws_client(service: str, region: str = "eu-west-1") -> Any:
+    """A boto3 client with dummy credentials, for botocore's Stubber (it never leaves the process)."""
+    import boto3  # noqa: PLC0415 -- only the tests that stub AWS need boto3
+
+    return boto3.client(service, region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing")
