@@ -5,6 +5,13 @@ them at once (and every proxy dead): aws_guard's TCP probe finds something liste
 API call would fail the run with a connection error instead of the expected message, so the refusal
 provably happens first. No emulator is needed; it lives here because the platform_* roles
 have no scenario-free unit folder of their own yet.
+
+Two cases run the playbook itself, one per inventory (local, production): the run fails in its
+validation play, changes nothing, and the services play never starts. The other local cases share
+one ansible-playbook run (ten fewer start-ups): one play per case, each the playbook's own
+validation play (read from the file, so it cannot drift) with the case's values as play variables
+and its tasks in a block whose rescue lets the next case's play run; each play must fail in exactly
+one task, with the exact message.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from arena_testlib import base_env, run
+import yaml
+from arena_testlib import REPO_ROOT, base_env, item_messages, run
 
 CORE = {
     "platform_cache_vpc_id": "vpc-0a1b2c3d",
@@ -74,44 +82,39 @@ def refuse(tmp_path: Path, extra: dict, inventory: str = "inventories/local", co
     return " ".join(out.split())
 
 
+# (id, extra variables, the whole refusal message); local inventory.
 CASES = [
     (
+        "single-az",
         {"platform_cache_availability_zones": ["a"]},
-        "local",
         "platform_cache_availability_zones must list two distinct zones or more (got ['a']) with "
         "platform_cache_multi_az and platform_cache_automatic_failover true (got True / True): a single-AZ "
         "cache loses the api tier's sessions with one zone.",
     ),
     (
+        "multi-az-off",
         {"platform_cache_multi_az": False},
-        "local",
         "platform_cache_availability_zones must list two distinct zones or more (got ['a', 'b']) with "
         "platform_cache_multi_az and platform_cache_automatic_failover true (got False / True): a single-AZ "
         "cache loses the api tier's sessions with one zone.",
     ),
     (
-        {"platform_cache_at_rest_encryption": False},
-        "production",
-        "platform_cache_at_rest_encryption and platform_cache_transit_encryption must both be true in "
-        "production (platform_cache_require_encryption is true); got False / True.",
-    ),
-    (
+        "snapshot-in-event-hours",
         {"platform_cache_snapshot_window": "20:00-21:00"},
-        "local",
         "platform_cache_snapshot_window '20:00-21:00' must match hh24:mi-hh24:mi and lie outside the event "
         "hours 15:00-24:00 UTC (platform_cache_event_hours_utc).",
     ),
     (
+        "public-bucket",
         {"platform_static_public_access": True},
-        "local",
         "platform_static_public_access is true: the site bucket stays private (all public access blocked); "
         "viewers read through CloudFront with Origin Access Control only.",
     ),
     # CloudFront with the default certificate: AWS sets TLSv1 whatever is requested (issue 13, defect 6;
     # https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html).
     (
+        "default-certificate-tls12",
         {"platform_static_minimum_protocol_version": "TLSv1.2_2021"},
-        "local",
         "arena_edge_cloudfront_minimum_protocol_version: platform_static_minimum_protocol_version 'TLSv1.2_2021' is "
         "not honoured with the CloudFront default certificate (platform_static_certificate_arn is empty): AWS sets "
         "TLSv1 whatever is requested. Use TLSv1, or set platform_static_certificate_arn (an ISSUED ACM certificate "
@@ -119,12 +122,12 @@ CASES = [
         f"see {VIEWER_DOC}",
     ),
     (
+        "certificate-tls-below-1.2",
         {
             "platform_static_certificate_arn": CERT,
             "platform_static_aliases": ["static.arena.test"],
             "platform_static_minimum_protocol_version": "TLSv1.1_2016",
         },
-        "local",
         "arena_edge_cloudfront_minimum_protocol_version: platform_static_minimum_protocol_version 'TLSv1.1_2016' is "
         "below the platform minimum for viewers of platform_static_aliases (certificate "
         "platform_static_certificate_arn, sni-only): use TLSv1.2_2021, TLSv1.2_2025, TLSv1.3_2025, "
@@ -133,11 +136,11 @@ CASES = [
     # ACM certificates for CloudFront come from us-east-1 only
     # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html).
     (
+        "certificate-outside-us-east-1",
         {
             "platform_static_certificate_arn": CERT.replace("us-east-1", "eu-west-1"),
             "platform_static_aliases": ["s.a.test"],
         },
-        "local",
         "arena_edge_cloudfront_certificate_arn: platform_static_certificate_arn "
         f"'{CERT.replace('us-east-1', 'eu-west-1')}' "
         "is in eu-west-1: CloudFront uses ACM certificates from us-east-1 (US East, N. Virginia) only; request or "
@@ -147,8 +150,8 @@ CASES = [
     # Aliases need a certificate that covers them
     # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html).
     (
+        "aliases-without-certificate",
         {"platform_static_aliases": ["static.arena.test"]},
-        "local",
         "arena_edge_cloudfront_aliases: platform_static_aliases ['static.arena.test'] needs "
         "platform_static_certificate_arn: CloudFront adds an alternate domain name only with a trusted certificate "
         "that covers it (the default *.cloudfront.net certificate covers none), see "
@@ -157,42 +160,92 @@ CASES = [
     # Bucket names are global (account id appended) and at most 63 characters
     # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
     (
+        "bucket-name-too-long",
         {"platform_static_name": "a" * 46},
-        "local",
         f"arena_edge_bucket_name: platform_static_name '{'a' * 46}' makes the bucket name "
         f"'{'a' * 46}-logs-000000000000' (64 characters), which is refused: bucket names are 3 to 63 characters long. "
         "Bucket names are global, so the 12-digit account id is appended (platform_static_name may have at most 45 "
         "characters here), see https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html",
     ),
     (
+        "invalid-domain",
         {"platform_email_domain": "mail_arena.test"},
-        "local",
         "platform_email_domain 'mail_arena.test' is not a valid domain name (lower-case labels of letters, "
         "digits and inner hyphens, a letter-only top-level domain), or platform_email_mail_from_subdomain "
         "'bounce' does not make one with it.",
     ),
 ]
-
-
-@pytest.mark.parametrize(
-    ("extra", "env", "message"),
-    CASES,
-    ids=[
-        "single-az",
-        "multi-az-off",
-        "encryption-off-production",
-        "snapshot-in-event-hours",
-        "public-bucket",
-        "default-certificate-tls12",
-        "certificate-tls-below-1.2",
-        "certificate-outside-us-east-1",
-        "aliases-without-certificate",
-        "bucket-name-too-long",
-        "invalid-domain",
-    ],
+# The one case of the production inventory (its group_vars require encryption).
+PRODUCTION_CASE = (
+    "encryption-off-production",
+    {"platform_cache_at_rest_encryption": False},
+    "platform_cache_at_rest_encryption and platform_cache_transit_encryption must both be true in "
+    "production (platform_cache_require_encryption is true); got False / True.",
 )
-def test_bad_input_refused(tmp_path: Path, extra: dict, env: str, message: str) -> None:
-    out = refuse(tmp_path, extra, inventory=f"inventories/{env}")
+
+
+def validation_play(case: str, variables: dict, *, guard: bool) -> dict:
+    """The playbook's validation play (guard, then every role's validate tasks) for one case: its
+    values as play variables, its tasks in a block whose rescue lets the next case's play run.
+    Without `guard`, the guard's facts of an earlier play serve (same target, same answer)."""
+    plays = yaml.safe_load((REPO_ROOT / "playbooks" / "platform_services.yml").read_text())
+    play = next(p for p in plays if p["name"] == "Refuse bad service inputs before any API call")
+    return {
+        **play,
+        "name": f"{play['name']} [{case}]",
+        "roles": play["roles"] if guard else [],
+        "vars": {**play.get("vars", {}), **variables},
+        "tasks": [{"block": play["tasks"], "rescue": [{"name": "Next case", "ansible.builtin.meta": "noop"}]}],
+    }
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory: pytest.TempPathFactory, mute_endpoint: str) -> dict[str, tuple[str, str]]:
+    """Every local case in one --check run: case id -> (failed task, its message, whitespace-normalised)."""
+    playbook = tmp_path_factory.mktemp("refusals") / "refusals.yml"
+    playbook.write_text(
+        yaml.safe_dump([validation_play(c, {**CORE, **extra}, guard=c == CASES[0][0]) for c, extra, _ in CASES])
+    )
+    env = base_env(
+        {
+            **DEAD,
+            "AWS_URL": mute_endpoint,
+            "AWS_ENDPOINT_URL": mute_endpoint,
+            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+        },
+        keep_aws=False,
+    )
+    # The lab inventory's group_vars without its dynamic source (it would only list instances); roles,
+    # library and filters come from the repository's ansible.cfg (base_env), wherever the playbook is.
+    cmd = ["ansible-playbook", str(playbook), "--check", "-i", "inventories/local/containers.yml"]
+    result = run(cmd, env, timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]  # every case rescued
+    output, _ = json.JSONDecoder().raw_decode(result.stdout)  # the timer callback prints after it
+    stats = output["stats"]["localhost"]
+    assert (stats["changed"], stats["failures"], stats["rescued"]) == (0, 0, len(CASES)), stats
+    found = {}
+    for (case, _, _), ran in zip(CASES, output["plays"], strict=True):
+        assert ran["play"]["name"].endswith(f"[{case}]")
+        failed = [
+            (task["task"]["name"], " ".join(item_messages(task["hosts"]["localhost"]).split()))
+            for task in ran["tasks"]
+            if task["hosts"].get("localhost", {}).get("failed")
+        ]
+        assert len(failed) == 1, (case, failed)  # refused by one validation task, nothing after it ran
+        found[case] = failed[0]
+    return found
+
+
+@pytest.mark.parametrize(("case", "message"), [(c, m) for c, _, m in CASES], ids=[c for c, _, _ in CASES])
+def test_bad_input_refused(refusals: dict[str, tuple[str, str]], case: str, message: str) -> None:
+    task, said = refusals[case]
+    assert message in said, (task, said)
+
+
+def test_bad_input_refused_in_production(tmp_path: Path) -> None:
+    """The production inventory's own rules (encryption required), through the playbook itself."""
+    _, extra, message = PRODUCTION_CASE
+    out = refuse(tmp_path, extra, inventory="inventories/production")
     assert message in out, out[-3000:]
 
 
