@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from arena_loader import load_source
 
 DIFFERS = "Result: sysctl key {} has a different value than expected in scan profile. Expected={}, Real={}"
 LOG = "\n".join(
@@ -27,14 +23,7 @@ LOG = "\n".join(
 
 @pytest.fixture(scope="module")
 def mod() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "instance_index", ROOT / "scripts" / "hardening" / "instance_index.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["instance_index"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_source("scripts/hardening/instance_index.py", "instance_index")
 
 
 def test_recounts_only_keys_the_image_sets_to_the_expected_value(mod: ModuleType) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from arena_loader import load_source
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "molecule_digest.py"
@@ -54,11 +54,7 @@ E   AssertionError: 503
 
 @pytest.fixture(scope="module")
 def mod() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("molecule_digest", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_source(SCRIPT, "molecule_digest")
 
 
 def test_plain_log_names_the_failed_task_and_its_error(mod: ModuleType) -> None:

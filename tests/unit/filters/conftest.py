@@ -1,27 +1,11 @@
-"""Load the repo's filter plugins the way arena_schedule loads its siblings (one module object each)."""
+"""The repo's filter plugins, loaded as arena_schedule loads its siblings (one module object each)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[3]
-FILTERS = ROOT / "filter_plugins"
-
-
-def load_filter(stem: str) -> ModuleType:
-    name = f"_arena_filters_{stem}"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FILTERS / f"{stem}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+from arena_loader import filter_plugin as load_filter
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +26,9 @@ def schedule() -> ModuleType:
 @pytest.fixture(scope="session")
 def scaling_rules() -> ModuleType:
     return load_filter("arena_scaling_rules")
+
+
+@pytest.fixture(scope="session")
+def rules() -> ModuleType:
+    """filter_plugins/arena_event_rules.py (the modules that state the same rules are checked against it)."""
+    return load_filter("arena_event_rules")

@@ -19,34 +19,23 @@ Each rule cites its AWS documentation page (the same URL is in the refusal messa
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import botocore.session
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
+from arena_loader import filter_plugin
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "_arena_filters_arena_edge_rules", ROOT / "filter_plugins" / "arena_edge_rules.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-edge = _load()
+edge = filter_plugin("arena_edge_rules")
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8091-a2b3c4d5e6f7"
 VIEWER_DOC = "https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ViewerCertificate.html"
 REQ_DOC = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html"

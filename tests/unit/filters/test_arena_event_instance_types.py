@@ -5,8 +5,6 @@ do not carry the audience on another."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,19 +14,6 @@ from ansible.errors import AnsibleFilterError
 
 ROOT = Path(__file__).resolve().parents[3]
 MODEL = {"tiers": {"web": {"instance_type": "c6i.large"}, "api": {"instance_type": "c6i.xlarge"}}}
-
-
-@pytest.fixture(scope="module")
-def rules() -> ModuleType:
-    """The same module object the other event-rules tests load (one per name, as arena_schedule does)."""
-    name = "_arena_filters_arena_event_rules"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "filter_plugins" / "arena_event_rules.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def mixed(name: str, *types: str) -> dict[str, Any]:

@@ -17,14 +17,13 @@ variable, the rule and the AWS documentation page, and the tests assert the exac
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from arena_loader import library_module
 
 ROOT = Path(__file__).resolve().parents[3]
 ASG_QUOTAS = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-quotas.html"
@@ -45,21 +44,6 @@ LB = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app"
 PUBLIC = f"{LB}/arena-production-public/50dc6c495c0c9188"
 INTERNAL = f"{LB}/arena-production-internal/6d0ecf831eec9f09"
 BILLING = f"{LB}/billing-public/0c0fe1e5b3e2e0a1"
-
-
-def load(path: Path, name: str) -> ModuleType:
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-@pytest.fixture(scope="module")
-def rules() -> ModuleType:
-    return load(ROOT / "filter_plugins" / "arena_event_rules.py", "_arena_filters_arena_event_rules")
 
 
 # --- scheduled actions planned per group (no read) -------------------------------------------------
@@ -396,7 +380,7 @@ def test_lcu_rule_bad_input(rules: ModuleType) -> None:
     ],
 )
 def test_modules_and_filters_state_the_same_rules(rules: ModuleType, module: str, names: tuple[str, ...]) -> None:
-    loaded = load(ROOT / "library" / f"{module}.py", f"{module}_rules_under_test")
+    loaded = library_module(module)
     assert {name: getattr(loaded, name) for name in names} == {name: getattr(rules, name) for name in names}
     if module == "arena_scheduled_actions":
         assert loaded.QUOTA == rules.SCHEDULED_ACTIONS_PER_GROUP == 125

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from arena_loader import filter_plugin
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -19,15 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # AWS's documented example secret key
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_arena_filters_arena_ses", ROOT / "filter_plugins" / "arena_ses.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ses = _load()
+ses = filter_plugin("arena_ses")
 
 
 def botocore_reference(secret: str, region: str) -> str:

@@ -10,9 +10,7 @@ an instance still unhealthy when its grace period ends is replaced
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +21,7 @@ import numpy as np
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
+from arena_loader import load_source
 
 ROOT = Path(__file__).resolve().parents[3]
 PRODUCTION = ROOT / "inventories" / "production" / "group_vars" / "all"
@@ -31,14 +30,7 @@ ROLE_DEFAULTS = ROOT / "roles" / "platform_autoscaling" / "defaults" / "main.yml
 
 @pytest.fixture(scope="module")
 def replay() -> ModuleType:
-    name = "arena_season_replay"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "simulation" / "replay.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_source("simulation/replay.py", "arena_season_replay")
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,14 @@
-"""Fixtures shared by the custom modules' unit tests: run a module's main() against Stubber clients
-wrapped the way AnsibleAWSModule.client wraps them, with AWSRetry's back-off sleeps recorded instead
-of slept (so a retry test takes milliseconds, and can say how many retries happened)."""
+"""Fixtures shared by the custom modules' unit tests: the module under test (``mod``), Stubber clients
+wrapped the way AnsibleAWSModule.client wraps them (``stub_client``), a module's main() run against
+them (``run_module``, ``queue_calls``), with AWSRetry's back-off sleeps recorded instead of slept
+(``retry_sleeps``: a retry test takes milliseconds, and can say how many retries happened)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
+from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -14,6 +17,8 @@ from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.amazon.aws.plugins.module_utils import cloud
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from arena_loader import aws_client, library_module
+from arena_testlib import RequireRetry
 from botocore.stub import Stubber
 
 
@@ -85,3 +90,106 @@ def queue_calls() -> QueueCalls:
         assert pending is None, f"{fail} names no queued call"
 
     return queue
+
+
+@pytest.fixture(scope="module")
+def mod(request: pytest.FixtureRequest) -> ModuleType:
+    """The module a test file is named after: tests/unit/library/test_<name>.py tests library/<name>.py
+    (loaded once per process, tests/arena_loader.py)."""
+    return library_module(Path(request.module.__file__).stem.removeprefix("test_"))
+
+
+StubClient = Callable[..., tuple[Any, Stubber]]
+
+
+@pytest.fixture
+def stub_client() -> Iterator[StubClient]:
+    """``stub_client(service, retry=None, *, region="eu-west-1", strict=False)`` -> ``(client, stubber)``.
+
+    A boto3 client of ``service`` (dummy credentials) under an active Stubber. With ``retry`` (the
+    module's decorator), the client is handed out as AnsibleAWSModule.client hands it out:
+    RetryingBotoClientWrapper, whose calls take ``aws_retry=True``; ``strict=True`` wraps it in
+    RequireRetry instead, which also fails a call made without ``aws_retry=True``. Without ``retry``,
+    the bare client. At teardown no stubber may have a response left: every queued call was made.
+    """
+    stubbers: list[Stubber] = []
+    with ExitStack() as stack:
+
+        def make(service: str, retry: Any = None, *, region: str = "eu-west-1", strict: bool = False) -> Any:
+            raw = aws_client(service, region)
+            stubber = stack.enter_context(Stubber(raw))
+            stubbers.append(stubber)
+            if retry is None:
+                return raw, stubber
+            return (RequireRetry(raw, retry) if strict else RetryingBotoClientWrapper(raw, retry)), stubber
+
+        yield make
+        for stubber in stubbers:
+            stubber.assert_no_pending_responses()
+
+
+RunWithCalls = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def run_with_calls(run_module: RunModule, queue_calls: QueueCalls, stub_client: StubClient) -> RunWithCalls:
+    """``run_with_calls(module, args, service, calls, fail=None, *, region="eu-west-1")``: the result of
+    ``module.main()`` with ``args`` against a stubbed ``service`` client that answers ``calls`` in
+    order (``fail`` as in ``queue_calls``); every queued call must have been made."""
+
+    def run(
+        module: ModuleType,
+        args: Mapping[str, Any],
+        service: str,
+        calls: list[Call],
+        fail: tuple[str, str] | None = None,
+        *,
+        region: str = "eu-west-1",
+    ) -> dict[str, Any]:
+        raw, stubber = stub_client(service, region=region)
+        queue_calls(stubber, calls, fail)
+        result = run_module(module, args, {service: raw})
+        stubber.assert_no_pending_responses()
+        return result
+
+    return run
+
+
+@pytest.fixture
+def stubbed(
+    request: pytest.FixtureRequest, mod: ModuleType, stub_client: StubClient, retry_sleeps: list[float]
+) -> tuple[Any, Stubber]:
+    """``(client, stubber)`` of the module under test: the test file names the client's ``SERVICE``
+    (and ``REGION`` when not eu-west-1; ``STRICT_RETRY = True`` for RequireRetry), wrapped with the
+    module's own ``RETRY`` decorator. Back-off sleeps are recorded, not slept (``retry_sleeps``)."""
+    test_file = request.module
+    return stub_client(
+        test_file.SERVICE,
+        mod.RETRY,
+        region=getattr(test_file, "REGION", "eu-west-1"),
+        strict=getattr(test_file, "STRICT_RETRY", False),
+    )
+
+
+class _SpecCaptured(Exception):
+    """Raised by the fake AnsibleAWSModule to stop main() once it has the module's spec."""
+
+
+@pytest.fixture
+def module_spec(monkeypatch: pytest.MonkeyPatch) -> Callable[[ModuleType], dict[str, Any]]:
+    """``module_spec(module)``: the keyword arguments ``module.main()`` gives AnsibleAWSModule
+    (``argument_spec``, ``supports_check_mode`` ...); main() is stopped there, before any client."""
+
+    def capture(module: ModuleType) -> dict[str, Any]:
+        captured: dict[str, Any] = {}
+
+        def fake(**kwargs: Any) -> None:
+            captured.update(kwargs)
+            raise _SpecCaptured
+
+        monkeypatch.setattr(module, "AnsibleAWSModule", fake)
+        with pytest.raises(_SpecCaptured):
+            module.main()
+        return captured
+
+    return capture

@@ -15,20 +15,12 @@ Every call goes through the module's own retrying client and must pass aws_retry
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils import cloud
-from arena_testlib import RequireRetry
 from botocore.stub import Stubber
 
-ROOT = Path(__file__).resolve().parents[3]
 ACCOUNT = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer"
 ARN = f"{ACCOUNT}/app/arena-production-public/50dc6c495c0c9188"
 INTERNAL = f"{ACCOUNT}/app/arena-production-internal/6d0ecf831eec9f09"
@@ -41,31 +33,12 @@ QUOTA_DOC = "https://docs.aws.amazon.com/elasticloadbalancing/latest/application
 QUOTA_REQUEST = {"ServiceCode": "elasticloadbalancing", "QuotaCode": "L-8A66D0E6"}
 
 
-@pytest.fixture(scope="module")
-def mod() -> ModuleType:
-    name = "arena_alb_capacity_reservation_under_test"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "library" / "arena_alb_capacity_reservation.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 Clients = tuple[Any, Stubber, Any, Stubber]
 
 
 @pytest.fixture
-def stubbed(mod: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[Clients]:
-    monkeypatch.setattr(cloud.time, "sleep", lambda _: None)  # the retry's backoff, not the test's time
-    made = [
-        boto3.client(service, region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-        for service in ("elbv2", "service-quotas")
-    ]
-    with Stubber(made[0]) as elb_stub, Stubber(made[1]) as quota_stub:
-        yield RequireRetry(made[0], mod.RETRY), elb_stub, RequireRetry(made[1], mod.RETRY), quota_stub
-        elb_stub.assert_no_pending_responses()
-        quota_stub.assert_no_pending_responses()
+def stubbed(mod: ModuleType, stub_client: Any, retry_sleeps: list[float]) -> Clients:
+    return (*stub_client("elbv2", mod.RETRY, strict=True), *stub_client("service-quotas", mod.RETRY, strict=True))
 
 
 def reservation(units: int | None, decreases: int = 2, code: str = "provisioned") -> dict[str, Any]:

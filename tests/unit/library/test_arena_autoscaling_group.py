@@ -3,48 +3,19 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import ANY, Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[3]
+SERVICE = "autoscaling"  # the client of the `stubbed` fixture (conftest.py)
 NAME = "arena-local-web"
 TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/arena-local-web/0123456789abcdef"
-
-
-@pytest.fixture(scope="module")
-def mod() -> ModuleType:
-    name = "arena_autoscaling_group_under_test"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "library" / "arena_autoscaling_group.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def raw_client() -> Any:
-    return boto3.client(
-        "autoscaling", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-
-
-@pytest.fixture
-def stubbed(mod: ModuleType, raw_client: Any) -> Iterator[tuple[Any, Stubber]]:
-    with Stubber(raw_client) as stubber:
-        # As AnsibleAWSModule.client hands it out with the module's retry decorator: calls take aws_retry=True.
-        yield RetryingBotoClientWrapper(raw_client, mod.RETRY), stubber
-        stubber.assert_no_pending_responses()
 
 
 def params(**overrides: Any) -> dict[str, Any]:
@@ -240,10 +211,8 @@ DESCRIBE = {"AutoScalingGroupNames": [NAME]}
 )
 def test_delete_retries_throttling_and_scaling_activity(
     mod: ModuleType,
-    raw_client: Any,
+    run_with_calls: Any,
     *,
-    run_module: Any,
-    queue_calls: Any,
     retry_sleeps: list[float],
     operation: str,
     code: str,
@@ -252,10 +221,7 @@ def test_delete_retries_throttling_and_scaling_activity(
         ("describe_auto_scaling_groups", described(mod, params()), DESCRIBE),
         ("delete_auto_scaling_group", {}, {"AutoScalingGroupName": NAME, "ForceDelete": True}),
     ]
-    with Stubber(raw_client) as stubber:
-        queue_calls(stubber, calls, (operation, code))
-        result = run_module(mod, {"name": NAME, "state": "absent"}, {"autoscaling": raw_client})
-        stubber.assert_no_pending_responses()
+    result = run_with_calls(mod, {"name": NAME, "state": "absent"}, "autoscaling", calls, (operation, code))
     assert result.get("failed") is None, result
     assert result["actions"] == ["DeleteAutoScalingGroup"]
     assert len(retry_sleeps) == 1
@@ -272,10 +238,8 @@ def test_delete_retries_throttling_and_scaling_activity(
 )
 def test_update_retries_throttling_and_scaling_activity(
     mod: ModuleType,
-    raw_client: Any,
+    run_with_calls: Any,
     *,
-    run_module: Any,
-    queue_calls: Any,
     retry_sleeps: list[float],
     operation: str,
     code: str,
@@ -290,10 +254,7 @@ def test_update_retries_throttling_and_scaling_activity(
         ("create_or_update_tags", {}, {"Tags": [{"ResourceId": NAME, "ResourceType": "auto-scaling-group", **tag}]}),
         ("describe_auto_scaling_groups", after, DESCRIBE),
     ]
-    with Stubber(raw_client) as stubber:
-        queue_calls(stubber, calls, (operation, code))
-        result = run_module(mod, wanted, {"autoscaling": raw_client})
-        stubber.assert_no_pending_responses()
+    result = run_with_calls(mod, wanted, "autoscaling", calls, (operation, code))
     assert result.get("failed") is None, result
     assert result["actions"] == ["UpdateAutoScalingGroup MaxSize,MixedInstancesPolicy", "CreateOrUpdateTags"]
     assert len(retry_sleeps) == 1

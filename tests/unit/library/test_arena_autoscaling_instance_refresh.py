@@ -6,48 +6,15 @@ the Stubber checks every request against the real service model (parameter names
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import Stubber
 
-ROOT = Path(__file__).resolve().parents[3]
+SERVICE = "autoscaling"  # the client of the `stubbed` fixture (conftest.py)
 GROUP = "arena-staging-web"
 REFRESH_ID = "08b91cf7-8fa6-48af-b6a6-d227f40f1b9b"
-
-
-@pytest.fixture(scope="module")
-def mod() -> ModuleType:
-    name = "arena_autoscaling_instance_refresh_under_test"
-    path = ROOT / "library" / "arena_autoscaling_instance_refresh.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def raw_client() -> Any:
-    return boto3.client(
-        "autoscaling", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-
-
-@pytest.fixture
-def stubbed(mod: ModuleType, raw_client: Any) -> Iterator[tuple[Any, Stubber]]:
-    with Stubber(raw_client) as stubber:
-        # As AnsibleAWSModule.client hands it out with the module's retry decorator: calls take aws_retry=True.
-        yield RetryingBotoClientWrapper(raw_client, mod.RETRY), stubber
-        stubber.assert_no_pending_responses()
 
 
 def params(**overrides: Any) -> dict[str, Any]:
@@ -163,7 +130,7 @@ def test_min_healthy_outside_0_100_is_refused_before_any_call(
     "operation", ["describe_auto_scaling_groups", "describe_instance_refreshes", "start_instance_refresh"]
 )
 def test_throttled_call_is_retried_then_succeeds(
-    mod: ModuleType, raw_client: Any, *, run_module: Any, queue_calls: Any, retry_sleeps: list[float], operation: str
+    mod: ModuleType, run_with_calls: Any, *, retry_sleeps: list[float], operation: str
 ) -> None:
     """main() as Ansible runs it: a call answered with Throttling (Auto Scaling's rate limit) is
     retried once and the refresh starts."""
@@ -180,10 +147,7 @@ def test_throttled_call_is_retried_then_succeeds(
             {"AutoScalingGroupName": GROUP, "Strategy": "Rolling", "Preferences": EXPECTED_PREFS},
         ),
     ]
-    with Stubber(raw_client) as stubber:
-        queue_calls(stubber, calls, (operation, "Throttling"))
-        result = run_module(mod, params(), {"autoscaling": raw_client})
-        stubber.assert_no_pending_responses()
+    result = run_with_calls(mod, params(), "autoscaling", calls, (operation, "Throttling"))
     assert result.get("failed") is None, result
     assert (result["changed"], result["instance_refresh_id"]) == (True, REFRESH_ID)
     assert len(retry_sleeps) == 1

@@ -17,30 +17,19 @@ from __future__ import annotations
 
 import ast
 import copy
-import importlib.util
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from arena_loader import library_module
 from botocore.stub import ANY, Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_arena_lib_{name}", ROOT / "library" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-oac = load("arena_cloudfront_oac")
-dist = load("arena_cloudfront_distribution")
+oac = library_module("arena_cloudfront_oac")
+dist = library_module("arena_cloudfront_distribution")
 OAC_CONFIG = {
     "Name": "arena-static",
     "Description": "d",
@@ -57,18 +46,9 @@ CNAME_DOC = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/
 
 
 @pytest.fixture
-def stub() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client("cloudfront", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
-    with Stubber(client) as stubber:
-        # As AnsibleAWSModule.client(..., retry_decorator=AWSRetry.jittered_backoff()) hands it out.
-        yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff()), stubber
-        stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries back off with time.sleep; the tests do not wait for it."""
-    monkeypatch.setattr("ansible_collections.amazon.aws.plugins.module_utils.cloud.time.sleep", lambda _s: None)
+def stub(stub_client: Any) -> tuple[Any, Stubber]:
+    # As AnsibleAWSModule.client(..., retry_decorator=AWSRetry.jittered_backoff()) hands it out.
+    return stub_client("cloudfront", AWSRetry.jittered_backoff(), region="us-east-1")
 
 
 def oac_params(**over: Any) -> dict[str, Any]:
@@ -474,7 +454,7 @@ def test_module_accepts_what_aws_honours(over: dict[str, Any]) -> None:
 # --- Retries: every call through the retrying client, with aws_retry=True --------------------------
 
 
-def test_distribution_calls_retry_throttling(stub, no_sleep) -> None:
+def test_distribution_calls_retry_throttling(stub, retry_sleeps) -> None:
     client, stubber = stub
     stubber.add_client_error("list_distributions", service_error_code="Throttling", http_status_code=400)
     expect_find(stubber, None)
@@ -483,7 +463,7 @@ def test_distribution_calls_retry_throttling(stub, no_sleep) -> None:
     assert dist.ensure_present(client, dist_params(), check_mode=False)[0]
 
 
-def test_distribution_lookup_and_update_retry_throttling(stub, no_sleep) -> None:
+def test_distribution_lookup_and_update_retry_throttling(stub, retry_sleeps) -> None:
     client, stubber = stub
     expect_find(stubber, live_config(PriceClass="PriceClass_All"), throttled=True)
     stubber.add_client_error("update_distribution", service_error_code="Throttling", http_status_code=400)
@@ -491,7 +471,7 @@ def test_distribution_lookup_and_update_retry_throttling(stub, no_sleep) -> None
     assert dist.ensure_present(client, dist_params(), check_mode=False)[2] == ["PriceClass"]
 
 
-def test_oac_calls_retry_throttling(stub, no_sleep) -> None:
+def test_oac_calls_retry_throttling(stub, retry_sleeps) -> None:
     client, stubber = stub
     stubber.add_client_error("list_origin_access_controls", service_error_code="Throttling", http_status_code=400)
     expect_oac_list(stubber, [])

@@ -2,47 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
 import yaml
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
-from botocore.stub import Stubber
 
-ROOT = Path(__file__).resolve().parents[3]
+SERVICE = "ec2"  # the client of the `stubbed` fixture (conftest.py)
 VPC = "vpc-0a1b2c3d"
 ALB, WEB = "sg-0000000000000a1b0", "sg-0000000000000e0b0"
 TAGS = {"Project": "arena", "Environment": "local"}
-
-
-@pytest.fixture(scope="module")
-def mod() -> ModuleType:
-    name = "arena_ec2_security_groups_under_test"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "library" / "arena_ec2_security_groups.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def raw_client() -> Any:
-    return boto3.client("ec2", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-@pytest.fixture
-def stubbed(mod: ModuleType, raw_client: Any) -> Iterator[tuple[Any, Stubber]]:
-    with Stubber(raw_client) as stubber:
-        # As AnsibleAWSModule.client hands it out with the module's retry decorator: calls take aws_retry=True.
-        yield RetryingBotoClientWrapper(raw_client, mod.RETRY), stubber
-        stubber.assert_no_pending_responses()
 
 
 def params(state: str = "present", alb_rules: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -383,18 +352,13 @@ def creation_calls() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
 )
 def test_throttling_and_a_new_group_not_yet_visible_are_retried(
     mod: ModuleType,
-    raw_client: Any,
+    run_with_calls: Any,
     *,
-    run_module: Any,
-    queue_calls: Any,
     retry_sleeps: list[float],
     operation: str,
     code: str,
 ) -> None:
-    with Stubber(raw_client) as stubber:
-        queue_calls(stubber, creation_calls(), (operation, code))
-        result = run_module(mod, params(), {"ec2": raw_client})
-        stubber.assert_no_pending_responses()
+    result = run_with_calls(mod, params(), "ec2", creation_calls(), (operation, code))
     assert result.get("failed") is None, result
     assert result["groups"] == {"arena-local-public-alb": ALB, "arena-local-web": WEB}
     assert len(retry_sleeps) == 1

@@ -3,28 +3,13 @@ emulator has no parameter groups)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from arena_loader import library_module
 from botocore.stub import Stubber
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_arena_lib_{name}", ROOT / "library" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-mod = load("arena_elasticache_parameter_group")
+mod = library_module("arena_elasticache_parameter_group")
 GROUP = {"CacheParameterGroupName": "arena-valkey8", "CacheParameterGroupFamily": "valkey8", "Description": "d"}
 
 
@@ -41,16 +26,8 @@ def params(**over: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def raw_client() -> Any:
-    return boto3.client("elasticache", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
-
-
-@pytest.fixture
-def stub(raw_client: Any):
-    with Stubber(raw_client) as stubber:
-        # As AnsibleAWSModule.client hands it out with the module's retry decorator: calls take aws_retry=True.
-        yield RetryingBotoClientWrapper(raw_client, mod.RETRY), stubber
-        stubber.assert_no_pending_responses()
+def stub(stub_client: Any) -> tuple[Any, Stubber]:
+    return stub_client("elasticache", mod.RETRY)
 
 
 def expect_group(stubber: Stubber, found: bool) -> None:
@@ -167,7 +144,7 @@ def test_every_page_of_user_parameters_is_read(stub) -> None:
     "operation", ["describe_cache_parameter_groups", "describe_cache_parameters", "modify_cache_parameter_group"]
 )
 def test_throttled_call_is_retried_then_succeeds(
-    raw_client: Any, *, run_module: Any, queue_calls: Any, retry_sleeps: list[float], operation: str
+    run_with_calls: Any, *, retry_sleeps: list[float], operation: str
 ) -> None:
     """main() as Ansible runs it: a throttled call (the paginated listing included) is retried once."""
     calls = [
@@ -193,10 +170,7 @@ def test_throttled_call_is_retried_then_succeeds(
             },
         ),
     ]
-    with Stubber(raw_client) as stubber:
-        queue_calls(stubber, calls, (operation, "Throttling"))
-        result = run_module(mod, params(), {"elasticache": raw_client})
-        stubber.assert_no_pending_responses()
+    result = run_with_calls(mod, params(), "elasticache", calls, (operation, "Throttling"))
     assert result.get("failed") is None, result
     assert result["changed"] is True
     assert len(retry_sleeps) == 1

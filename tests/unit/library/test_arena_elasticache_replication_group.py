@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from arena_loader import library_module
 from botocore.stub import ANY, Stubber
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_arena_lib_{name}", ROOT / "library" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-mod = load("arena_elasticache_replication_group")
+mod = library_module("arena_elasticache_replication_group")
 ARN = "arn:aws:elasticache:eu-west-1:123456789012:replicationgroup:arena-cache"
 TAGS = {"Project": "arena", "Environment": "production", "ManagedBy": "arena-infra"}
 
@@ -97,16 +82,8 @@ def cluster(**over: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def raw_client() -> Any:
-    return boto3.client("elasticache", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
-
-
-@pytest.fixture
-def stub(raw_client: Any):
-    with Stubber(raw_client) as stubber:
-        # As AnsibleAWSModule.client hands it out with the module's retry decorator: calls take aws_retry=True.
-        yield RetryingBotoClientWrapper(raw_client, mod.RETRY), stubber
-        stubber.assert_no_pending_responses()
+def stub(stub_client: Any) -> tuple[Any, Stubber]:
+    return stub_client("elasticache", mod.RETRY)
 
 
 def expect_describe(stubber: Stubber, found: dict[str, Any] | None) -> None:
@@ -390,7 +367,7 @@ def test_wait_until_available(stub, monkeypatch) -> None:
     ["describe_replication_groups", "describe_cache_clusters", "list_tags_for_resource", "add_tags_to_resource"],
 )
 def test_throttled_call_is_retried_then_succeeds(
-    raw_client: Any, *, run_module: Any, queue_calls: Any, retry_sleeps: list[float], operation: str
+    run_with_calls: Any, *, retry_sleeps: list[float], operation: str
 ) -> None:
     """main() as Ansible runs it: a throttled call is retried once and the missing tag is added."""
     calls = [
@@ -406,23 +383,20 @@ def test_throttled_call_is_retried_then_succeeds(
             },
         ),
     ]
-    with Stubber(raw_client) as stubber:
-        queue_calls(stubber, calls, (operation, "Throttling"))
-        result = run_module(mod, params(), {"elasticache": raw_client})
-        stubber.assert_no_pending_responses()
+    result = run_with_calls(mod, params(), "elasticache", calls, (operation, "Throttling"))
     assert result.get("failed") is None, result
     assert result["changed"] is True
     assert len(retry_sleeps) == 1
 
 
-def test_throttled_create_is_retried(raw_client: Any, *, run_module: Any, retry_sleeps: list[float]) -> None:
-    with Stubber(raw_client) as stubber:
-        expect_describe(stubber, None)
-        # The request itself is checked in test_creates_multi_az_encrypted_group.
-        stubber.add_client_error("create_replication_group", service_error_code="Throttling")
-        stubber.add_response("create_replication_group", {"ReplicationGroup": group(Status="creating")})
-        result = run_module(mod, params(), {"elasticache": raw_client})
-        stubber.assert_no_pending_responses()
+def test_throttled_create_is_retried(stub_client: Any, *, run_module: Any, retry_sleeps: list[float]) -> None:
+    raw_client, stubber = stub_client("elasticache")
+    expect_describe(stubber, None)
+    # The request itself is checked in test_creates_multi_az_encrypted_group.
+    stubber.add_client_error("create_replication_group", service_error_code="Throttling")
+    stubber.add_response("create_replication_group", {"ReplicationGroup": group(Status="creating")})
+    result = run_module(mod, params(), {"elasticache": raw_client})
+    stubber.assert_no_pending_responses()
     assert result.get("failed") is None, result
     assert result["primary_endpoint"] == {"address": "master.arena-cache.x.cache.amazonaws.com", "port": 6379}
     assert len(retry_sleeps) == 1

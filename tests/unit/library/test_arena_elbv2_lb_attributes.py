@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import Stubber
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="module")
-def mod() -> ModuleType:
-    name = "arena_elbv2_lb_attributes_under_test"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "library" / "arena_elbv2_lb_attributes.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+SERVICE = "elbv2"  # the client of the `stubbed` fixture (conftest.py)
 
 
 def test_only_differing_keys_are_set(mod: ModuleType) -> None:
@@ -46,19 +29,6 @@ def test_same_values_change_nothing(mod: ModuleType) -> None:
 
 
 LB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/arena-local-public/0123456789abcdef"
-
-
-@pytest.fixture
-def raw_client() -> Any:
-    return boto3.client("elbv2", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-@pytest.fixture
-def stubbed(mod: ModuleType, raw_client: Any) -> Iterator[tuple[Any, Stubber]]:
-    with Stubber(raw_client) as stubber:
-        # As AnsibleAWSModule.client hands it out with the module's retry decorator: calls take aws_retry=True.
-        yield RetryingBotoClientWrapper(raw_client, mod.RETRY), stubber
-        stubber.assert_no_pending_responses()
 
 
 def describe(stub: Stubber, attributes: dict[str, str]) -> None:
@@ -124,7 +94,7 @@ def test_ensure_names_a_missing_load_balancer(mod: ModuleType, stubbed: Any) -> 
     "operation", ["describe_load_balancers", "describe_load_balancer_attributes", "modify_load_balancer_attributes"]
 )
 def test_throttled_call_is_retried_then_succeeds(
-    mod: ModuleType, raw_client: Any, *, run_module: Any, queue_calls: Any, retry_sleeps: list[float], operation: str
+    mod: ModuleType, run_with_calls: Any, *, retry_sleeps: list[float], operation: str
 ) -> None:
     key = "routing.http.drop_invalid_header_fields.enabled"
     calls = [
@@ -144,10 +114,9 @@ def test_throttled_call_is_retried_then_succeeds(
             {"LoadBalancerArn": LB_ARN, "Attributes": [{"Key": key, "Value": "true"}]},
         ),
     ]
-    with Stubber(raw_client) as stubber:
-        queue_calls(stubber, calls, (operation, "Throttling"))
-        result = run_module(mod, {"name": "arena-local-public", "attributes": {key: True}}, {"elbv2": raw_client})
-        stubber.assert_no_pending_responses()
+    result = run_with_calls(
+        mod, {"name": "arena-local-public", "attributes": {key: True}}, "elbv2", calls, (operation, "Throttling")
+    )
     assert result.get("failed") is None, result
     assert result["changes"] == {key: "true"}
     assert len(retry_sleeps) == 1

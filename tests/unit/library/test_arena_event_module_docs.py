@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from arena_loader import library_module
 
 ROOT = Path(__file__).resolve().parents[3]
 MODULES = ("arena_scheduled_actions", "arena_warm_pool", "arena_alb_capacity_reservation", "arena_group_floor")
-
-
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"{name}_docs_under_test", ROOT / "library" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class Captured(Exception):
-    """Raised by the fake AnsibleAWSModule to stop main() once it has the spec."""
 
 
 def options(spec: dict[str, Any]) -> dict[str, Any]:
@@ -35,17 +22,9 @@ def options(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_documentation_options_match_the_argument_spec(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    module = load(name)
-    captured: dict[str, Any] = {}
-
-    def fake(**kwargs: Any) -> None:
-        captured.update(kwargs)
-        raise Captured
-
-    monkeypatch.setattr(module, "AnsibleAWSModule", fake)
-    with pytest.raises(Captured):
-        module.main()
+def test_documentation_options_match_the_argument_spec(name: str, module_spec: Any) -> None:
+    module = library_module(name)
+    captured = module_spec(module)
     assert captured["supports_check_mode"] is True
     documented = yaml.safe_load(module.DOCUMENTATION)
     assert documented["module"] == name

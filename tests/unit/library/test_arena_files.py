@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import grp
-import importlib.util
 import os
 import pwd
 import stat
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
 OWNER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
-
-
-@pytest.fixture(scope="module")
-def mod() -> ModuleType:
-    name = "arena_files_under_test"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "library" / "arena_files.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 class Failed(Exception):

@@ -12,43 +12,15 @@ never lowers), check mode, the refusal above MaxSize, and the retries.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils import cloud
-from arena_testlib import RequireRetry
 from botocore.stub import Stubber
 
-ROOT = Path(__file__).resolve().parents[3]
+SERVICE = "autoscaling"  # the client of the `stubbed` fixture (conftest.py)
+STRICT_RETRY = True  # every call must pass aws_retry=True (RequireRetry)
 GROUP = "arena-production-web"
-
-
-@pytest.fixture(scope="module")
-def mod() -> ModuleType:
-    name = "arena_group_floor_under_test"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "library" / "arena_group_floor.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def stubbed(mod: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Stubber]]:
-    monkeypatch.setattr(cloud.time, "sleep", lambda _: None)  # the retry's backoff, not the test's time
-    client = boto3.client(
-        "autoscaling", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    with Stubber(client) as stub:
-        yield RequireRetry(client, mod.RETRY), stub
-        stub.assert_no_pending_responses()
 
 
 TEMPLATE = {"LaunchTemplateId": "lt-0123456789abcdef0", "LaunchTemplateName": GROUP, "Version": "$Latest"}
@@ -181,14 +153,11 @@ def test_documented_errors_are_retried(mod: ModuleType, stubbed: tuple[Any, Stub
     assert result["min_size"] == 15
 
 
-def test_main_reports_the_warning(mod: ModuleType, run_module: Any) -> None:
-    client = boto3.client(
-        "autoscaling", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    with Stubber(client) as stub:
-        describe(stub, group(2, 2))
-        stub.add_response("update_auto_scaling_group", {}, UPDATE)
-        result = run_module(mod, params(region="eu-west-1"), {"autoscaling": client})
+def test_main_reports_the_warning(mod: ModuleType, run_module: Any, stub_client: Any) -> None:
+    client, stub = stub_client("autoscaling")
+    describe(stub, group(2, 2))
+    stub.add_response("update_auto_scaling_group", {}, UPDATE)
+    result = run_module(mod, params(region="eu-west-1"), {"autoscaling": client})
     assert result["changed"] is True
     # ansible-core hands warnings out as text or as a WarningSummary, depending on how it was loaded.
     shown = [w["event"]["msg"] if isinstance(w, dict) else w for w in result["warnings"]]

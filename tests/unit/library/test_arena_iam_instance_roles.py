@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
-import boto3
 import pytest
 import yaml
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import Stubber
 
-ROOT = Path(__file__).resolve().parents[3]
+SERVICE = "iam"  # the client of the `stubbed` fixture (conftest.py)
+REGION = "us-east-1"
 NAME = "arena-local-web-instance"
 ARN = f"arn:aws:iam::123456789012:role/{NAME}"
 PROFILE_ARN = f"arn:aws:iam::123456789012:instance-profile/{NAME}"
@@ -33,34 +29,10 @@ POLICY = {
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def mod() -> ModuleType:
-    name = "arena_iam_instance_roles_under_test"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "library" / "arena_iam_instance_roles.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
-def raw_client() -> Any:
-    return boto3.client("iam", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-@pytest.fixture
-def stubbed(mod: ModuleType, raw_client: Any) -> Iterator[tuple[Any, Stubber]]:
-    with Stubber(raw_client) as stubber:
-        # As AnsibleAWSModule.client hands it out with the module's retry decorator: calls take aws_retry=True.
-        yield RetryingBotoClientWrapper(raw_client, mod.RETRY), stubber
-        stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def fresh(mod: ModuleType, raw_client: Any) -> Any:
+def fresh(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> Any:
     """The same connection with the decorator main() uses for roles and profiles it has just created."""
-    return RetryingBotoClientWrapper(raw_client, mod.RETRY_NEW)
+    return RetryingBotoClientWrapper(stubbed[0].client, mod.RETRY_NEW)
 
 
 def role(**over: Any) -> dict[str, Any]:
@@ -329,38 +301,33 @@ def creation_calls() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
 )
 def test_new_role_retries_throttling_and_eventual_consistency(
     mod: ModuleType,
-    raw_client: Any,
+    run_with_calls: Any,
     *,
-    run_module: Any,
-    queue_calls: Any,
     retry_sleeps: list[float],
     fail: Any,
     retries: int,
 ) -> None:
     args = {"roles": [role()]}
-    with Stubber(raw_client) as stubber:
-        queue_calls(stubber, creation_calls(), fail)
-        result = run_module(mod, args, {"iam": raw_client})
-        stubber.assert_no_pending_responses()
+    result = run_with_calls(mod, args, "iam", creation_calls(), fail, region="us-east-1")
     assert result.get("failed") is None, result
     assert result["roles"] == {NAME: {"arn": ARN, "instance_profile_arn": PROFILE_ARN}}
     assert len(retry_sleeps) == retries
 
 
 def test_no_such_entity_on_an_existing_role_is_not_waited_for(
-    mod: ModuleType, raw_client: Any, *, run_module: Any, retry_sleeps: list[float]
+    mod: ModuleType, stub_client: Any, *, run_module: Any, retry_sleeps: list[float]
 ) -> None:
     """Only what this run created is waited for: a role that was read a moment ago and is gone
     now (deleted meanwhile) fails the run at once."""
-    with Stubber(raw_client) as stubber:
-        existing_role_reads(stubber, policy={"Version": "2012-10-17", "Statement": []})
-        stubber.add_client_error(
-            "put_role_policy",
-            service_error_code="NoSuchEntity",
-            expected_params={"RoleName": NAME, "PolicyName": "least-privilege", "PolicyDocument": json.dumps(POLICY)},
-        )
-        result = run_module(mod, {"roles": [role()]}, {"iam": raw_client})
-        stubber.assert_no_pending_responses()
+    raw_client, stubber = stub_client("iam", region="us-east-1")
+    existing_role_reads(stubber, policy={"Version": "2012-10-17", "Statement": []})
+    stubber.add_client_error(
+        "put_role_policy",
+        service_error_code="NoSuchEntity",
+        expected_params={"RoleName": NAME, "PolicyName": "least-privilege", "PolicyDocument": json.dumps(POLICY)},
+    )
+    result = run_module(mod, {"roles": [role()]}, {"iam": raw_client})
+    stubber.assert_no_pending_responses()
     assert result["failed"] is True
     assert result["error"]["code"] == "NoSuchEntity"
     assert retry_sleeps == []

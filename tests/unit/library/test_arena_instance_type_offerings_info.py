@@ -9,17 +9,15 @@ tests pin the exact requests, the retry on EC2's throttling, the pages, and the 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import botocore.exceptions
 import pytest
 import yaml
+from arena_loader import aws_client, library_module
 from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -29,17 +27,11 @@ ZONES = ["eu-west-1a", "eu-west-1b"]
 
 @pytest.fixture(scope="module")
 def offerings_module() -> ModuleType:
-    path = ROOT / "library/arena_instance_type_offerings_info.py"
-    spec = importlib.util.spec_from_file_location("arena_instance_type_offerings_info_under_test", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return library_module("arena_instance_type_offerings_info")
 
 
 def ec2() -> Any:
-    return boto3.client("ec2", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    return aws_client("ec2")
 
 
 def offering(instance_type: str, zone: str) -> dict[str, str]:

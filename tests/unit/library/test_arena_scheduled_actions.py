@@ -8,47 +8,19 @@ accepts more, so the count is pinned here.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils import cloud
-from arena_testlib import RequireRetry
 from botocore.stub import Stubber
 
-ROOT = Path(__file__).resolve().parents[3]
+SERVICE = "autoscaling"  # the client of the `stubbed` fixture (conftest.py)
+STRICT_RETRY = True  # every call must pass aws_retry=True (RequireRetry)
 GROUP = "arena-production-web"
 PREFIX = "arena-event-web-"
 NOW = "2027-01-01T00:00:00Z"
 DESCRIBE = {"AutoScalingGroupName": GROUP, "MaxRecords": 100}  # one page of DescribeScheduledActions
-
-
-@pytest.fixture(scope="module")
-def mod() -> ModuleType:
-    name = "arena_scheduled_actions_under_test"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "library" / "arena_scheduled_actions.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def stubbed(mod: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Stubber]]:
-    monkeypatch.setattr(cloud.time, "sleep", lambda _: None)  # the retry's backoff, not the test's time
-    client = boto3.client(
-        "autoscaling", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    with Stubber(client) as stubber:
-        yield RequireRetry(client, mod.RETRY), stubber
-        stubber.assert_no_pending_responses()
 
 
 def action(stamp: str, size: int, desired: bool = True, **extra: Any) -> dict[str, Any]:

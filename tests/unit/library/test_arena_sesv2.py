@@ -4,62 +4,32 @@ signing and MAIL FROM updates, configuration-set option updates."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from arena_loader import library_module
 from botocore.stub import Stubber
 
-ROOT = Path(__file__).resolve().parents[3]
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:arena-mail-events"
 
 
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_arena_lib_{name}", ROOT / "library" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+identity_mod = library_module("arena_sesv2_email_identity")
+cset_mod = library_module("arena_sesv2_configuration_set")
+policy_mod = library_module("arena_sesv2_identity_policy")
 
 
-identity_mod = load("arena_sesv2_email_identity")
-cset_mod = load("arena_sesv2_configuration_set")
-policy_mod = load("arena_sesv2_identity_policy")
-
-
-def client(service: str):
-    return boto3.client(service, region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+# Clients as AnsibleAWSModule.client hands them out: calls take aws_retry=True (each module's own
+# decorators are exercised through main() below).
+@pytest.fixture
+def v2(stub_client: Any) -> tuple[Any, Stubber]:
+    return stub_client("sesv2", AWSRetry.jittered_backoff())
 
 
 @pytest.fixture
-def raw_v2() -> Any:
-    return client("sesv2")
-
-
-@pytest.fixture
-def raw_v1() -> Any:
-    return client("ses")
-
-
-@pytest.fixture
-def v2(raw_v2: Any):
-    with Stubber(raw_v2) as stubber:
-        # As AnsibleAWSModule.client hands it out: calls take aws_retry=True (each module's own
-        # decorators are exercised through main() below).
-        yield RetryingBotoClientWrapper(raw_v2, AWSRetry.jittered_backoff()), stubber
-        stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def v1(raw_v1: Any):
-    with Stubber(raw_v1) as stubber:
-        yield RetryingBotoClientWrapper(raw_v1, AWSRetry.jittered_backoff()), stubber
-        stubber.assert_no_pending_responses()
+def v1(stub_client: Any) -> tuple[Any, Stubber]:
+    return stub_client("ses", AWSRetry.jittered_backoff())
 
 
 def id_params(**over: Any) -> dict[str, Any]:
@@ -436,12 +406,10 @@ def identity_creation_calls(*, not_yet_visible: bool = False) -> list[tuple[str,
     ids=["no-error", "throttled-read", "throttled-create", "new-set", "new-identity", "new-identity-write"],
 )
 def test_identity_retries_throttling_and_eventual_consistency(
-    raw_v2: Any, *, run_module: Any, queue_calls: Any, retry_sleeps: list[float], fail: Any, not_yet_visible: bool
+    run_with_calls: Any, *, retry_sleeps: list[float], fail: Any, not_yet_visible: bool
 ) -> None:
-    with Stubber(raw_v2) as stubber:
-        queue_calls(stubber, identity_creation_calls(not_yet_visible=not_yet_visible), fail)
-        result = run_module(identity_mod, id_params(), {"sesv2": raw_v2})
-        stubber.assert_no_pending_responses()
+    calls = identity_creation_calls(not_yet_visible=not_yet_visible)
+    result = run_with_calls(identity_mod, id_params(), "sesv2", calls, fail)
     assert result.get("failed") is None, result
     assert result["dkim_tokens"] == ["t1", "t2", "t3"]
     assert len(retry_sleeps) == (0 if fail is None and not not_yet_visible else 1)
@@ -474,19 +442,19 @@ CREATE_DESTINATION = {
     ids=["no-error", "throttled-read", "throttled-create", "throttled-v1", "new-set-on-v1"],
 )
 def test_configuration_set_retries_throttling_and_eventual_consistency(
-    raw_v2: Any, raw_v1: Any, *, run_module: Any, queue_calls: Any, retry_sleeps: list[float], api: str, fail: Any
+    stub_client: Any, *, run_module: Any, queue_calls: Any, retry_sleeps: list[float], api: str, fail: Any
 ) -> None:
     v2_calls = [
         ("get_configuration_set", NOT_FOUND, {"ConfigurationSetName": "arena-prod"}),
         ("create_configuration_set", {}, CREATE_SET),
     ]
     v1_calls = [("create_configuration_set_event_destination", {}, CREATE_DESTINATION)]
-    with Stubber(raw_v2) as s2, Stubber(raw_v1) as s1:
-        queue_calls(s2, v2_calls, fail if api == "v2" else None)
-        queue_calls(s1, v1_calls, fail if api == "v1" else None)
-        result = run_module(cset_mod, cs_params(), {"sesv2": raw_v2, "ses": raw_v1})
-        s2.assert_no_pending_responses()
-        s1.assert_no_pending_responses()
+    (raw_v2, s2), (raw_v1, s1) = stub_client("sesv2"), stub_client("ses")
+    queue_calls(s2, v2_calls, fail if api == "v2" else None)
+    queue_calls(s1, v1_calls, fail if api == "v1" else None)
+    result = run_module(cset_mod, cs_params(), {"sesv2": raw_v2, "ses": raw_v1})
+    s2.assert_no_pending_responses()
+    s1.assert_no_pending_responses()
     assert result.get("failed") is None, result
     assert result["configuration_set"]["event_destinations"] == ["bounces"]
     assert len(retry_sleeps) == (0 if fail is None else 1)
@@ -505,14 +473,11 @@ def test_configuration_set_retries_throttling_and_eventual_consistency(
     ],
 )
 def test_policy_retries_throttling_and_a_new_identity(
-    raw_v2: Any, *, run_module: Any, queue_calls: Any, retry_sleeps: list[float], fail: tuple[str, str]
+    run_with_calls: Any, *, retry_sleeps: list[float], fail: tuple[str, str]
 ) -> None:
     create = {**IDENTITY, "PolicyName": "relay", "Policy": json.dumps(POLICY, sort_keys=True)}
     calls = [("get_email_identity_policies", {"Policies": {}}, IDENTITY), ("create_email_identity_policy", {}, create)]
-    with Stubber(raw_v2) as stubber:
-        queue_calls(stubber, calls, fail)
-        result = run_module(policy_mod, pol_params(), {"sesv2": raw_v2})
-        stubber.assert_no_pending_responses()
+    result = run_with_calls(policy_mod, pol_params(), "sesv2", calls, fail)
     assert result.get("failed") is None, result
     assert result["policy"] == POLICY
     assert len(retry_sleeps) == 1

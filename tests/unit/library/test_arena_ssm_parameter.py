@@ -2,49 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
 import yaml
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.stub import Stubber
 
-ROOT = Path(__file__).resolve().parents[3]
+SERVICE = "ssm"  # the client of the `stubbed` fixture (conftest.py)
 NAME = "/arena/staging/images/web"
 AMI, NEW_AMI = "ami-0123456789abcdef0", "ami-0fedcba9876543210"
 DESCRIPTION = "Current web image of staging (launch templates resolve:ssm)"
 TAGS = {"Project": "arena", "Environment": "staging", "Tier": "web", "ManagedBy": "ansible"}
 FILTERS = {"ParameterFilters": [{"Key": "Name", "Option": "Equals", "Values": [NAME]}]}
-
-
-@pytest.fixture(scope="module")
-def mod() -> ModuleType:
-    name = "arena_ssm_parameter_under_test"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "library" / "arena_ssm_parameter.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def raw_client() -> Any:
-    return boto3.client("ssm", region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-@pytest.fixture
-def stubbed(mod: ModuleType, raw_client: Any) -> Iterator[tuple[Any, Stubber]]:
-    with Stubber(raw_client) as stubber:
-        # As AnsibleAWSModule.client hands it out with the module's retry decorator: calls take aws_retry=True.
-        yield RetryingBotoClientWrapper(raw_client, mod.RETRY), stubber
-        stubber.assert_no_pending_responses()
 
 
 def params(**overrides: Any) -> dict[str, Any]:
@@ -322,40 +292,23 @@ IMAGE = "aws:ec2:image"
 )
 def test_throttled_or_busy_call_is_retried_then_succeeds(
     mod: ModuleType,
-    raw_client: Any,
+    run_with_calls: Any,
     *,
-    run_module: Any,
-    queue_calls: Any,
     retry_sleeps: list[float],
     operation: str,
     code: str,
 ) -> None:
     """main() as Ansible runs it: the call answered with `code` is retried once and the run succeeds."""
     args = {"name": NAME, "value": NEW_AMI, "data_type": IMAGE, "description": DESCRIPTION, "tags": TAGS}
-    with Stubber(raw_client) as stubber:
-        queue_calls(stubber, published_image_calls(), (operation, code))
-        result = run_module(mod, args, {"ssm": raw_client})
-        stubber.assert_no_pending_responses()
+    result = run_with_calls(mod, args, "ssm", published_image_calls(), (operation, code))
     assert result.get("failed") is None, result
     assert result["changed"] is True
     assert result["parameter"]["version"] == 4
     assert len(retry_sleeps) == 1
 
 
-class Captured(Exception):
-    """Raised by the fake AnsibleAWSModule to stop main() once it has the spec."""
-
-
-def test_documentation_matches_the_argument_spec(mod: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
-    captured: dict[str, Any] = {}
-
-    def fake(**kwargs: Any) -> None:
-        captured.update(kwargs)
-        raise Captured
-
-    monkeypatch.setattr(mod, "AnsibleAWSModule", fake)
-    with pytest.raises(Captured):
-        mod.main()
+def test_documentation_matches_the_argument_spec(mod: ModuleType, module_spec: Any) -> None:
+    captured = module_spec(mod)
     assert captured["supports_check_mode"] is True
     documented = yaml.safe_load(mod.DOCUMENTATION)
     assert documented["module"] == "arena_ssm_parameter"

@@ -10,20 +10,12 @@ These tests pin the reads the module makes first and that no PutWarmPool is sent
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils import cloud
-from arena_testlib import RequireRetry
 from botocore.stub import Stubber
 
-ROOT = Path(__file__).resolve().parents[3]
 GROUP = "arena-production-web"
 CONFIG = {"MinSize": 6, "MaxGroupPreparedCapacity": -1, "PoolState": "Stopped", "Status": "",
           "InstanceReusePolicy": {"ReuseOnScaleIn": True}}  # fmt: skip
@@ -49,28 +41,9 @@ REFUSAL = (
 )
 
 
-@pytest.fixture(scope="module")
-def mod() -> ModuleType:
-    name = "arena_warm_pool_under_test"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "library" / "arena_warm_pool.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
-def stubbed(mod: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Stubber, Any, Stubber]]:
-    monkeypatch.setattr(cloud.time, "sleep", lambda _: None)  # the retry's backoff, not the test's time
-    made = [
-        boto3.client(service, region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-        for service in ("autoscaling", "ec2")
-    ]
-    with Stubber(made[0]) as asg_stub, Stubber(made[1]) as ec2_stub:
-        yield RequireRetry(made[0], mod.RETRY), asg_stub, RequireRetry(made[1], mod.RETRY), ec2_stub
-        asg_stub.assert_no_pending_responses()
-        ec2_stub.assert_no_pending_responses()
+def stubbed(mod: ModuleType, stub_client: Any, retry_sleeps: list[float]) -> tuple[Any, Stubber, Any, Stubber]:
+    return (*stub_client("autoscaling", mod.RETRY, strict=True), *stub_client("ec2", mod.RETRY, strict=True))
 
 
 def params(**overrides: Any) -> dict[str, Any]:

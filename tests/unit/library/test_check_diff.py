@@ -15,15 +15,14 @@ import ast
 import importlib.util
 import json
 import os
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
+from arena_loader import aws_client, load_source
 from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -36,22 +35,13 @@ SECRET = "correct-horse-battery-staple-token"
 
 
 def load(path: str) -> ModuleType:
-    name = f"{Path(path).stem}_diff_under_test"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_source(path, f"{Path(path).stem}_diff_under_test")
 
 
 def stubbed(service: str, calls: list[tuple[str, dict[str, Any]]]) -> tuple[Any, Stubber]:
     """A client of `service` whose only answers are `calls` (operation, response), in order.
     A response {"Error": {"Code": code}} is answered as that error."""
-    client = boto3.client(
-        service, region_name="eu-west-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
+    client = aws_client(service)
     stubber = Stubber(client)
     for operation, response in calls:
         if set(response) == {"Error"}:
