@@ -236,10 +236,22 @@ _CAPACITY_MODEL: dict[str, Any] = {
 }
 
 
-def capacity_model(*, healthy_threshold: int = 3) -> dict[str, Any]:
-    """A fresh copy of the test capacity model (tests may change their copy)."""
+def capacity_model(
+    *, healthy_threshold: int = 3, changes: Mapping[str | tuple[str, ...], Any] | None = None
+) -> dict[str, Any]:
+    """A fresh copy of the test capacity model (tests may change their copy), with ``changes``: each
+    key a dotted path (or a tuple of keys, when a key has dots) replaced by its value; None deletes it."""
     model = copy.deepcopy(_CAPACITY_MODEL)
     model["health_check"]["healthy_threshold"] = healthy_threshold
+    for path, value in (changes or {}).items():
+        *parents, last = path.split(".") if isinstance(path, str) else path
+        node = model
+        for key in parents:
+            node = node[key]
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
     return model
 
 

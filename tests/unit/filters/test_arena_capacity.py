@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from types import ModuleType
 from typing import Any
 
@@ -17,16 +16,7 @@ MODEL: dict[str, Any] = capacity_model()
 
 def model_with(path: str | tuple[str, ...], value: Any) -> dict[str, Any]:
     """MODEL with one key (dotted, or a tuple when a key has dots) replaced; value None deletes it."""
-    model = copy.deepcopy(MODEL)
-    *parents, last = path.split(".") if isinstance(path, str) else path
-    node = model
-    for key in parents:
-        node = node[key]
-    if value is None:
-        del node[last]
-    else:
-        node[last] = value
-    return model
+    return capacity_model(changes={path: value})
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,6 @@ AWS pages the rules follow:
 
 from __future__ import annotations
 
-import copy
 from types import ModuleType
 from typing import Any
 
@@ -34,9 +33,8 @@ ENVIRONMENTS = ("local", "staging", "production")
 
 
 def model_with(**web: Any) -> dict[str, Any]:
-    model = copy.deepcopy(MODEL)
-    model["tiers"]["web"].update(web)
-    return model
+    """MODEL with the web tier's keys replaced."""
+    return capacity_model(healthy_threshold=2, changes={f"tiers.web.{key}": value for key, value in web.items()})
 
 
 def tiers(**scaling: Any) -> dict[str, Any]:
@@ -193,8 +191,7 @@ def test_grace_period_and_warmup_are_boot_plus_health_checks(
 ) -> None:
     """ELB health checks start at registration (InService); the grace period must last until the
     target group reports the instance healthy (GRACE_DOC), the warm-up until it serves (WARMUP_DOC)."""
-    model = copy.deepcopy(MODEL)
-    model["health_check"]["healthy_threshold"] = threshold
+    model = capacity_model(healthy_threshold=threshold)
     assert scaling_rules.arena_grace_period(model) == expected
     assert scaling_rules.arena_instance_warmup(model) == expected
 

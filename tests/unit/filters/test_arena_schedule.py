@@ -14,7 +14,6 @@ Properties (for any calendar and model):
 
 from __future__ import annotations
 
-import copy
 import random
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -204,7 +203,7 @@ def calendars(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 @st.composite
 def models(draw: st.DrawFn) -> dict[str, Any]:
-    model = copy.deepcopy(MODEL)
+    model = capacity_model()
     model["boot_to_healthy_seconds"] = draw(st.integers(min_value=1, max_value=900))
     model["health_check"]["interval_seconds"] = draw(st.integers(min_value=5, max_value=30))
     model["safety_margin_seconds"] = draw(st.integers(min_value=0, max_value=1800))
