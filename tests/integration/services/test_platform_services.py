@@ -1,6 +1,15 @@
-"""Platform services end to end against the emulator: playbooks/platform_services.yml present,
-read-back of the security posture with boto3, re-run (changed=0 except the documented CloudFront
-gap), static publish with changed-paths-only invalidation, then absent and nothing left.
+"""Platform services against the emulator: playbooks/platform_services.yml run alone (the
+services-only entry point, platform core's ids as extra variables) creates them once; the security
+posture is read back with boto3, the static site is published with changed-paths-only invalidation,
+and a bad certificate is refused in the validation play before any change.
+
+The services' no-op re-run and their teardown are proven once, where the services run as part of
+the platform (playbooks/platform.yml imports platform_services.yml, playbooks/teardown.yml imports it
+with platform_services_state=absent), with the same assertions:
+tests/integration/platform/test_platform.py::test_rerun_changes_nothing_but_the_documented_gap (only
+the CloudFront gap task changes) and ::test_teardown_leaves_no_tagged_resource (no cache, subnet
+group, bucket, distribution, OAC, SES identity, configuration set, topic, SMTP user or parameter of
+the services left). A second create/re-run/teardown cycle here would prove nothing more.
 
 Needs the emulator: run through scripts/with-emulator.sh. The test creates what platform core
 would (VPC, two private subnets in two zones, the cache security group) itself, and what an operator
@@ -28,8 +37,12 @@ import boto3
 import pytest
 from arena_testlib import base_env, reset_emulator, run, self_signed
 from botocore.exceptions import ClientError
+from services_refusals import refused_cases
 
-PLAYBOOK = ["ansible-playbook", "playbooks/platform_services.yml"]
+# The static inventory beside the lab's group_vars: the services run on localhost, and the dynamic
+# inventory (one EC2 query per run) would only list instances.
+INVENTORY = ["-i", "inventories/local/containers.yml"]
+PLAYBOOK = ["ansible-playbook", *INVENTORY, "playbooks/platform_services.yml"]
 ENV = "local"
 CACHE = "arena-local-cache"
 ACCOUNT = "123456789012"  # the emulator's account
@@ -39,9 +52,6 @@ LOGS_BUCKET = f"arena-local-static-logs-{ACCOUNT}"
 ALIAS = "static.arena-local.test"
 DOMAIN = "mail.arena.test"
 CONFIG_SET = "arena-local-mail"
-# The only task allowed to report a change on a re-run: the emulator drops OriginAccessControlId
-# from distribution responses (docs/platform-services.md; idempotence is proven by Stubber tests).
-EMULATOR_GAP_TASKS = ["platform_static : Distribution | Create or update the distribution"]
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("AWS_URL", "").startswith("http://127.0.0.1:"),
@@ -53,18 +63,6 @@ def recap(output: str) -> dict[str, int]:
     match = re.search(r"localhost\s+:\s+(.*)", output)
     assert match, output[-3000:]
     return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))}
-
-
-def changed_tasks(output: str) -> list[str]:
-    """Names of the tasks that reported a change (default callback output)."""
-    names, current = [], ""
-    for line in output.splitlines():
-        task = re.match(r"TASK \[(.*)\] \*+", line)
-        if task:
-            current = task.group(1)
-        elif line.startswith("changed:") and (not names or names[-1] != current):
-            names.append(current)
-    return names
 
 
 def play(*extra: str) -> str:
@@ -259,12 +257,6 @@ def test_smtp_credentials_published_for_the_relay(first_run: str) -> None:
     assert password["Value"] not in first_run
 
 
-def test_rerun_changes_nothing_but_the_documented_gap(first_run: str) -> None:
-    out = play()
-    assert changed_tasks(out) == EMULATOR_GAP_TASKS, out[-4000:]
-    assert recap(out)["changed"] == 1
-
-
 def test_static_publish_invalidates_changed_paths_only(first_run: str, tmp_path: Path) -> None:
     site = tmp_path / "site"
     (site / "assets").mkdir(parents=True)
@@ -285,7 +277,7 @@ def test_static_publish_invalidates_changed_paths_only(first_run: str, tmp_path:
 
     def publish() -> list[list[str]]:
         result = run(
-            ["ansible-playbook", "playbooks/static_publish.yml", "-e", f"platform_static_site_dir={site}"],
+            ["ansible-playbook", *INVENTORY, "playbooks/static_publish.yml", "-e", f"platform_static_site_dir={site}"],
             base_env(),
             timeout=300,
         )
@@ -313,81 +305,65 @@ def test_static_publish_invalidates_changed_paths_only(first_run: str, tmp_path:
     assert ["/about.html"] in second  # only the changed page, nothing else
 
 
-def test_teardown_leaves_nothing(first_run: str) -> None:
-    out = play("-e", "platform_services_state=absent")
-    assert recap(out)["failed"] == 0
-    assert client("elasticache").describe_replication_groups()["ReplicationGroups"] == []
-    assert [
-        b["Name"] for b in client("s3").list_buckets()["Buckets"] if b["Name"].startswith("arena-local-static")
-    ] == []
-    assert client("cloudfront").list_distributions()["DistributionList"].get("Items", []) == []
-    assert client("cloudfront").list_origin_access_controls()["OriginAccessControlList"].get("Items", []) == []
-    assert [i for i in client("sesv2").list_email_identities()["EmailIdentities"] if i["IdentityName"] == DOMAIN] == []
-    assert CONFIG_SET not in client("sesv2").list_configuration_sets()["ConfigurationSets"]
-    assert [
-        t for t in client("sns").list_topics()["Topics"] if t["TopicArn"].endswith(":arena-local-mail-events")
-    ] == []
-    ours = [f"/arena/{ENV}/api/{k}" for k in ("redis_host", "redis_port", "redis_tls", "redis_auth_token")]
-    ours += [f"/arena/{ENV}/web/{k}" for k in ("static_distribution_id", "static_domain")]
-    ours += [f"/arena/{ENV}/mail/{k}" for k in ("smtp_host", "smtp_port", "smtp_username", "smtp_password")]
-    assert [
-        p["Name"] for p in client("ssm").describe_parameters(MaxResults=50)["Parameters"] if p["Name"] in ours
-    ] == []
-    assert client("elasticache").describe_cache_subnet_groups()["CacheSubnetGroups"] == []
-    assert "arena-local-mail-smtp" not in [u["UserName"] for u in client("iam").list_users()["Users"]]
-
-
-def refusal(*extra: str) -> str:
-    """Run the services in --check with one bad static input: refused in the validation play."""
-    result = run(
-        [*PLAYBOOK, "--check", "-e", f"@{CORE_VARS}", "-e", f"@{STATIC_VARS}", *extra], base_env(), timeout=300
-    )
-    out = result.stdout + result.stderr
-    assert result.returncode == 2, out[-4000:]
-    assert "PLAY [Platform services]" not in out, out[-4000:]
-    assert recap(out)["changed"] == 0
-    return " ".join(out.split())
-
-
-def test_pending_certificate_refused_before_any_change(core: dict[str, Any]) -> None:
-    """A certificate still PENDING_VALIDATION (requested, not validated) cannot serve an alias
-    (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html). The emulator
-    issues requested certificates after 60 s: this check runs right after the request."""
-    arn = us_east_1("acm").request_certificate(DomainName=ALIAS)["CertificateArn"]
+@pytest.fixture(scope="module")
+def certificate_refusals(core: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The three certificate cases, refused in one --check run of the services' validation play
+    (services_refusals.refused_cases; that a refusal there stops the playbook before its services
+    play is proven in test_services_inputs.py). The pending certificate's case runs first: the
+    emulator issues a requested certificate after 60 s."""
+    pending = us_east_1("acm").request_certificate(DomainName=ALIAS)["CertificateArn"]
+    cert, key = self_signed(ALIAS)
+    elsewhere = client("acm").import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
+    claimed = elsewhere.replace(f":{os.environ['AWS_REGION']}:", ":us-east-1:")
+    good = {
+        "platform_cache_vpc_id": core["platform_cache_vpc_id"],
+        "platform_cache_subnet_ids": core["platform_cache_subnet_ids"],
+        "platform_cache_security_group_ids": core["platform_cache_security_group_ids"],
+        "platform_static_certificate_arn": core["certificate_arn"],
+        "platform_static_aliases": [ALIAS],
+    }
+    cases = [
+        ("pending", {**good, "platform_static_certificate_arn": pending}),
+        ("alias-not-covered", {**good, "platform_static_aliases": [ALIAS, "cdn.arena-local.test"]}),
+        ("not-in-us-east-1", {**good, "platform_static_certificate_arn": claimed}),
+    ]
     try:
-        out = refusal("-e", f"platform_static_certificate_arn={arn}")
+        refused = refused_cases(tmp_path_factory.mktemp("refusals"), cases, base_env(), INVENTORY[1])
     finally:
-        us_east_1("acm").delete_certificate(CertificateArn=arn)
+        us_east_1("acm").delete_certificate(CertificateArn=pending)
+        client("acm").delete_certificate(CertificateArn=elsewhere)
+    return {"refused": refused, "pending": pending, "claimed": claimed}
+
+
+def test_pending_certificate_refused_before_any_change(certificate_refusals: dict[str, Any]) -> None:
+    """A certificate still PENDING_VALIDATION (requested, not validated) cannot serve an alias
+    (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html)."""
+    arn = certificate_refusals["pending"]
     assert (
         f"arena_edge_cloudfront_certificate_issued: platform_static_certificate_arn '{arn}' is PENDING_VALIDATION, "
         "not ISSUED: CloudFront attaches only a valid (issued) certificate that covers the alternate domain names; "
         "finish its validation first, see https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html"
-    ) in out
+    ) in certificate_refusals["refused"]["pending"][1]
 
 
-def test_alias_not_covered_by_the_certificate_refused_before_any_change(core: dict[str, Any]) -> None:
+def test_alias_not_covered_by_the_certificate_refused_before_any_change(
+    core: dict[str, Any], certificate_refusals: dict[str, Any]
+) -> None:
     """CloudFront checks each alias against the certificate's subject alternative names (CNAMEs page)."""
-    out = refusal("-e", json.dumps({"platform_static_aliases": [ALIAS, "cdn.arena-local.test"]}))
     assert (
         "arena_edge_cloudfront_aliases_covered: platform_static_aliases ['cdn.arena-local.test'] not covered by "
         f"certificate '{core['certificate_arn']}' (its names: ['{ALIAS}']): CloudFront refuses an alternate domain "
         "name that the certificate's subject alternative names do not cover, see "
         "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html"
-    ) in out
+    ) in certificate_refusals["refused"]["alias-not-covered"][1]
 
 
-def test_certificate_missing_in_us_east_1_refused_before_any_change(core: dict[str, Any]) -> None:
+def test_certificate_missing_in_us_east_1_refused_before_any_change(certificate_refusals: dict[str, Any]) -> None:
     """The certificate is looked up in us-east-1 (the only region CloudFront takes it from): one that
     exists only in the platform's region is not found there."""
-    cert, key = self_signed(ALIAS)
-    arn = client("acm").import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
-    claimed = arn.replace(f":{os.environ['AWS_REGION']}:", ":us-east-1:")
-    try:
-        out = refusal("-e", f"platform_static_certificate_arn={claimed}")
-    finally:
-        client("acm").delete_certificate(CertificateArn=arn)
+    claimed = certificate_refusals["claimed"]
     assert (
         f"arena_edge_cloudfront_certificate_issued: platform_static_certificate_arn '{claimed}' is not a certificate "
         "in ACM in us-east-1 of the target account: CloudFront needs an ISSUED ACM certificate from us-east-1, see "
         "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html"
-    ) in out
+    ) in certificate_refusals["refused"]["not-in-us-east-1"][1]

@@ -8,10 +8,8 @@ have no scenario-free unit folder of their own yet.
 
 Two cases run the playbook itself, one per inventory (local, production): the run fails in its
 validation play, changes nothing, and the services play never starts. The other local cases share
-one ansible-playbook run (ten fewer start-ups): one play per case, each the playbook's own
-validation play (read from the file, so it cannot drift) with the case's values as play variables
-and its tasks in a block whose rescue lets the next case's play run; each play must fail in exactly
-one task, with the exact message.
+one ansible-playbook run (ten fewer start-ups, services_refusals.refused_cases: the playbook's own
+validation play once per case), each refused by exactly one task with the exact message.
 """
 
 from __future__ import annotations
@@ -24,8 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
-from arena_testlib import REPO_ROOT, base_env, item_messages, run
+from arena_testlib import base_env, run
+from services_refusals import refused_cases
 
 CORE = {
     "platform_cache_vpc_id": "vpc-0a1b2c3d",
@@ -184,56 +182,13 @@ PRODUCTION_CASE = (
 )
 
 
-def validation_play(case: str, variables: dict, *, guard: bool) -> dict:
-    """The playbook's validation play (guard, then every role's validate tasks) for one case: its
-    values as play variables, its tasks in a block whose rescue lets the next case's play run.
-    Without `guard`, the guard's facts of an earlier play serve (same target, same answer)."""
-    plays = yaml.safe_load((REPO_ROOT / "playbooks" / "platform_services.yml").read_text())
-    play = next(p for p in plays if p["name"] == "Refuse bad service inputs before any API call")
-    return {
-        **play,
-        "name": f"{play['name']} [{case}]",
-        "roles": play["roles"] if guard else [],
-        "vars": {**play.get("vars", {}), **variables},
-        "tasks": [{"block": play["tasks"], "rescue": [{"name": "Next case", "ansible.builtin.meta": "noop"}]}],
-    }
-
-
 @pytest.fixture(scope="module")
 def refusals(tmp_path_factory: pytest.TempPathFactory, mute_endpoint: str) -> dict[str, tuple[str, str]]:
-    """Every local case in one --check run: case id -> (failed task, its message, whitespace-normalised)."""
-    playbook = tmp_path_factory.mktemp("refusals") / "refusals.yml"
-    playbook.write_text(
-        yaml.safe_dump([validation_play(c, {**CORE, **extra}, guard=c == CASES[0][0]) for c, extra, _ in CASES])
-    )
-    env = base_env(
-        {
-            **DEAD,
-            "AWS_URL": mute_endpoint,
-            "AWS_ENDPOINT_URL": mute_endpoint,
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-        },
-        keep_aws=False,
-    )
-    # The lab inventory's group_vars without its dynamic source (it would only list instances); roles,
-    # library and filters come from the repository's ansible.cfg (base_env), wherever the playbook is.
-    cmd = ["ansible-playbook", str(playbook), "--check", "-i", "inventories/local/containers.yml"]
-    result = run(cmd, env, timeout=300)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]  # every case rescued
-    output, _ = json.JSONDecoder().raw_decode(result.stdout)  # the timer callback prints after it
-    stats = output["stats"]["localhost"]
-    assert (stats["changed"], stats["failures"], stats["rescued"]) == (0, 0, len(CASES)), stats
-    found = {}
-    for (case, _, _), ran in zip(CASES, output["plays"], strict=True):
-        assert ran["play"]["name"].endswith(f"[{case}]")
-        failed = [
-            (task["task"]["name"], " ".join(item_messages(task["hosts"]["localhost"]).split()))
-            for task in ran["tasks"]
-            if task["hosts"].get("localhost", {}).get("failed")
-        ]
-        assert len(failed) == 1, (case, failed)  # refused by one validation task, nothing after it ran
-        found[case] = failed[0]
-    return found
+    """Every local case in one --check run: case id -> (failed task, its message)."""
+    env = base_env({**DEAD, "AWS_URL": mute_endpoint, "AWS_ENDPOINT_URL": mute_endpoint}, keep_aws=False)
+    # The lab inventory's group_vars without its dynamic source (it would only list instances).
+    cases = [(case, {**CORE, **extra}) for case, extra, _ in CASES]
+    return refused_cases(tmp_path_factory.mktemp("refusals"), cases, env, "inventories/local/containers.yml")
 
 
 @pytest.mark.parametrize(("case", "message"), [(c, m) for c, _, m in CASES], ids=[c for c, _, _ in CASES])
