@@ -18,7 +18,7 @@ description:
     engine) are compared and a difference fails with a message instead of silently replacing the
     group.
   - The AUTH token is sent at creation. With O(auth_token_version) the group carries that version in
-    the tag C(arena:auth-token-version); an existing group whose tag differs (or is missing: a group
+    the tag C(arena:auth-token-version); an existing group whose tag differs (or is missing; a group
     made without it, or a token stored after the group was made) is rotated to O(auth_token) with
     ModifyReplicationGroup C(AuthTokenUpdateStrategy=ROTATE), then tagged. ROTATE keeps the previous
     token valid beside the new one, so running clients keep authenticating; removing the old token

@@ -39,7 +39,7 @@ options:
   cache_path:
     description:
       - JSON file of the cached offerings of every zone of the region
-        (C({region, location_type, offerings{zone: [types]}})).
+        (C({region, location_type, offerings}), offerings a list of instance types per zone).
     type: path
   refresh_cache:
     description: Read every offering of every zone of the region and write I(cache_path).

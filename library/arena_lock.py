@@ -12,9 +12,9 @@ description:
     (C(/arena/<env>/lock), named by roles/platform_lock) whose value is JSON naming the holder
     (C(user@host pid N), the ansible-playbook process), its purpose, when it was taken and when its
     lease ends.
-  - No maintained module does this: C(community.aws.ssm_parameter) always overwrites, so it cannot
+  - No maintained module does this; C(community.aws.ssm_parameter) always overwrites, so it cannot
     create only-if-absent, and it does not report the version a write made, which the takeover needs.
-  - Taking a free lock is atomic: PutParameter with C(Overwrite=false) fails with
+  - Taking a free lock is atomic; PutParameter with C(Overwrite=false) fails with
     C(ParameterAlreadyExists) when the parameter exists
     (U(https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html)).
   - A lock whose lease has ended, or whose holder ran on this host in a process that is gone (a run
@@ -24,10 +24,10 @@ description:
     between) and a read-back still shows its own token. Two runs taking over the same lock at once
     therefore cannot both win; at worst both lose, and the lock then names the last writer until that
     run's process is gone (same host), its lease ends, or it is broken. A run that holds the lock
-    longer than its lease can be taken over: the lease must exceed the longest run.
+    longer than its lease can be taken over, so the lease must exceed the longest run.
   - With O(state=absent) the parameter is deleted only while it still carries O(token) (release only
     if still the holder); O(force=true) deletes it whoever holds it (breaking a lock).
-  - Check mode reads only: it fails as a real run would when someone else holds the lock, and
+  - Check mode reads only; it fails as a real run would when someone else holds the lock, and
     otherwise reports the change it would make.
 version_added: 1.0.0
 author: arena-infra

@@ -10,7 +10,7 @@ description:
   - Sets owner, group and mode of every existing path matching each entry of O(permissions)
     (glob patterns allowed, missing paths skipped).
   - With O(suid_reduce), finds SUID/SGID regular files among the files listed by dpkg
-    (C(/var/lib/dpkg/info/*.list)) and directly inside O(suid_scan_dirs) (not recursive: the
+    (C(/var/lib/dpkg/info/*.list)) and directly inside O(suid_scan_dirs) (not recursive; the
     whole filesystem is never walked). Bits are stripped from every file whose real path is not in
     O(suid_allowlist). Files owned by a package get a C(dpkg-statoverride) so upgrades keep the
     new mode.

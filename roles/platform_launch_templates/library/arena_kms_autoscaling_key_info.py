@@ -18,10 +18,10 @@ description:
   - The key policy must let the Auto Scaling service-linked role use the key (kms:Encrypt,
     kms:Decrypt, kms:ReEncrypt*, kms:GenerateDataKey*, kms:DescribeKey) and create grants for AWS
     resources (kms:CreateGrant with kms:GrantIsForAWSResource true). A grant to the account (root)
-    is not enough: the service-linked role's own permissions exclude customer managed keys.
+    is not enough; the service-linked role's own permissions exclude customer managed keys.
   - The key must be enabled and symmetric (EBS supports no asymmetric key). The AWS managed key
     C(alias/aws/ebs) needs nothing; another service's AWS managed key cannot encrypt volumes.
-  - A key of another account is refused: GetKeyPolicy does not work across accounts, so its policy
+  - A key of another account is refused; GetKeyPolicy does not work across accounts, so its policy
     cannot be checked (cross-account keys need a grant to the service-linked role, made by hand).
   - Read-only; replaces C(amazon.aws.kms_key_info), which also lists every alias, the grants, tags and
     rotation status of the key (five more calls and permissions), returns nothing when DescribeKey is

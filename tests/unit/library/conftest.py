@@ -177,8 +177,9 @@ class _SpecCaptured(Exception):
 
 @pytest.fixture
 def module_spec(monkeypatch: pytest.MonkeyPatch) -> Callable[[ModuleType], dict[str, Any]]:
-    """``module_spec(module)``: the keyword arguments ``module.main()`` gives AnsibleAWSModule
-    (``argument_spec``, ``supports_check_mode`` ...); main() is stopped there, before any client."""
+    """``module_spec(module)``: the keyword arguments ``module.main()`` gives AnsibleAWSModule (or
+    AnsibleModule, for the modules of local files): ``argument_spec``, ``supports_check_mode`` ...;
+    main() is stopped there, before any client or change."""
 
     def capture(module: ModuleType) -> dict[str, Any]:
         captured: dict[str, Any] = {}
@@ -187,7 +188,9 @@ def module_spec(monkeypatch: pytest.MonkeyPatch) -> Callable[[ModuleType], dict[
             captured.update(kwargs)
             raise _SpecCaptured
 
-        monkeypatch.setattr(module, "AnsibleAWSModule", fake)
+        monkeypatch.setattr(
+            module, "AnsibleAWSModule" if hasattr(module, "AnsibleAWSModule") else "AnsibleModule", fake
+        )
         with pytest.raises(_SpecCaptured):
             module.main()
         return captured
