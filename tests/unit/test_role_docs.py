@@ -35,6 +35,7 @@ DEFAULTS = """---
 demo_port: 443
 demo_name: "{{ arena_project }}-demo"
 """
+META = "---\ngalaxy_info: {author: t, description: d, license: MIT, platforms: []}\ndependencies: []\n"
 README = """# demo
 
 Hand-written intro: anything may be written here.
@@ -52,7 +53,7 @@ def role(tmp_path: Path) -> Path:
     """A role whose README was just generated: it passes the check."""
     root = tmp_path / "demo"
     for rel, text in {
-        "meta/main.yml": "---\ngalaxy_info: {author: t, description: d, license: MIT, platforms: []}\ndependencies: []\n",
+        "meta/main.yml": META,
         "meta/argument_specs.yml": SPEC,
         "defaults/main.yml": DEFAULTS,
         "README.md": README,
