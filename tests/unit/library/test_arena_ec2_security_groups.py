@@ -86,59 +86,13 @@ DESCRIBE = {
 }
 
 
-def test_creates_every_group_with_tags_then_authorises_rules_by_group_id(mod: ModuleType, stubbed: Any) -> None:
+def test_creates_every_group_with_tags_then_authorises_rules_by_group_id(
+    mod: ModuleType, stubbed: Any, queue_calls: Any
+) -> None:
+    """The calls: creation_calls() below (describe, two creates with tags, the ALB's CIDR rules, the web
+    group's rule from the ALB by group id)."""
     client, stub = stubbed
-    stub.add_response("describe_security_groups", {"SecurityGroups": []}, DESCRIBE)
-    for name, desc, gid in (
-        ("arena-local-public-alb", "Public load balancer", ALB),
-        ("arena-local-web", "Web instances", WEB),
-    ):
-        stub.add_response(
-            "create_security_group",
-            {"GroupId": gid},
-            {
-                "GroupName": name,
-                "Description": desc,
-                "VpcId": VPC,
-                "TagSpecifications": [{"ResourceType": "security-group", "Tags": tags()}],
-            },
-        )
-    stub.add_response(
-        "authorize_security_group_ingress",
-        {"Return": True},
-        {
-            "GroupId": ALB,
-            "IpPermissions": [
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": 80,
-                    "ToPort": 80,
-                    "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "internet"}],
-                },
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": 443,
-                    "ToPort": 443,
-                    "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "internet"}],
-                },
-            ],
-        },
-    )
-    stub.add_response(
-        "authorize_security_group_ingress",
-        {"Return": True},
-        {
-            "GroupId": WEB,
-            "IpPermissions": [
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": 80,
-                    "ToPort": 80,
-                    "UserIdGroupPairs": [{"GroupId": ALB, "Description": "from alb"}],
-                }
-            ],
-        },
-    )
+    queue_calls(stub, creation_calls(), None)
     ids, changes = mod.ensure_present(client, params(), check=False)
     assert ids == {"arena-local-public-alb": ALB, "arena-local-web": WEB}
     assert changes["arena-local-web"]["created"] is True
