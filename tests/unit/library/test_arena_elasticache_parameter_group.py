@@ -11,6 +11,14 @@ from botocore.stub import Stubber
 
 mod = library_module("arena_elasticache_parameter_group")
 GROUP = {"CacheParameterGroupName": "arena-valkey8", "CacheParameterGroupFamily": "valkey8", "Description": "d"}
+# ModifyCacheParameterGroup of the default parameters (params()): allkeys-lru, and timeout 300.
+MODIFY = {
+    "CacheParameterGroupName": "arena-valkey8",
+    "ParameterNameValues": [
+        {"ParameterName": "maxmemory-policy", "ParameterValue": "allkeys-lru"},
+        {"ParameterName": "timeout", "ParameterValue": "300"},
+    ],
+}
 
 
 def params(**over: Any) -> dict[str, Any]:
@@ -61,17 +69,7 @@ def test_creates_valkey8_group_with_parameters(stub) -> None:
         {"CacheParameterGroup": GROUP},
         {"CacheParameterGroupName": "arena-valkey8", "CacheParameterGroupFamily": "valkey8", "Description": "d"},
     )
-    stubber.add_response(
-        "modify_cache_parameter_group",
-        {"CacheParameterGroupName": "arena-valkey8"},
-        {
-            "CacheParameterGroupName": "arena-valkey8",
-            "ParameterNameValues": [
-                {"ParameterName": "maxmemory-policy", "ParameterValue": "allkeys-lru"},
-                {"ParameterName": "timeout", "ParameterValue": "300"},
-            ],
-        },
-    )
+    stubber.add_response("modify_cache_parameter_group", {"CacheParameterGroupName": "arena-valkey8"}, MODIFY)
     assert mod.ensure_present(client, params(), check_mode=False)
 
 
@@ -158,17 +156,7 @@ def test_throttled_call_is_retried_then_succeeds(
             {"Parameters": [{"ParameterName": "timeout", "ParameterValue": "0"}]},
             {"CacheParameterGroupName": "arena-valkey8", "Source": "user"},
         ),
-        (
-            "modify_cache_parameter_group",
-            {"CacheParameterGroupName": "arena-valkey8"},
-            {
-                "CacheParameterGroupName": "arena-valkey8",
-                "ParameterNameValues": [
-                    {"ParameterName": "maxmemory-policy", "ParameterValue": "allkeys-lru"},
-                    {"ParameterName": "timeout", "ParameterValue": "300"},
-                ],
-            },
-        ),
+        ("modify_cache_parameter_group", {"CacheParameterGroupName": "arena-valkey8"}, MODIFY),
     ]
     result = run_with_calls(mod, params(), "elasticache", calls, (operation, "Throttling"))
     assert result.get("failed") is None, result
