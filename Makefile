@@ -19,8 +19,7 @@ STAGE := scripts/stage.sh
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-setup: host venv base-image ## Host packages, podman config, .venv and base image (idempotent)
-	@scripts/check-podman-dns.sh
+setup: host venv base-image deps-image ## Host packages, podman config, .venv, base and package layer images (idempotent)
 
 host: ## apt packages and podman configuration (root)
 	@scripts/setup-host.sh
@@ -30,6 +29,9 @@ venv: ## Python virtualenv in .venv from requirements.txt
 
 base-image: ## Base image localhost/arena-base:$(DEBIAN_RELEASE) (rebuilt only when its recipe changes)
 	@scripts/base-image.sh $(DEBIAN_RELEASE)
+
+deps-image: venv base-image ## Package layer localhost/arena-deps:<release>-<hash> for the role scenarios (rebuilt when the roles' packages change)
+	@scripts/deps-image.sh $(DEBIAN_RELEASE) >/dev/null
 
 emulator-up: venv ## Start the AWS emulator on 127.0.0.1 (writes .lab/emulator.env)
 	@scripts/emulator.sh up

@@ -31,7 +31,11 @@ recipe_hash() {
 # 10.88.0.1:3142 ... connection timed out", nothing in apt-cacher-ng's log). An idle anchor
 # container on the network keeps the bridge up for the whole run.
 # net_anchor_up starts the anchor unless it runs; net_anchor_down removes it only if this script's
-# net_anchor_up started it, so a run nested in another (molecule inside make test) leaves it up.
+# net_anchor_up started it, so a run nested in another (a bake inside make demo) leaves it up.
+# Used by what reaches the host's apt cache through the bridge: scripts/bake.sh, scripts/demo.sh. The
+# molecule scenarios download nothing (scripts/deps-image.sh) and need no anchor. On the CNI backend
+# these machines run, a bridge outlives its last container (probe 2026-12-04: cni-podman1 still up
+# after its only container left); the anchor guards the netavark case and costs a second or two.
 NET_ANCHOR=arena-net-anchor
 NET_ANCHOR_STARTED=0
 net_anchor_up() {

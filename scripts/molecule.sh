@@ -8,11 +8,14 @@
 # for a failed scenario its log tail and its cause (scripts/molecule_digest.py: failing tasks and
 # their errors, idempotence, failed tests) are printed; the causes also go to $ARENA_STAGE_WHY when
 # set (scripts/test.sh prints them after its summary, where a long run's output ends).
+# The role scenarios start from the package layer image (scripts/deps-image.sh, built by make setup;
+# built here if it is missing): its name goes to them as ARENA_DEPS_IMAGE. They download nothing, so
+# they need neither the host's apt cache nor a network anchor.
 source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
-net_anchor_up
-trap net_anchor_down EXIT
 molecule_env
+ARENA_DEPS_IMAGE="$(scripts/deps-image.sh)" || die "no package layer image (scripts/deps-image.sh failed)"
+export ARENA_DEPS_IMAGE
 JOBS="${MOLECULE_JOBS:-2}"
 LOGDIR="${ARENA_LAB_DIR}/molecule"
 mkdir -p "$LOGDIR"

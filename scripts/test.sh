@@ -14,8 +14,9 @@ source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
 report="$(mktemp)"
 why="$(mktemp)"
-net_anchor_up
-trap 'rm -f "$report" "$why"; net_anchor_down' EXIT
+# No network anchor here: the molecule scenarios download nothing (package layer image), and the
+# bake keeps its own for as long as it uses the host's apt cache (scripts/bake.sh).
+trap 'rm -f "$report" "$why"' EXIT
 export ARENA_STAGE_REPORT="$report"
 # Stages append the cause of a failure here (scripts/molecule.sh does); printed at the very end.
 export ARENA_STAGE_WHY="$why"

@@ -44,7 +44,7 @@ def test_machine_id_empty_but_present(host) -> None:
         "/var/log/arena-build.log.1",
         "/tmp/build-scratch",
         "/var/tmp/build-scratch",
-        "/etc/apt/apt.conf.d/01arena-lab-proxy",
+        "/etc/apt/apt.conf.d/99arena-deps-offline",
         "/etc/ssl/private/ssl-cert-snakeoil.key",
         "/etc/ssl/certs/ssl-cert-snakeoil.pem",
     ],
