@@ -7,15 +7,14 @@ need_root "setup-host"
 # podman: containers; runc: the only OCI runtime that works here (crun fails on hybrid cgroups);
 # debootstrap: builds the base image; packer: AMI templates (validate, local bake);
 # lynis: hardening score; hyperfine/time: benchmarks; apt-cacher-ng: local package cache.
-# golang-github-containernetworking-plugin-dnsname: name resolution between containers on a
-# user-defined network (molecule scenarios address their side containers by name). Debian's
-# podman 4.3 uses the CNI backend, which has no DNS of its own (netavark's is aardvark-dns).
+# No container DNS (the CNI dnsname plugin): the scenarios with a side container name it themselves
+# (/etc/hosts, or DNS the side container serves), so nothing depends on what podman's networks carry.
 # redis-server, python3-redis: the cache interruption test (tests/integration/services/
 # test_cache_interrupt.py) runs the api app's own Redis client (Debian's python3-redis, as the image
 # has it) against a real redis-server holding the tokens the replication group was given.
 PACKAGES=(podman runc slirp4netns uidmap fuse-overlayfs debootstrap packer lynis
           hyperfine time bc jq make git curl ca-certificates apt-cacher-ng python3-venv iproute2
-          golang-github-containernetworking-plugin-dnsname redis-server python3-redis)
+          redis-server python3-redis)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
