@@ -1,4 +1,5 @@
-"""Effects of the hardening role (after base), per profile (HARDENING_PROFILE from molecule.yml)."""
+"""Effects of the hardening role (after base) on every host of the scenario, each with its own
+profile: hardening_profile (and the sshd settings) from the host's host_vars in molecule.yml."""
 
 from __future__ import annotations
 
@@ -9,15 +10,31 @@ import subprocess
 import pytest
 import yaml
 
-PROFILE = os.environ.get("HARDENING_PROFILE", "web")
 ROLE = pathlib.Path(__file__).resolve().parents[3]
 DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
 PROFILES = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["__hardening_profiles"]
-SSH_PORT = 22422  # published on 127.0.0.1 by the admin scenario
-NET_ADMIN = PROFILE in ("web", "admin")  # the api scenario's container has no CAP_NET_ADMIN
-# Straight to the container with `podman exec` (testinfra's podman backend), not one ad-hoc ansible
-# run per command: the same checks, several times faster. Platform names: hardening-<profile>.
-testinfra_hosts = [f"podman://hardening-{PROFILE}"]
+# The scenario's hosts and their host_vars, as molecule wrote them into its inventory.
+_HOST_VARS = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory" / "host_vars"
+HOSTS = {path.name: yaml.safe_load(path.read_text()) or {} for path in sorted(_HOST_VARS.iterdir())}
+SSH_PORT = 22422  # published on 127.0.0.1 by the host with sshd enabled (hardening-admin)
+SSH_ENABLED = [name for name, variables in HOSTS.items() if variables.get("hardening_sshd_enabled")]
+CAP_NET_ADMIN = 12  # bit in /proc/<pid>/status CapEff
+# Straight to the containers with `podman exec` (testinfra's podman backend), not one ad-hoc ansible
+# run per command: the same checks, several times faster. Every test with `host` runs on each host.
+testinfra_hosts = [f"podman://{name}" for name in HOSTS]
+
+
+@pytest.fixture
+def profile(host) -> str:
+    """The host's hardening_profile (host_vars), which selects its expected values."""
+    return HOSTS[host.backend.name]["hardening_profile"]
+
+
+@pytest.fixture
+def net_admin(host) -> bool:
+    """Whether the container may load a firewall (hardening-api runs without CAP_NET_ADMIN)."""
+    cap_eff = host.check_output("sed -n 's/^CapEff:\\s*//p' /proc/1/status")
+    return bool(int(cap_eff, 16) >> CAP_NET_ADMIN & 1)
 
 
 def _unit(host, unit: str, prop: str) -> str:
@@ -50,27 +67,27 @@ def test_modules_blacklisted(host):
         assert f"install {module} /bin/true" in content
 
 
-def test_new_account_gets_password_ageing_umask_and_timeout(host):
-    umask = PROFILES[PROFILE]["umask"]
+def test_new_account_gets_password_ageing_umask_and_timeout(host, profile):
+    umask = PROFILES[profile]["umask"]
     host.run_expect([0], "useradd -m -s /bin/bash hardtest")
     try:
         chage = host.check_output("chage -l hardtest")
         assert "Maximum number of days between password change\t\t: 365" in chage
         assert "Minimum number of days between password change\t\t: 1" in chage
         assert host.check_output("su - hardtest -c umask").strip() == f"0{umask}"
-        assert host.check_output("su - hardtest -c 'echo $TMOUT'").strip() == str(PROFILES[PROFILE]["tmout"])
+        assert host.check_output("su - hardtest -c 'echo $TMOUT'").strip() == str(PROFILES[profile]["tmout"])
         assert host.run("su - hardtest -c 'TMOUT=0'").rc != 0  # readonly
     finally:
         host.run("userdel -r hardtest")
 
 
-def test_pam_stack(host):
+def test_pam_stack(host, profile):
     auth = host.file("/etc/pam.d/common-auth").content_string
     assert "pam_faillock.so preauth" in auth and "pam_faillock.so authfail" in auth
     password = host.file("/etc/pam.d/common-password").content_string
     assert "pam_pwquality.so" in password and "pam_pwhistory.so" in password
     faillock = host.file("/etc/security/faillock.conf").content_string
-    assert f"deny = {PROFILES[PROFILE]['faillock_deny']}" in faillock
+    assert f"deny = {PROFILES[profile]['faillock_deny']}" in faillock
     assert "minlen = 14" in host.file("/etc/security/pwquality.conf").content_string
     assert host.run("faillock --user root").rc == 0
 
@@ -175,8 +192,9 @@ def test_aide_configured_and_daily_check_skipped_without_baseline(host):
     assert _unit(host, "dailyaidecheck.service", "Result") == "success"
 
 
-@pytest.mark.skipif(PROFILE != "web", reason="one profile is enough: a baseline takes a while")
-def test_aide_baseline_then_check_reports_a_changed_file(host):
+def test_aide_baseline_then_check_reports_a_changed_file(host, profile):
+    if profile != "web":
+        pytest.skip("one profile is enough: a baseline takes a while")
     init = host.run("aide --init --config /etc/aide/aide.conf")
     assert init.rc == 0, init.stderr
     host.check_output("cp -p /var/lib/aide/aide.db.new /var/lib/aide/aide.db")
@@ -189,10 +207,10 @@ def test_aide_baseline_then_check_reports_a_changed_file(host):
     host.check_output("rm -f /var/lib/aide/aide.db /var/lib/aide/aide.db.new")
 
 
-def test_firewall(host):
+def test_firewall(host, profile, net_admin):
     assert host.file("/etc/nftables.conf").mode == 0o600
     assert _unit(host, "nftables.service", "UnitFileState") == "enabled"
-    if not NET_ADMIN:
+    if not net_admin:
         # No CAP_NET_ADMIN: the ruleset is in place for a real host, the unit is skipped cleanly.
         assert _unit(host, "nftables.service", "ConditionResult") == "no"
         assert "policy drop" in host.file("/etc/nftables.conf").content_string
@@ -200,24 +218,26 @@ def test_firewall(host):
     assert _unit(host, "nftables.service", "ActiveState") == "active"
     ruleset = host.check_output("nft list chain inet arena_filter input")
     assert "policy drop;" in ruleset
-    for rule in PROFILES[PROFILE]["firewall_rules"]:
+    for rule in PROFILES[profile]["firewall_rules"]:
         for source in rule["sources"]:
             ports = ", ".join(str(p) for p in rule["ports"])
             expected = f"ip saddr {source} tcp dport {ports} ct state new accept"
             assert expected in ruleset.replace("{ ", "").replace(" }", "")
-    if PROFILE == "admin":
+    if HOSTS[host.backend.name].get("hardening_sshd_enabled"):
         assert "ip saddr 10.88.0.1 tcp dport 22 ct state new accept" in ruleset
 
 
-@pytest.mark.skipif(PROFILE == "admin", reason="admin runs sshd")
 def test_no_sshd(host):
+    if HOSTS[host.backend.name].get("hardening_sshd_enabled"):
+        pytest.skip("this host runs sshd")
     assert not host.package("openssh-server").is_installed
     assert not host.file("/usr/sbin/sshd").exists
     assert _unit(host, "ssh.service", "LoadState") == "not-found"
 
 
-@pytest.mark.skipif(PROFILE != "admin", reason="sshd only on admin")
 def test_sshd_effective_config(host):
+    if not HOSTS[host.backend.name].get("hardening_sshd_enabled"):
+        pytest.skip("sshd only where hardening_sshd_enabled")
     effective = set(host.check_output("sshd -T").splitlines())
     for line in (
         "permitrootlogin no",
@@ -248,7 +268,7 @@ def _ssh(*options: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@pytest.mark.skipif(PROFILE != "admin", reason="sshd only on admin")
+@pytest.mark.skipif(SSH_ENABLED != ["hardening-admin"], reason="sshd on hardening-admin only")
 def test_ssh_key_login_from_host_succeeds():
     key = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "id_ed25519"
     result = _ssh("-i", str(key), "-o", "IdentitiesOnly=yes")
@@ -256,15 +276,16 @@ def test_ssh_key_login_from_host_succeeds():
     assert "arena-ssh" in result.stdout.split()
 
 
-@pytest.mark.skipif(PROFILE != "admin", reason="sshd only on admin")
+@pytest.mark.skipif(SSH_ENABLED != ["hardening-admin"], reason="sshd on hardening-admin only")
 def test_ssh_password_login_is_refused():
     result = _ssh("-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive")
     assert result.returncode == 255
     assert "Permission denied (publickey)" in result.stderr
 
 
-@pytest.mark.skipif(PROFILE != "admin", reason="fail2ban only where sshd runs")
 def test_fail2ban_guards_sshd_and_bans_with_nftables(host):
+    if not HOSTS[host.backend.name].get("hardening_sshd_enabled"):
+        pytest.skip("fail2ban only where sshd runs")
     assert host.service("fail2ban").is_running
     status = host.check_output("fail2ban-client status sshd")
     assert "Journal matches:" in status and "_SYSTEMD_UNIT=sshd.service" in status
