@@ -16,7 +16,7 @@ SERVICES_PY := library/arena_elasticache_replication_group.py library/arena_elas
 services-unit: venv ## Platform services: Stubber tests of the custom modules and the SES filter
 	@$(STAGE) services-unit scripts/pytest.sh $(SERVICES_UNIT)
 
-services-integration: venv ## Platform services end to end against a fresh emulator (bad input, posture, re-run, teardown)
+services-integration: venv ## Platform services against a fresh emulator (bad input, posture, static publish, cache interruption)
 	@$(STAGE) services-integration scripts/with-emulator.sh scripts/pytest.sh tests/integration/services
 
 services-lint: venv ## Platform services: ansible-lint, yamllint, ruff on their paths only
