@@ -5,11 +5,11 @@ and a bad certificate is refused in the validation play before any change.
 
 The services' no-op re-run and their teardown are proven once, where the services run as part of
 the platform (playbooks/platform.yml imports platform_services.yml, playbooks/teardown.yml imports it
-with platform_services_state=absent), with the same assertions:
-tests/integration/platform/test_platform.py::test_rerun_changes_nothing_but_the_documented_gap (only
-the CloudFront gap task changes) and ::test_teardown_leaves_no_tagged_resource (no cache, subnet
-group, bucket, distribution, OAC, SES identity, configuration set, topic, SMTP user or parameter of
-the services left). A second create/re-run/teardown cycle here would prove nothing more.
+with platform_services_state=absent), with the same assertions, in
+tests/integration/platform/test_platform.py: its no-op re-run (only the CloudFront gap task
+changes) and its final teardown (no cache, subnet group, bucket, distribution, OAC, SES identity,
+configuration set, topic, SMTP user or parameter of the services left). A second
+create/re-run/teardown cycle here would prove nothing more.
 
 Needs the emulator: run through scripts/with-emulator.sh. The test creates what platform core
 would (VPC, two private subnets in two zones, the cache security group) itself, and what an operator
