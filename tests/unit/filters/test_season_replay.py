@@ -140,8 +140,33 @@ def test_season_data_has_the_calendar_schema(calendar: ModuleType) -> None:
     assert len(calendar.arena_events(data["arena_events"])) == len(data["arena_events"])
 
 
-def test_report_goes_to_stdout_without_writing(replay: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_goes_to_stdout_without_writing(
+    replay: ModuleType,
+    season: dict[str, Any],
+    model_raw: dict[str, Any],
+    deployed: Any,
+    *,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """main() replays the shipped season under what production deploys: exactly the `season`
+    fixture's inputs, so its result stands in for a second replay of the same season."""
+    inputs: list[tuple[Any, ...]] = []
+
+    def same_replay(*args: Any) -> dict[str, Any]:
+        inputs.append(args)
+        return season
+
+    monkeypatch.setattr(replay, "replay", same_replay)
     assert replay.main(["--no-write"]) == 0
+    assert inputs == [
+        (
+            replay.read_yaml(ROOT / "simulation" / "season.yml", "arena_events"),
+            model_raw,
+            replay.read_yaml(ROOT / "simulation" / "load_model.yml"),
+            deployed,
+        )
+    ]
     out = capsys.readouterr().out
     assert "| Events with capacity InService >= 5 min before kick-off | 45/45 |" in out
     assert out.count("\n| 20") == 45  # one row per event
