@@ -23,4 +23,4 @@ event-scaling-test: venv ## Event-scaling playbook: bad input, plan, late/runnin
 	  tests/unit/roles/test_event_scaling_platform_names.py tests/unit/roles/test_event_scaling_preflight.py \
 	  tests/unit/filters/test_arena_event_rules.py tests/unit/filters/test_arena_schedule_now.py \
 	  tests/unit/filters/test_arena_event_instance_types.py tests/unit/library/test_arena_group_floor.py
-	@scripts/with-emulator.sh scripts/pytest.sh tests/integration/events tests/integration/test_arena_event_modules.py
+	@scripts/with-emulator.sh scripts/pytest.sh tests/integration/events
