@@ -9,6 +9,7 @@ leaves the machine.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -60,9 +61,18 @@ def inventory(source: str, env: dict[str, str] | None = None) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.fixture(scope="module")
+def listing(fleet: dict[tuple[str, str], str]) -> dict[str, dict]:
+    """`ansible-inventory --list` of the local and staging inventories over the fleet: one run each,
+    read by the grouping and the connection tests."""
+    return {environment: inventory(f"inventories/{environment}") for environment in ("local", "staging")}
+
+
 @pytest.mark.parametrize("environment", ["local", "staging"])
-def test_instances_are_grouped_by_tier(fleet: dict[tuple[str, str], str], environment: str) -> None:
-    inv = inventory(f"inventories/{environment}")
+def test_instances_are_grouped_by_tier(
+    fleet: dict[tuple[str, str], str], listing: dict[str, dict], environment: str
+) -> None:
+    inv = listing[environment]
     for tier in TIERS:
         assert inv[f"tier_{tier}"]["hosts"] == [fleet[(environment, tier)]], tier
     aws_hosts = set(inv["aws_ec2"]["hosts"])
@@ -77,8 +87,8 @@ def test_graph_shows_the_tier_groups(fleet: dict[tuple[str, str], str]) -> None:
     assert "@lab:\n  |  |--arena-demo" in result.stdout
 
 
-def test_staging_hosts_are_reached_through_ssm(fleet: dict[tuple[str, str], str]) -> None:
-    inv = inventory("inventories/staging")
+def test_staging_hosts_are_reached_through_ssm(fleet: dict[tuple[str, str], str], listing: dict[str, dict]) -> None:
+    inv = listing["staging"]
     host = fleet[("staging", "api")]
     hostvars = {k: plain(v) for k, v in inv["_meta"]["hostvars"][host].items()}
     assert hostvars["ansible_connection"] == "community.aws.aws_ssm"
@@ -166,7 +176,7 @@ def aws_ec2_hosts(result) -> set[str]:
     return set(inv.get("aws_ec2", {}).get("hosts", []))
 
 
-@pytest.mark.parametrize("environment", ["staging", "production"])
+# Both real inventories in one ansible-inventory run (two -i sources): each must refuse on its own.
 @pytest.mark.parametrize(
     ("endpoint", "reason"),
     [
@@ -178,16 +188,26 @@ def aws_ec2_hosts(result) -> set[str]:
     ids=["no-endpoint", "upper-case-trailing-dot", "dual-stack", "private-address"],
 )
 def test_real_inventories_refuse_without_opt_in_and_call_nothing(
-    proxy: RecordingProxy, environment: str, endpoint: str | None, reason: str
+    proxy: RecordingProxy, endpoint: str | None, reason: str
 ) -> None:
     extra = {"AWS_URL": endpoint} if endpoint else {}
-    result = run(["ansible-inventory", "-i", f"inventories/{environment}", "--list"], recorded_env(proxy, extra))
+    environments = ("staging", "production")
+    sources = [arg for environment in environments for arg in ("-i", f"inventories/{environment}")]
+    result = run(["ansible-inventory", *sources, "--list"], recorded_env(proxy, extra))
     assert result.returncode == 0, result.stderr  # an unparsed source is a warning (ansible.cfg)
     stderr = " ".join(result.stderr.split())
-    source = REPO_ROOT / "inventories" / environment / "aws_ec2.yml"
-    assert f"REFUSED: inventory source {source} would call EC2 DescribeInstances on REAL AWS" in stderr
-    assert reason in stderr
-    assert "-e arena_allow_real_aws=true -e arena_aws_profile=<profile> -e arena_aws_region=<region>" in stderr
+    # Each source's refusal, from its name to its "(currently ...)" (ansible prints it twice: the
+    # warning and its cause; both are the same text).
+    refusals = dict(
+        re.findall(
+            r"REFUSED: inventory source (\S+) would call EC2 DescribeInstances on REAL AWS (.*?)\(currently", stderr
+        )
+    )
+    sources = {str(REPO_ROOT / "inventories" / environment / "aws_ec2.yml") for environment in environments}
+    assert set(refusals) == sources, stderr
+    for refusal in refusals.values():
+        assert reason in refusal, stderr
+        assert "-e arena_allow_real_aws=true -e arena_aws_profile=<profile> -e arena_aws_region=<region>" in refusal
     assert aws_ec2_hosts(result) == set()
     assert proxy.requests == []
 
