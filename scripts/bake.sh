@@ -66,7 +66,6 @@ write_vars() {
     echo "api_artifact_url: file:///srv/arena-bake-fixtures/arena-api-1.0.0.tar.gz"
     echo "api_artifact_sha256: ${api_sha}"
     echo "mail_relay_domain: arena.example"
-    echo "admin_allowed_cidrs: [127.0.0.0/8, 10.0.0.0/16]"
     echo "# The lab VPC, where the admin load balancer's nodes live: their X-Forwarded-For is trusted."
     echo "admin_real_ip_trusted_cidrs: [10.0.0.0/16]"
   } > "$file"

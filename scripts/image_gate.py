@@ -2,6 +2,9 @@
 """Helpers of the image gate and the boot benchmark (scripts/gate.sh, scripts/bench-boot.sh).
 
     image_gate.py seed TIER ENV MARKER      write the tier's runtime configuration to the emulator's SSM
+    image_gate.py tier-value TIER KEY       a value of packer/tiers/<TIER>.yml or one of the gate's
+                                            expectations from the tier facts of tiers.yml, as JSON
+    image_gate.py boot-budget               seconds an image may take from boot to healthy (tiers.yml)
     image_gate.py ports ALLOWED < ss-output list listening ports, exit 1 on unexpected ones
     image_gate.py lynis LOG REPORT SYSCTL [UNITS]   Lynis index in the container and as on an instance
                                             (UNITS: the image's enabled unit files)
@@ -10,7 +13,8 @@
 seed: every runtime tier of packer/tiers/<TIER>.yml (runtime_config_tiers) gets GATE_MARKER=MARKER
 and the lab values of its keys under /arena/<ENV>/<name>/ (SecureString), so first boot fetches
 them: the API's Redis (the gate's side container), the mail relay's SMTP login, the admin's
-basic-auth line. A required key the gate has no value for is an error naming it. Secrets come from
+basic-auth line and the allow-list the gate's requests pass (<prefix>/<ENV>/admin/allowed_cidrs, the
+name the platform writes). A required key the gate has no value for is an error naming it. Secrets come from
 the environment (GATE_REDIS_TOKEN, GATE_SMTP_PASSWORD, GATE_ADMIN_PASSWORD), never from argv;
 GATE_REDIS_HOST / GATE_REDIS_PORT say where the API finds Redis. Needs AWS_URL and AWS_REGION
 (scripts/with-emulator.sh).
@@ -18,6 +22,7 @@ GATE_REDIS_HOST / GATE_REDIS_PORT say where the API finds Redis. Needs AWS_URL a
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -33,7 +38,48 @@ from instance_index import instance_index  # noqa: E402 -- the script's director
 
 # The basic-auth user the gate logs in with on the admin tier.
 ADMIN_USER = "gate"
-SSM_PREFIX = "/arena"
+# The admin allow-list the gate's requests pass: they reach a lab instance from the host, which the
+# instance's network (slirp4netns, scripts/lab/launch.py INSTANCE_SUBNET) shows as 10.0.2.2.
+GATE_ADMIN_ALLOWED_CIDRS = "10.0.2.0/24"
+# The one source of the tier facts (ports, protocols, health paths, the runtime SSM prefix).
+TIERS_FILE = REPO_ROOT / "tiers.yml"
+
+
+def tier_facts() -> dict:
+    """tiers.yml: arena_tiers (per tier: port, protocol, health_path, listener_port) and arena_runtime."""
+    return yaml.safe_load(TIERS_FILE.read_text())
+
+
+def boot_budget(capacity_files: Iterable[Path] | None = None) -> int:
+    """Seconds an image may take from systemd's start to a healthy health check: the capacity models'
+    boot_to_healthy_seconds (launch -> healthy; the smallest over the environments) less EC2's instance
+    launch (tiers.yml arena_boot.instance_launch_seconds). Raises GateError when nothing is left."""
+    files = sorted(capacity_files or (REPO_ROOT / "inventories").glob("*/group_vars/all/capacity.yml"))
+    if not files:
+        raise GateError("no inventories/*/group_vars/all/capacity.yml: no boot_to_healthy_seconds to derive from")
+    models = {str(f): yaml.safe_load(f.read_text())["arena_capacity_model"]["boot_to_healthy_seconds"] for f in files}
+    launch = tier_facts()["arena_boot"]["instance_launch_seconds"]
+    source, boot = min(models.items(), key=lambda item: item[1])
+    if boot <= launch:
+        raise GateError(
+            f"boot_to_healthy_seconds {boot} ({source}) leaves nothing for the image after the instance launch"
+            f" (tiers.yml arena_boot.instance_launch_seconds {launch})"
+        )
+    return boot - launch
+
+
+def tier_settings(tier: str) -> dict:
+    """packer/tiers/<tier>.yml plus the gate's expectations derived from the tier's facts: the one
+    non-loopback TCP port (bake_gate_listen_ports), the health check's port, path and scheme."""
+    settings = yaml.safe_load((REPO_ROOT / "packer" / "tiers" / f"{tier}.yml").read_text())
+    facts = tier_facts()["arena_tiers"][tier]
+    return {
+        **settings,
+        "bake_gate_listen_ports": [facts["port"]],
+        "bake_gate_health_port": facts["port"],
+        "bake_gate_health_path": facts["health_path"],
+        "bake_gate_health_scheme": facts["protocol"].lower(),
+    }
 
 
 class GateError(Exception):
@@ -64,8 +110,14 @@ def lab_values(secrets: Mapping[str, str]) -> dict[str, dict[str, str]]:
             "REDIS_AUTH_TOKEN": secrets["redis_token"],
         },
         "mail": {"SMTP_USERNAME": "gate-smtp-user", "SMTP_PASSWORD": secrets["smtp_password"]},
-        "admin": {"ADMIN_HTPASSWD": secrets["admin_htpasswd"]},
+        "admin": {"ADMIN_HTPASSWD": secrets["admin_htpasswd"], "ALLOWED_CIDRS": GATE_ADMIN_ALLOWED_CIDRS},
     }
+
+
+# Keys written as the platform writes them (lower-case name, plain type) instead of as lab secrets:
+# the admin allow-list (platform_security_groups_admin_cidrs_parameter), so the gate's value replaces
+# the platform's in the lab emulator instead of sitting beside it under the same key.
+PLATFORM_KEYS = {"ALLOWED_CIDRS": "StringList"}
 
 
 def runtime_parameters(
@@ -161,7 +213,8 @@ def _seed(tier: str, environment: str, marker: str) -> int:
     unset = [name for name in needed if not os.environ.get(name)]
     if unset:
         raise GateError(f"unset: {', '.join(unset)} (scripts/images-lab.sh sets them)")
-    tier_file = yaml.safe_load((REPO_ROOT / "packer" / "tiers" / f"{tier}.yml").read_text())
+    tier_file = tier_settings(tier)
+    prefix = tier_facts()["arena_runtime"]["ssm_prefix"]
     secrets = {
         "redis_host": os.environ["GATE_REDIS_HOST"],
         "redis_port": os.environ["GATE_REDIS_PORT"],
@@ -173,18 +226,24 @@ def _seed(tier: str, environment: str, marker: str) -> int:
     ssm = boto3.client("ssm", endpoint_url=os.environ["AWS_URL"], region_name=os.environ["AWS_REGION"])
     for name, values in parameters.items():
         for key, value in values.items():
-            ssm.put_parameter(
-                Name=f"{SSM_PREFIX}/{environment}/{name}/{key}", Value=value, Type="SecureString", Overwrite=True
-            )
+            kind = PLATFORM_KEYS.get(key, "SecureString")
+            parameter = key.lower() if key in PLATFORM_KEYS else key
+            ssm.put_parameter(Name=f"{prefix}/{environment}/{name}/{parameter}", Value=value, Type=kind, Overwrite=True)
     # The runtime tiers whose env files must carry the marker (no values: they are secrets).
     print(" ".join(parameters))
     return 0
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:  # noqa: PLR0911 -- one return per command and one per error path
     try:
         if len(argv) == 5 and argv[1] == "seed":
             return _seed(argv[2], argv[3], argv[4])
+        if len(argv) == 2 and argv[1] == "boot-budget":
+            print(boot_budget())
+            return 0
+        if len(argv) == 4 and argv[1] == "tier-value":
+            print(json.dumps(tier_settings(argv[2])[argv[3]]))
+            return 0
         if len(argv) == 3 and argv[1] == "ports":
             allowed = [int(port) for port in argv[2].split(",") if port]
             listening = listening_ports(sys.stdin.read())

@@ -24,10 +24,10 @@ image_of() {
     "${ARENA_BAKE_DIR:-${ARENA_ROOT}/build/images}/$1/manifest.json" 2>/dev/null
 }
 
-# A value of packer/tiers/<tier>.yml, as JSON.
+# A value of packer/tiers/<tier>.yml, or a gate expectation from the tier facts of tiers.yml
+# (bake_gate_listen_ports, bake_gate_health_port/_path/_scheme), as JSON.
 tier_value() {
-  python3 -c 'import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))[sys.argv[2]]))' \
-    "${ARENA_ROOT}/packer/tiers/$1.yml" "$2"
+  python3 "${ARENA_ROOT}/scripts/image_gate.py" tier-value "$1" "$2"
 }
 
 # The host's apt-cacher-ng as seen from a container on podman's default network, or nothing. It is
@@ -130,11 +130,10 @@ lab_launched() {
 }
 
 # tier_url TIER PORT [PATH]: the tier's URL on a published host port: bake_gate_health_scheme
-# (default http; admin: https) and PATH (default the health path, bake_gate_health_path).
+# (the tier's protocol in tiers.yml: admin https) and PATH (default the health path, bake_gate_health_path).
 tier_url() {
   local scheme path="${3:-}"
-  scheme="$(python3 -c 'import sys,yaml; print(yaml.safe_load(open(sys.argv[1])).get("bake_gate_health_scheme", "http"))' \
-    "${ARENA_ROOT}/packer/tiers/$1.yml")"
+  scheme="$(tier_value "$1" bake_gate_health_scheme | tr -d '"')"
   [[ -n "$path" ]] || path="$(tier_value "$1" bake_gate_health_path | tr -d '"')"
   echo "${scheme}://127.0.0.1:$2${path}"
 }

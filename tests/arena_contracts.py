@@ -6,7 +6,7 @@ Two sides, both read from the repository as it is, nothing duplicated by hand:
   packer/tiers/<tier>.yml over the defaults of the roles the bake applies (runtime_config: the SSM
   paths it reads and the instance tag it reads through IMDS; the tier role: the port nginx listens on;
   hardening: the host firewall of the tier's profile) and the image gate's expectations
-  (bake_gate_listen_ports, bake_gate_health_*);
+  (bake_gate_listen_ports, bake_gate_health_*, as scripts/image_gate.py derives them from tiers.yml);
 - the platform side of an environment (``platform_side``): the instance policy, launch template,
   security groups, target groups and Auto Scaling tags the platform roles would create, rendered with
   ansible's own templating from the roles' real templates, tasks, defaults and vars and the
@@ -71,16 +71,18 @@ TIER_LISTEN_PORT = {
 }
 # The load balancer security group in front of each tier (roles/platform_security_groups).
 TIER_LOAD_BALANCER_GROUP = {"web": "public-alb", "api": "internal-alb", "admin": "admin-alb"}
-# Roles whose SSM parameters the tiers read at first boot.
-PARAMETER_WRITERS = ("platform_cache", "platform_email", "platform_static")
+# Roles whose SSM parameters the tiers read at first boot (platform_security_groups: the admin
+# allow-list).
+PARAMETER_WRITERS = ("platform_security_groups", "platform_cache", "platform_email", "platform_static")
 PLATFORM_ROLES = (
     "platform_network",
-    "platform_security_groups",
     "platform_load_balancers",
     "platform_launch_templates",
     "platform_autoscaling",
     *PARAMETER_WRITERS,
 )
+# The one source of the tier facts (ports, protocols, health paths, runtime paths).
+TIERS_FILE = REPO / "tiers.yml"
 AWS_MANAGED_SSM_KEY = "alias/aws/ssm"
 
 
@@ -160,16 +162,43 @@ class Image:
     firewall_rules: tuple[dict[str, Any], ...]
 
 
-@functools.cache
-def image_side(tier: str) -> Image:
-    bake = load_yaml(REPO / "packer" / "tiers" / f"{tier}.yml")
-    role, port_var = TIER_LISTEN_PORT[tier]
+def tier_facts() -> dict[str, Any]:
+    """tiers.yml as plain data."""
+    return yaml.safe_load(TIERS_FILE.read_text())
+
+
+def image_gate() -> ModuleType:
+    """scripts/image_gate.py: what the gate and the lab read of a tier."""
+    name = "arena_image_gate_under_contract"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "image_gate.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def image_variables(tier: str) -> dict[str, Any]:
+    """The variables of the bake of a tier: role defaults and vars (role_path: the tier facts' lookup)
+    under the tier's bake inputs with the gate's expectations (scripts/image_gate.py tier_settings)."""
+    role, _ = TIER_LISTEN_PORT[tier]
     variables: dict[str, Any] = {}
     for name in ("runtime_config", "hardening", role):
         variables.update(role_file(name, "defaults"))
-    variables.update(role_file("hardening", "vars"))
-    variables.update(bake)
+    for name in ("runtime_config", "hardening", role):
+        variables.update(role_file(name, "vars"))
+    variables.update(load_yaml(REPO / "packer" / "tiers" / f"{tier}.yml"))
+    variables.update(image_gate().tier_settings(tier))
     variables["hardening_profile"] = tier
+    variables["role_path"] = str(REPO / "roles" / "hardening")
+    return variables
+
+
+@functools.cache
+def image_side(tier: str) -> Image:
+    _, port_var = TIER_LISTEN_PORT[tier]
+    variables = image_variables(tier)
     runtime = render("{{ runtime_config_tiers }}", variables)
     return Image(
         tier=tier,
@@ -323,7 +352,7 @@ def _published_parameters(variables: dict[str, Any]) -> dict[str, Parameter]:
             if path.name in {"absent.yml", "validate.yml"}:
                 continue
             for task in _walk(load_yaml(path) or []):
-                args = task.get("community.aws.ssm_parameter")
+                args = task.get("community.aws.ssm_parameter") or task.get("arena_ssm_parameter")
                 if not args or args.get("state") == "absent":
                     continue
                 loop_var = (task.get("loop_control") or {}).get("loop_var", "item")

@@ -1,10 +1,10 @@
 """Contract: the tier's target group sends traffic and health checks the way the image serves them.
 
 Image side: the health endpoint the image gate checks (bake_gate_health_port, bake_gate_health_path,
-bake_gate_health_scheme: admin speaks TLS on 443) and the ports it listens on (packer/tiers/<tier>.yml
-and the tier role's nginx port). Platform side: the target group task of roles/platform_load_balancers
-(tasks/present.yml: protocol, port, health_check_protocol, health_check_port, health_check_path),
-rendered per inventory.
+bake_gate_health_scheme, which scripts/image_gate.py derives from tiers.yml: admin speaks TLS) and the
+ports it listens on (the gate's bake_gate_listen_ports and the tier role's nginx port). Platform side:
+the target group task of roles/platform_load_balancers (tasks/present.yml: protocol, port,
+health_check_protocol, health_check_port, health_check_path), rendered per inventory.
 
 A target group's health check uses its own protocol, port ("traffic-port" = the target group's
 port) and path; a target that does not answer 200 there is unhealthy and gets no traffic, and the
@@ -59,7 +59,10 @@ def test_target_group_health_check_matches_the_image_health_endpoint(tier: str, 
         # platform side alone: the health path of the target groups changes
         pytest.param(
             lambda: image_side("api"),
-            lambda: platform_side("production", platform_load_balancers_health_check_path="/status"),
+            lambda: platform_side(
+                "production",
+                platform_load_balancers_tier_health_paths={"web": "/healthz", "api": "/status", "admin": "/healthz"},
+            ),
             id="target-group-health-path",
         ),
         # platform side alone: the admin target group speaks HTTP to a TLS-only nginx

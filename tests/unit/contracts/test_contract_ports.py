@@ -2,7 +2,7 @@
 listens on, to the load balancer in front of it.
 
 Image side: the ports the image gate allows to listen on non-loopback addresses
-(bake_gate_listen_ports, packer/tiers/<tier>.yml) and the port the tier role's nginx listens on
+(bake_gate_listen_ports, scripts/image_gate.py from tiers.yml) and the port the tier role's nginx listens on
 (web_listen_port, api_nginx_listen_port, admin_listen_port); the nftables rules of the tier's hardening
 profile (roles/hardening, __hardening_firewall_all_rules). Platform side: the rules of the tier's
 group in roles/platform_security_groups (vars/main.yml) and the VPC CIDR of roles/platform_network,

@@ -69,37 +69,14 @@ def test_every_tier_file_lists_roles_and_gate_expectations(tier: str) -> None:
     assert data["bake_roles"], tier
     assert "base" not in data["bake_roles"] and "image_cleanup" not in data["bake_roles"]
     assert data["bake_gate_lynis_min"] == (88 if tier == "admin" else 85)
-    assert all(isinstance(port, int) for port in data["bake_gate_listen_ports"])
 
 
 def role_defaults(role: str) -> dict:
     return yaml.safe_load((REPO_ROOT / "roles" / role / "defaults" / "main.yml").read_text())
 
 
-@pytest.mark.parametrize("tier", ["web", "api", "admin"])
-def test_the_load_balancer_the_firewall_and_the_image_agree_on_the_tier_port(tier: str) -> None:
-    """An instance whose serving port differs from its target group's fails every health check."""
-    data = yaml.safe_load((TIERS / f"{tier}.yml").read_text())
-    profiles = yaml.safe_load((REPO_ROOT / "roles" / "hardening" / "vars" / "main.yml").read_text())
-    opened = {port for rule in profiles["__hardening_profiles"][tier]["firewall_rules"] for port in rule["ports"]}
-    lb_port = role_defaults("platform_load_balancers")["platform_load_balancers_tier_ports"][tier]
-    sg_port = role_defaults("platform_security_groups")["platform_security_groups_tier_ports"][tier]
-    assert lb_port == sg_port == data["bake_gate_health_port"], tier
-    assert lb_port in data["bake_gate_listen_ports"] and lb_port in opened, tier
-    assert data["bake_gate_listen_ports"] == [lb_port], tier
-
-
-@pytest.mark.parametrize("tier", ["web", "api", "admin"])
-def test_the_load_balancer_the_gate_and_the_tier_role_agree_on_the_protocol(tier: str) -> None:
-    """A target group on HTTPS against an instance serving plain HTTP (or the reverse) is never healthy."""
-    data = yaml.safe_load((TIERS / f"{tier}.yml").read_text())
-    protocol = role_defaults("platform_load_balancers")["platform_load_balancers_tier_protocols"][tier]
-    lb_port = role_defaults("platform_load_balancers")["platform_load_balancers_tier_ports"][tier]
-    assert protocol == ("HTTPS" if tier == "admin" else "HTTP")
-    assert data.get("bake_gate_health_scheme", "http") == protocol.lower(), tier
-    if tier == "admin":
-        # The admin role serves TLS on its listen port, which is the target group's port.
-        assert role_defaults("admin")["admin_listen_port"] == lb_port == 443
+# The tier port and protocol the load balancer, firewall, gate and tier role use: one source,
+# tiers.yml (tests/unit/contracts/test_contract_one_source.py).
 
 
 @pytest.mark.parametrize("tier", ["web", "api", "admin"])

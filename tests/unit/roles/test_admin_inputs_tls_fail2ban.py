@@ -7,7 +7,7 @@ import pytest
 from arena_testlib import CasesRun, role_input_run
 
 ROLE = "admin"
-GOOD: dict = {"admin_allowed_cidrs": ["10.20.0.0/16"]}
+GOOD: dict = {}
 TLS_TASK = "Assert | TLS certificate, key and ciphers"
 F2B_TASK = "Assert | fail2ban thresholds"
 CIPHERS = (

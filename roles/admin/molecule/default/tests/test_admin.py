@@ -109,6 +109,52 @@ def test_source_outside_the_allow_list_gets_403_even_with_credentials(host, eth0
     assert curl(host, f"https://{eth0}/")[0] == 403
 
 
+def _eventually(host, url: str, want: int, *args: str) -> int:
+    """The status of `url` once it is `want`, or the last one after 10 s (nginx reloads in the background)."""
+    status = 0
+    for _ in range(10):
+        status = curl(host, url, *args)[0]
+        if status == want:
+            break
+        time.sleep(1)
+    return status
+
+
+def test_allow_list_is_the_runtime_one_and_fails_closed(host) -> None:
+    """nginx allows exactly ALLOWED_CIDRS of the runtime configuration (SSM's
+    /arena/<env>/admin/allowed_cidrs), read by the boot unit; without it nobody gets in."""
+    env_file = "/etc/arena/runtime/admin.env"
+    original = host.file(env_file).content_string
+    assert "ALLOWED_CIDRS=127.0.0.0/8,192.0.2.0/24" in original
+    assert host.file("/run/arena-admin/allow.conf").contains("^allow 127.0.0.0/8;$")
+
+    def runtime_env(allowed: str | None) -> None:
+        lines = [line for line in original.splitlines() if not line.startswith("ALLOWED_CIDRS=")]
+        if allowed is not None:
+            lines.append(f"ALLOWED_CIDRS={allowed}")
+        text = "\\n".join(lines) + "\\n"
+        assert host.run(f"printf '{text}' > {env_file}").rc == 0
+
+    try:
+        # Loopback off the list: the unit's re-run reloads nginx, loopback is refused with credentials.
+        runtime_env("192.0.2.0/24")
+        assert host.run("systemctl restart arena-admin-credentials.service").rc == 0
+        assert _eventually(host, f"{BASE}/", 403, "-u", GOOD) == 403
+        # No list at all: the unit fails, and nginx started without it (as at boot) allows nobody.
+        runtime_env(None)
+        assert host.run("systemctl restart arena-admin-credentials.service").rc != 0
+        journal = host.run("journalctl -u arena-admin-credentials.service -n 5 --no-pager -o cat").stdout
+        assert "ALLOWED_CIDRS is missing from the runtime configuration" in journal
+        assert not host.file("/run/arena-admin/allow.conf").exists
+        assert host.run("systemctl restart nginx.service").rc == 0
+        assert curl(host, f"{BASE}/", "-u", GOOD)[0] == 403
+        assert curl(host, f"{BASE}/healthz") == (503, "unhealthy: no admin allow-list from the runtime configuration\n")
+    finally:
+        runtime_env("127.0.0.0/8,192.0.2.0/24")
+        assert host.run("systemctl restart arena-admin-credentials.service").rc == 0
+    assert _eventually(host, f"{BASE}/", 200, "-u", GOOD) == 200
+
+
 def test_content_is_managed_over_webdav(host) -> None:
     url = f"{BASE}/news/2026/final.html"
     assert curl(host, url, "-u", GOOD, "-X", "PUT", "--data-binary", "'<h1>Final tonight</h1>'")[0] == 201
