@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Image acceptance gate: boot each baked image in a fresh container, as an instance boots it, and check
 #   1. systemd reaches `running` with zero failed units;
-#   2. the health endpoint answers 200 within the boot budget (ARENA_BOOT_BUDGET, seconds);
+#   2. the health endpoint answers 200 within the boot budget (ARENA_BOOT_BUDGET, seconds; default the
+#      image's share of the capacity models' boot_to_healthy_seconds: scripts/image_gate.py boot-budget);
 #   3. only the tier's expected TCP ports (bake_gate_listen_ports) listen on non-loopback addresses,
 #      and no UDP port does;
 #   4. the image holds no SSH host keys, the booted container has its own (when sshd is there),
@@ -41,7 +42,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/images-lab.sh"
 cd "$ARENA_ROOT"
 export PATH="${ARENA_VENV}/bin:${PATH}"
-BUDGET="${ARENA_BOOT_BUDGET:-10}"
+BUDGET="${ARENA_BOOT_BUDGET:-$(python3 scripts/image_gate.py boot-budget)}"
 out_root="${ARENA_BAKE_DIR:-${ARENA_ROOT}/build/images}"
 [[ -n "${AWS_URL:-}" ]] || die "no emulator: run through scripts/with-emulator.sh (AWS_URL is unset)"
 command -v lynis >/dev/null || die "lynis is not installed on the host (make setup)"
