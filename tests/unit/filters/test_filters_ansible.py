@@ -1,103 +1,55 @@
 """The event filters load through Ansible (ansible.cfg's filter_plugins) and give what Python gives.
 
-A tiny playbook on localhost (connection local) plans the local lab's calendar with the repo's
-group_vars, writes the plan to a file, and the test compares it with the filters called directly.
-Bad input fails the play at the planning task with the filter's exact message and changes nothing.
+One ansible-playbook run, one inventory host per case (arena_testlib.cases_run): the good case plans
+the local lab's calendar with the repo's group_vars and writes the plan to a file, which the test
+compares with the filters called directly; each bad calendar fails its host at the planning task with
+the filter's exact message and changes nothing.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from arena_testlib import REPO_ROOT, CasesRun, base_env, cases_run
 
-ROOT = Path(__file__).resolve().parents[3]
-GROUP_VARS = ROOT / "inventories" / "local" / "group_vars" / "all"
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+GROUP_VARS = REPO_ROOT / "inventories" / "local" / "group_vars" / "all"
 
-PLAYBOOK = """\
----
-- name: Plan live-event scaling with the repo's filters
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - name: Plan the calendar
-      ansible.builtin.set_fact:
-        evt_test_plan:
-          events: "{{ arena_events | arena_events }}"
-          schedule: "{{ arena_events | arena_scaling_schedule(arena_capacity_model) }}"
-          capacity: "{{ 40000 | arena_capacity(arena_capacity_model) }}"
-          web_for_40000: "{{ 40000 | arena_capacity(arena_capacity_model, 'web') }}"
-          lead_time: "{{ arena_capacity_model | arena_lead_time }}"
-
-    - name: Write the plan
-      ansible.builtin.copy:
-        content: "{{ evt_test_plan | to_nice_json }}"
-        dest: "{{ evt_test_out }}"
-        mode: "0644"
-"""
-
-
-def run_playbook(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    playbook = tmp_path / "plan.yml"
-    playbook.write_text(PLAYBOOK)
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
+PLAN = [
+    {
+        "name": "Plan live-event scaling with the repo's filters",
+        "hosts": "all",
+        "gather_facts": False,
+        "tasks": [
+            {
+                "name": "Plan the calendar",
+                "ansible.builtin.set_fact": {
+                    "evt_test_plan": {
+                        "events": "{{ arena_events | arena_events }}",
+                        "schedule": "{{ arena_events | arena_scaling_schedule(arena_capacity_model) }}",
+                        "capacity": "{{ 40000 | arena_capacity(arena_capacity_model) }}",
+                        "web_for_40000": "{{ 40000 | arena_capacity(arena_capacity_model, 'web') }}",
+                        "lead_time": "{{ arena_capacity_model | arena_lead_time }}",
+                    }
+                },
+            },
+            {
+                "name": "Write the plan",
+                "ansible.builtin.copy": {
+                    "content": "{{ evt_test_plan | to_nice_json }}",
+                    "dest": "{{ evt_test_dir }}/{{ inventory_hostname }}.json",
+                    "mode": "0644",
+                },
+            },
+        ],
     }
-    command = [
-        str(ANSIBLE_PLAYBOOK),
-        "-i",
-        "localhost,",
-        "-e",
-        f"@{GROUP_VARS / 'events.yml'}",
-        "-e",
-        f"@{GROUP_VARS / 'capacity.yml'}",
-        "-e",
-        f"evt_test_out={tmp_path / 'plan.json'}",
-        # the venv's Python for the local connection (interpreter discovery may find a pyenv shim)
-        "-e",
-        f"ansible_python_interpreter={sys.executable}",
-        *extra,
-        str(playbook),
-    ]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False)
+]
 
-
-def group_var(name: str, key: str) -> Any:
-    return yaml.safe_load((GROUP_VARS / name).read_text())[key]
-
-
-def test_playbook_plan_matches_the_python_filters(
-    tmp_path: Path, schedule: ModuleType, capacity: ModuleType, calendar: ModuleType
-) -> None:
-    result = run_playbook(tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    plan = json.loads((tmp_path / "plan.json").read_text())
-    events, model = group_var("events.yml", "arena_events"), group_var("capacity.yml", "arena_capacity_model")
-    assert plan == {
-        "events": calendar.arena_events(events),
-        "schedule": schedule.arena_scaling_schedule(events, model),
-        "capacity": capacity.arena_capacity(40000, model),
-        "web_for_40000": capacity.arena_capacity(40000, model, "web"),
-        "lead_time": capacity.arena_lead_time(model),
-    }
-    assert plan["schedule"], "the local calendar should need scheduled actions"
-    assert plan["schedule"][-1]["kind"] == "baseline"
-
-
-@pytest.mark.parametrize(
-    ("bad_vars", "message"),
-    [
+BAD = [
         (
             {"arena_events": [{"name": "G", "kind": "basketball", "start": "2027-01-15T20:45",
                                "timezone": "Europe/Madird", "duration_minutes": 90, "peak_viewers": 10}]},
@@ -113,16 +65,58 @@ def test_playbook_plan_matches_the_python_filters(
                                "timezone": "Europe/Madrid", "duration_minutes": 90, "peak_viewers": -3}]},
             "arena_events: event 'G': peak_viewers must be a non-negative integer, got -3",
         ),
-    ],
-)  # fmt: skip
-def test_bad_calendar_fails_the_plan_with_the_exact_message_and_changes_nothing(
-    tmp_path: Path, bad_vars: dict[str, Any], message: str
+]  # fmt: skip
+GOOD: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="module")
+def plan_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[CasesRun, Path]:
+    workdir = tmp_path_factory.mktemp("filters_ansible")
+    cases = [{**case, "evt_test_dir": str(workdir)} for case in [GOOD, *(bad for bad, _ in BAD)]]
+    env = base_env({"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}, keep_aws=False)
+    return cases_run(
+        workdir,
+        PLAN,
+        cases,
+        env=env,
+        group_vars=(GROUP_VARS / "events.yml", GROUP_VARS / "capacity.yml"),
+        check=False,
+        timeout=300,
+    ), workdir
+
+
+def group_var(name: str, key: str) -> Any:
+    return yaml.safe_load((GROUP_VARS / name).read_text())[key]
+
+
+def test_playbook_plan_matches_the_python_filters(
+    plan_run: tuple[CasesRun, Path], schedule: ModuleType, capacity: ModuleType, calendar: ModuleType
 ) -> None:
-    result = run_playbook(tmp_path, "-e", json.dumps(bad_vars))
-    output = result.stdout + result.stderr
-    assert result.returncode == 2, output
-    assert message in output
-    assert "TASK [Plan the calendar]" in output
-    assert "changed=0" in output
-    assert "failed=1" in output
-    assert not (tmp_path / "plan.json").exists()
+    run, workdir = plan_run
+    good = {**GOOD, "evt_test_dir": str(workdir)}
+    assert [name for name, result in run.tasks(good) if result.get("failed")] == []
+    plan = json.loads((workdir / f"{run.host(good)}.json").read_text())
+    events, model = group_var("events.yml", "arena_events"), group_var("capacity.yml", "arena_capacity_model")
+    assert plan == {
+        "events": calendar.arena_events(events),
+        "schedule": schedule.arena_scaling_schedule(events, model),
+        "capacity": capacity.arena_capacity(40000, model),
+        "web_for_40000": capacity.arena_capacity(40000, model, "web"),
+        "lead_time": capacity.arena_lead_time(model),
+    }
+    assert plan["schedule"], "the local calendar should need scheduled actions"
+    assert plan["schedule"][-1]["kind"] == "baseline"
+
+
+@pytest.mark.parametrize(("bad_vars", "message"), BAD)
+def test_bad_calendar_fails_the_plan_with_the_exact_message_and_changes_nothing(
+    plan_run: tuple[CasesRun, Path], bad_vars: dict[str, Any], message: str
+) -> None:
+    run, workdir = plan_run
+    case = {**bad_vars, "evt_test_dir": str(workdir)}
+    task, failure, stats = run.failure(case)
+    assert task == "Plan the calendar"
+    assert message in failure
+    assert stats["changed"] == 0
+    assert stats["failures"] == 1
+    assert not (workdir / f"{run.host(case)}.json").exists()
