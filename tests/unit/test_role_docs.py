@@ -8,7 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from arena_loader import load_source
+import yaml
+from arena_loader import REPO_ROOT, load_source
 
 role_docs = load_source("scripts/role_docs.py")
 
@@ -128,3 +129,27 @@ def test_defaults_and_spec_must_agree(role: Path, defaults: str, message: str) -
 def test_a_role_without_defaults_needs_no_spec_defaults(role: Path) -> None:
     shutil.rmtree(role / "defaults")
     assert len(role_docs.check_defaults(role)) == 2  # demo_port and demo_name
+
+
+def test_hardening_profiles_table_is_the_profiles() -> None:
+    """The one hand-written table of role values (roles/hardening/README.md, Profiles) states what
+    vars/main.yml's profiles and tiers.yml's ports give: it once said tcp/80 for admin, which opens 443."""
+    role = REPO_ROOT / "roles" / "hardening"
+    profiles = yaml.safe_load((role / "vars" / "main.yml").read_text())["__hardening_profiles"]
+    tiers = yaml.safe_load((REPO_ROOT / "tiers.yml").read_text())["arena_tiers"]
+    section = (role / "README.md").read_text().split("\n## Profiles\n")[1].split("\n## ")[0]
+    rows = {
+        cells[0].strip("` "): [cell.strip() for cell in cells[1:]]
+        for cells in (line.strip().strip("|").split("|") for line in section.splitlines())
+        if cells[0].strip().startswith("`hardening_")
+    }
+    for column, tier in enumerate(("web", "api", "admin")):
+        profile, rule = profiles[tier], profiles[tier]["firewall_rules"][0]
+        assert rows["hardening_umask"][column] == profile["umask"], tier
+        assert rows["hardening_shell_tmout"][column] == str(profile["tmout"]), tier
+        assert rows["hardening_pam_faillock_deny"][column] == str(profile["faillock_deny"]), tier
+        assert rows["hardening_sshd_enabled"][column].startswith(str(profile["sshd_enabled"]).lower()), tier
+        port = tiers[tier]["port"]
+        assert rows["hardening_firewall_rules"][column].startswith(
+            f"{rule['proto']}/{port} from {', '.join(rule['sources'])}"
+        ), tier
