@@ -1,30 +1,34 @@
 """playbooks/platform.yml refuses bad input before any change.
 
-Each case runs the real playbook with one bad variable against a private in-process emulator (the
-guard requires one that answers). The tests assert that the failure comes from a role's validate
-step (or, for what only AWS can answer, its read-only preflight) in pre_tasks, that no AWS module
-ran at all before a validation refusal (only the guard's and the validation's local actions), and
-that nothing changed. The CIDR rules' many spellings are unit-tested on the filter itself
-(test_net_rules.py); the cases here prove each rule is wired in, one run per rule (a run costs about
-6 s of ansible-playbook start-up).
+The cases run the real playbook's first play (the one whose pre_tasks validate every role and run
+the read-only preflight) against a private in-process emulator (the guard requires one that
+answers), all in one ansible-playbook run: each case is its own inventory host (the local
+inventory's group_vars, then the case's bad variable), the play `hosts: all`. A second run holds
+the preflight cases that need images and a certificate in the emulator. Each test asserts on its own
+host that the failure comes from a role's validate step (or, for what only AWS can answer, its
+read-only preflight) in pre_tasks, that no AWS module ran at all before a validation refusal (only
+the guard's and the validation's local actions), and that nothing changed; the emulator is read back
+after each run (nothing created). The CIDR rules' many spellings are unit-tested on the filter itself
+(test_net_rules.py); the cases here prove each rule is wired in, one host per rule (a run costs
+about 6 s of ansible-playbook start-up, a host far less).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
-from arena_testlib import reset_emulator
+from arena_testlib import CasesRun, base_env, cases_run, playbook_play, reset_emulator
 from botocore.stub import Stubber
+from moto import settings as moto_settings
 from moto.server import ThreadedMotoServer
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -65,8 +69,6 @@ def subnets(**changes: dict[str, Any]) -> dict[str, Any]:
     return {"platform_network_subnets": [{**s, **changes.get(f"s{i}", {})} for i, s in enumerate(SUBNETS)]}
 
 
-# The AWS modules run on localhost: with the test's own interpreter (it has boto3).
-PYTHON = {"ansible_python_interpreter": sys.executable}
 NET_FAILED = FILTER_FAILED.format("arena_net_vpc_subnets", "arena_net_vpc_subnets")
 ALLOW_FAILED = FILTER_FAILED.format("arena_net_allow_list", "arena_net_allow_list")
 ACCOUNT = "123456789012"
@@ -283,55 +285,46 @@ CASES = [
 ]
 
 
-def run_playbook(extra_vars: dict[str, Any], endpoint: str) -> dict[str, Any]:
-    env = {
-        **os.environ,
-        # The test's own loopback emulator and dummy credentials.
-        "AWS_URL": endpoint,
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.timer",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-    }
-    env.pop("AWS_PROFILE", None)
-    cmd = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        "-i",
-        "localhost,",
-        "-e",
-        "@inventories/local/group_vars/all/arena.yml",
-        "-e",
-        "@inventories/local/group_vars/all/platform.yml",
-        "-e",
-        "@inventories/local/group_vars/all/services.yml",
-        # the boot budget and the web target derive from the capacity model (platform_autoscaling)
-        "-e",
-        "@inventories/local/group_vars/all/capacity.yml",
-        "-e",
-        json.dumps({**PYTHON, **extra_vars}),
-        PLAYBOOK,
+GROUP_VARS = tuple(
+    ROOT / "inventories/local/group_vars/all" / name
+    # the boot budget and the web target derive from the capacity model (platform_autoscaling)
+    for name in ("arena.yml", "platform.yml", "services.yml", "capacity.yml")
+)
+
+
+def run_cases(workdir: Path, endpoint: str, cases: list[dict[str, Any]]) -> CasesRun:
+    """playbooks/platform.yml's first play, once, one inventory host per case."""
+    env = base_env(
+        {
+            # The test's own loopback emulator and dummy credentials.
+            "AWS_URL": endpoint,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+        },
+        keep_aws=False,
+    )
+    return cases_run(workdir, [playbook_play(PLAYBOOK)], cases, env=env, group_vars=GROUP_VARS, check=False)
+
+
+@dataclass
+class Run:
+    """One run's per-host report and what the emulator held after it."""
+
+    cases: CasesRun
+    made: dict[str, list[str]]
+
+
+def failed_tasks(run: Run, case: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (name, item.get("msg", ""))
+        for name, result in run.cases.tasks(case)
+        for item in result.get("results", [result])
+        if item.get("failed")
     ]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False)
-    assert proc.returncode != 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "{" in proc.stdout, proc.stderr[-2000:]
-    # The timer callback prints its line after the JSON document.
-    report, _ = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])
-    return report
-
-
-def failed_tasks(report: dict[str, Any]) -> list[tuple[str, str]]:
-    out = []
-    for play in report["plays"]:
-        for task in play["tasks"]:
-            result = task["hosts"].get("localhost", {})
-            for item in result.get("results", [result]):
-                if item.get("failed"):
-                    out.append((task["task"]["name"], item.get("msg", "")))
-    return out
 
 
 LOCAL_ACTIONS = {
@@ -346,14 +339,9 @@ LOCAL_ACTIONS = {
 }
 
 
-def actions(report: dict[str, Any]) -> list[str]:
-    """The modules that ran (a skipped task, e.g. a loop over nothing, ran none)."""
-    return [
-        task["hosts"]["localhost"].get("action", "")
-        for play in report["plays"]
-        for task in play["tasks"]
-        if "localhost" in task["hosts"] and not task["hosts"]["localhost"].get("skipped")
-    ]
+def actions(run: Run, case: dict[str, Any]) -> list[str]:
+    """The modules that ran for a case (a skipped task, e.g. a loop over nothing, ran none)."""
+    return [result.get("action", "") for _, result in run.cases.tasks(case) if not result.get("skipped")]
 
 
 def client(endpoint: str, service: str) -> Any:
@@ -366,23 +354,60 @@ def client(endpoint: str, service: str) -> Any:
     )
 
 
-def assert_nothing_created(endpoint: str) -> None:
-    """The emulator holds nothing the platform makes: no VPC but the default one, no bucket, no
-    security group but the default VPC's, no launch template, no Auto Scaling group."""
+def what_the_platform_made(endpoint: str) -> dict[str, list[str]]:
+    """What the emulator holds of what the platform makes: VPCs but the default one, buckets, security
+    groups but the default VPC's, launch templates, Auto Scaling groups."""
     ec2 = client(endpoint, "ec2")
-    assert ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["false"]}])["Vpcs"] == []
-    assert [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]] == ["default"]
-    assert ec2.describe_launch_templates()["LaunchTemplates"] == []
-    assert client(endpoint, "s3").list_buckets()["Buckets"] == []
-    assert client(endpoint, "autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"] == []
+    return {
+        "vpcs": [v["VpcId"] for v in ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["false"]}])["Vpcs"]],
+        "security groups": [
+            g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"
+        ],
+        "launch templates": [t["LaunchTemplateName"] for t in ec2.describe_launch_templates()["LaunchTemplates"]],
+        "buckets": [b["Name"] for b in client(endpoint, "s3").list_buckets()["Buckets"]],
+        "groups": [
+            g["AutoScalingGroupName"]
+            for g in client(endpoint, "autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+        ],
+    }
+
+
+NOTHING = {"vpcs": [], "security groups": [], "launch templates": [], "buckets": [], "groups": []}
+# The preflight refusal that needs no emulator state: no image parameters (the validation run's
+# emulator holds none); this case passes every validation.
+NO_IMAGES: dict[str, Any] = {}
+
+
+def kms_cases(keys: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The key policy rule's playbook cases, for the keys made in the emulator before the run."""
+    return {
+        "volume": {"platform_launch_templates_volume_kms_key_id": keys["root_only"]},
+        "image": {
+            "platform_launch_templates_image_kms_key_id": keys["documented"],
+            **tiers(min_size=5, max_size=2, desired_capacity=5),
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def keys(emulator: str) -> dict[str, str]:
+    """Run-wide: the validation run's emulator state (reset first), two customer managed keys."""
+    reset_emulator(emulator)
+    return {"root_only": emulator_key(emulator, ROOT_ONLY), "documented": emulator_key(emulator, DOCUMENTED)}
+
+
+@pytest.fixture(scope="module")
+def refusals(emulator: str, keys: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """Every validation case, the key policy cases and the missing image parameters: one run."""
+    cases = [case.values[0] for case in CASES] + list(kms_cases(keys).values()) + [NO_IMAGES]
+    run = run_cases(tmp_path_factory.mktemp("platform"), emulator, cases)
+    return Run(run, what_the_platform_made(emulator))
 
 
 @pytest.mark.parametrize(("extra_vars", "message"), CASES)
-def test_bad_input_refused_before_any_api_call(emulator: str, extra_vars: dict[str, Any], message: str | None) -> None:
-    reset_emulator(emulator)
-    report = run_playbook(extra_vars, emulator)
-    assert_nothing_created(emulator)
-    failures = failed_tasks(report)
+def test_bad_input_refused_before_any_api_call(refusals: Run, extra_vars: dict[str, Any], message: str | None) -> None:
+    assert refusals.made == NOTHING
+    failures = failed_tasks(refusals, extra_vars)
     assert len(failures) >= 1
     name, msg = failures[0]
     assert name.startswith("platform_") and " : Validate | " in name, name
@@ -392,8 +417,8 @@ def test_bad_input_refused_before_any_api_call(emulator: str, extra_vars: dict[s
         assert "platform_network_nat_mode" in msg
     # Refused in pre_tasks: no AWS module ran (only the guard's and the validation's own
     # actions did), and nothing changed.
-    assert set(actions(report)) <= LOCAL_ACTIONS, set(actions(report)) - LOCAL_ACTIONS
-    assert report["stats"]["localhost"]["changed"] == 0
+    assert set(actions(refusals, extra_vars)) <= LOCAL_ACTIONS, set(actions(refusals, extra_vars)) - LOCAL_ACTIONS
+    assert refusals.cases.stats(extra_vars)["changed"] == 0
 
 
 # ---- The KMS key policy rule (issue 13) ---------------------------------------------------------
@@ -677,12 +702,19 @@ def test_key_rule_names_a_missing_key(kms_rule: Any) -> None:
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[str]:
-    """A private, in-process emulator on loopback for the playbook runs of this file."""
+    """A private, in-process emulator on loopback for the playbook runs of this file.
+
+    A requested certificate stays PENDING_VALIDATION for the whole file: moto issues one 60 s after the
+    request by default (as AWS does once its DNS validation passes), which a loaded machine's run can
+    outlast."""
+    validation_wait = moto_settings.ACM_VALIDATION_WAIT
+    moto_settings.ACM_VALIDATION_WAIT = 24 * 3600
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+    moto_settings.ACM_VALIDATION_WAIT = validation_wait
 
 
 def emulator_key(endpoint: str, policy: dict[str, Any]) -> str:
@@ -696,41 +728,34 @@ def emulator_key(endpoint: str, policy: dict[str, Any]) -> str:
     return kms.create_key(Policy=json.dumps(policy))["KeyMetadata"]["Arn"]
 
 
-def test_volume_key_without_the_autoscaling_grants_is_refused_before_any_change(emulator: str) -> None:
-    key = emulator_key(emulator, ROOT_ONLY)
-    report = run_playbook({"platform_launch_templates_volume_kms_key_id": key, **PYTHON}, endpoint=emulator)
-    failures = failed_tasks(report)
+def test_volume_key_without_the_autoscaling_grants_is_refused_before_any_change(
+    refusals: Run, keys: dict[str, str]
+) -> None:
+    case = kms_cases(keys)["volume"]
+    failures = failed_tasks(refusals, case)
     assert failures[0] == (
         "platform_launch_templates : Validate | Require the key policy grants EC2 Auto Scaling's service-linked role "
         "needs",
         kms_refusal(
             "platform_launch_templates_volume_kms_key_id",
-            key,
+            keys["root_only"],
             f"its key policy does not allow the Auto Scaling service-linked role {SLR} {ALL_GRANTS}",
         ),
     )
     # Only the read-only key module called AWS, in pre_tasks; nothing changed.
-    assert set(actions(report)) <= LOCAL_ACTIONS | {"arena_kms_autoscaling_key_info"}
-    assert "arena_kms_autoscaling_key_info" in actions(report)
-    assert report["stats"]["localhost"]["changed"] == 0
+    assert set(actions(refusals, case)) <= LOCAL_ACTIONS | {"arena_kms_autoscaling_key_info"}
+    assert "arena_kms_autoscaling_key_info" in actions(refusals, case)
+    assert refusals.cases.stats(case)["changed"] == 0
 
 
-def test_image_key_with_the_documented_grants_passes_the_rule(emulator: str) -> None:
+def test_image_key_with_the_documented_grants_passes_the_rule(refusals: Run, keys: dict[str, str]) -> None:
     """A key with the AWS page's two statements passes; the run then stops at the next role's bad
     input (Auto Scaling, validated after the launch templates), still before any change."""
-    key = emulator_key(emulator, DOCUMENTED)
-    report = run_playbook(
-        {
-            "platform_launch_templates_image_kms_key_id": key,
-            **PYTHON,
-            **tiers(min_size=5, max_size=2, desired_capacity=5),
-        },
-        endpoint=emulator,
-    )
-    name, _ = failed_tasks(report)[0]
+    case = kms_cases(keys)["image"]
+    name, _ = failed_tasks(refusals, case)[0]
     assert name.startswith("platform_autoscaling : Validate | "), name
-    assert "arena_kms_autoscaling_key_info" in actions(report)
-    assert report["stats"]["localhost"]["changed"] == 0
+    assert "arena_kms_autoscaling_key_info" in actions(refusals, case)
+    assert refusals.cases.stats(case)["changed"] == 0
 
 
 # ---- Preconditions only AWS can answer (issue 14) -----------------------------------------------
@@ -754,17 +779,38 @@ def seed_images(endpoint: str) -> None:
         )
 
 
-def refused_in_preflight(endpoint: str, extra_vars: dict[str, Any]) -> tuple[str, str]:
-    report = run_playbook(extra_vars, endpoint)
-    assert_nothing_created(endpoint)
-    assert set(actions(report)) <= READ_ONLY_ACTIONS, set(actions(report)) - READ_ONLY_ACTIONS
-    assert report["stats"]["localhost"]["changed"] == 0
-    return failed_tasks(report)[0]
+NOT_OFFERED = tiers(instance_types=["c6i.large", "c6i.hyper"])
+NO_CERTIFICATE: dict[str, Any] = {}
 
 
-def test_missing_image_parameter_is_refused_before_any_change(emulator: str) -> None:
+@pytest.fixture(scope="module")
+def pending_certificate(emulator: str) -> str:
+    """Run-wide: the preflight run's emulator state (reset first): the tier images' parameters and a
+    requested certificate of the domain, PENDING_VALIDATION."""
     reset_emulator(emulator)
-    assert refused_in_preflight(emulator, {}) == (
+    seed_images(emulator)
+    return client(emulator, "acm").request_certificate(DomainName="arena-local.test", ValidationMethod="DNS")[
+        "CertificateArn"
+    ]
+
+
+@pytest.fixture(scope="module")
+def preflight_refusals(emulator: str, pending_certificate: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The preflight cases that need images (and a certificate) in the emulator: one run."""
+    cases = [NOT_OFFERED, NO_CERTIFICATE, {"platform_load_balancers_certificate_arn": pending_certificate}]
+    run = run_cases(tmp_path_factory.mktemp("platform-preflight"), emulator, cases)
+    return Run(run, what_the_platform_made(emulator))
+
+
+def refused_in_preflight(run: Run, extra_vars: dict[str, Any]) -> tuple[str, str]:
+    assert run.made == NOTHING
+    assert set(actions(run, extra_vars)) <= READ_ONLY_ACTIONS, set(actions(run, extra_vars)) - READ_ONLY_ACTIONS
+    assert run.cases.stats(extra_vars)["changed"] == 0
+    return failed_tasks(run, extra_vars)[0]
+
+
+def test_missing_image_parameter_is_refused_before_any_change(refusals: Run) -> None:
+    assert refused_in_preflight(refusals, NO_IMAGES) == (
         "platform_launch_templates : Preflight | Require each tier's image parameter in SSM",
         "platform_launch_templates_image_parameter_prefix /arena/local/images: no SSM parameter "
         "/arena/local/images/web, /arena/local/images/api, /arena/local/images/admin in eu-west-1; the launch "
@@ -772,12 +818,10 @@ def test_missing_image_parameter_is_refused_before_any_change(emulator: str) -> 
     )
 
 
-def test_instance_type_not_offered_is_refused_before_any_change(emulator: str) -> None:
+def test_instance_type_not_offered_is_refused_before_any_change(preflight_refusals: Run) -> None:
     """c6i.hyper exists nowhere: EC2 offers it in no zone (the emulator answers DescribeInstanceTypeOfferings
     from AWS's data set)."""
-    reset_emulator(emulator)
-    seed_images(emulator)
-    assert refused_in_preflight(emulator, tiers(instance_types=["c6i.large", "c6i.hyper"])) == (
+    assert refused_in_preflight(preflight_refusals, NOT_OFFERED) == (
         "platform_autoscaling : Preflight | Refuse an instance type EC2 does not offer in every zone of the groups",
         "platform_autoscaling_tiers.web.instance_types: c6i.hyper not in eu-west-1a, eu-west-1b: EC2 does not offer it "
         "there (DescribeInstanceTypeOfferings, api); a type offered nowhere does not exist. Use instance types offered "
@@ -785,10 +829,9 @@ def test_instance_type_not_offered_is_refused_before_any_change(emulator: str) -
     )
 
 
-def test_no_issued_certificate_for_the_domain_is_refused_before_any_change(emulator: str) -> None:
-    reset_emulator(emulator)
-    seed_images(emulator)
-    name, msg = refused_in_preflight(emulator, {})
+def test_no_issued_certificate_for_the_domain_is_refused_before_any_change(preflight_refusals: Run) -> None:
+    """The domain's only certificate is the pending one: ListCertificates for ISSUED ones finds none."""
+    name, msg = refused_in_preflight(preflight_refusals, NO_CERTIFICATE)
     assert (
         name
         == "platform_load_balancers : Preflight | Require an issued certificate of the domain (when no ARN is given)"
@@ -802,13 +845,11 @@ def test_no_issued_certificate_for_the_domain_is_refused_before_any_change(emula
     )
 
 
-def test_given_certificate_pending_validation_is_refused_before_any_change(emulator: str) -> None:
-    reset_emulator(emulator)
-    seed_images(emulator)
-    arn = client(emulator, "acm").request_certificate(DomainName="arena-local.test", ValidationMethod="DNS")[
-        "CertificateArn"
-    ]
-    assert refused_in_preflight(emulator, {"platform_load_balancers_certificate_arn": arn}) == (
+def test_given_certificate_pending_validation_is_refused_before_any_change(
+    preflight_refusals: Run, pending_certificate: str
+) -> None:
+    arn = pending_certificate
+    assert refused_in_preflight(preflight_refusals, {"platform_load_balancers_certificate_arn": arn}) == (
         "platform_load_balancers : Preflight | Require the given ACM certificate ISSUED and covering the domain",
         f"platform_load_balancers_certificate_arn {arn} is PENDING_VALIDATION for arena-local.test: the HTTPS "
         "listeners need an ISSUED ACM certificate of the region covering platform_load_balancers_certificate_domain "
