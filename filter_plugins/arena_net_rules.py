@@ -1,10 +1,15 @@
-"""Network rules: the one CIDR validator of the platform (IPv4 and IPv6, Python's ``ipaddress``).
+"""Network rules: the one CIDR validator of every role (IPv4 and IPv6, Python's ``ipaddress``).
 
-Pure checks the roles call in ``tasks/validate.yml``, before any change. Each raises
-``AnsibleFilterError("<filter>: ...")`` naming the variable and the bad entry, or returns the checked
-value normalised (CIDRs in their canonical form).
+Pure checks the roles call in ``tasks/validate.yml``, before any change. ``arena_cidr_errors`` returns
+the messages (the tier and hardening roles assert on the empty list); the platform filters raise
+``AnsibleFilterError("<filter>: ...")`` naming the variable and the bad entry, or return the checked
+value normalised (CIDRs in their canonical form). Both say what is wrong with a CIDR in the same words
+(``cidr_problem``).
 
 Filters:
+    ``arena_cidr_errors(values, name, family, addresses)``: the messages for the bad entries of a CIDR or
+        a list of CIDRs (IPv4 and IPv6 unless ``family`` is 4 or 6), [] when all are good; what the
+        roles' validate.yml assert on (web_vpc_cidr, the allow-lists, trusted proxies ...).
     ``arena_net_cidr(value, variable, version)``: one CIDR, refused when malformed, without a prefix
         length, with host bits set, or of the wrong IP version.
     ``arena_net_vpc_subnets(subnets, vpc_cidr, zones, ...)``: the VPC CIDR and the subnets of
@@ -58,33 +63,67 @@ def _is_list(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
-def _parse(name: str, value: Any, variable: str, versions: Sequence[int] = (4, 6)) -> Network:
-    """One CIDR: text with a prefix length, no host bits, of one of ``versions``."""
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def cidr_problem(value: Any, label: str, versions: Sequence[int] = (4, 6), *, addresses: bool = False) -> str | None:
+    """What is wrong with one CIDR (text with a prefix length, no host bits, of one of ``versions``),
+    or None. ``addresses``: a single address without a prefix length is taken too (as a /32 or /128).
+    The one CIDR check of every role and filter; the message names ``label`` and the value."""
     if not isinstance(value, str):
-        raise AnsibleFilterError(
-            f"{name}: {variable} {value!r} is a {_kind(value)}, not a CIDR string such as 10.0.0.0/16"
-        )
+        return f"{label} {value!r} is a {_kind(value)}, not a CIDR string such as 10.0.0.0/16"
     text = value.strip()
-    if "/" not in text:
+    if "/" not in text and not addresses and _is_address(text):
         single = "/32" if ":" not in text else "/128"
-        raise AnsibleFilterError(
-            f"{name}: {variable} '{value}' has no prefix length: write a CIDR (for one address: '{text}{single}')"
-        )
+        return f"{label} '{value}' has no prefix length: write a CIDR (for one address: '{text}{single}')"
     try:
         network = ipaddress.ip_network(text)
     except ValueError as exc:
         try:
             loose = ipaddress.ip_network(text, strict=False)
         except ValueError:
-            raise AnsibleFilterError(f"{name}: {variable} '{value}' is not an IPv4 or IPv6 CIDR ({exc})") from None
-        raise AnsibleFilterError(
-            f"{name}: {variable} '{value}' has host bits set: the network is {loose} (write that, or the single "
+            return f"{label} '{value}' is not an IPv4 or IPv6 CIDR ({exc})"
+        return (
+            f"{label} '{value}' has host bits set: the network is {loose} (write that, or the single "
             f"address with /{loose.max_prefixlen})"
-        ) from None
+        )
     if network.version not in versions:
         wanted = " or ".join(f"IPv{v}" for v in versions)
-        raise AnsibleFilterError(f"{name}: {variable} '{value}' is IPv{network.version}, not {wanted}")
-    return network
+        return f"{label} '{value}' is IPv{network.version}, not {wanted}"
+    return None
+
+
+def _parse(name: str, value: Any, variable: str, versions: Sequence[int] = (4, 6)) -> Network:
+    """One CIDR (cidr_problem), or AnsibleFilterError from filter ``name``."""
+    problem = cidr_problem(value, variable, versions)
+    if problem:
+        raise AnsibleFilterError(f"{name}: {problem}")
+    return ipaddress.ip_network(value.strip())
+
+
+def arena_cidr_errors(values: Any, name: str, family: int | None = None, addresses: bool = False) -> list[str]:
+    """The problems of a CIDR or a list of CIDRs (``cidr_problem``), one message each; [] when all are good.
+
+    ``name`` is the variable: one value is named by it, a list's entries as ``name[i]``. IPv4 and IPv6
+    are taken unless ``family`` is 4 or 6; ``addresses=true`` takes single addresses too. The roles'
+    validate.yml assert on the empty list and show the messages, so every bad entry is named at once.
+    An empty list is no error here (the caller says whether one is required).
+    """
+    if family not in (None, 4, 6):
+        raise AnsibleFilterError(f"arena_cidr_errors: family must be 4, 6 or omitted, got {family!r}")
+    versions = (family,) if family else (4, 6)
+    if _is_list(values):
+        labelled = [(f"{name}[{index}]", value) for index, value in enumerate(values)]
+    else:
+        labelled = [(name, values)]
+    return [
+        problem for label, value in labelled if (problem := cidr_problem(value, label, versions, addresses=addresses))
+    ]
 
 
 def arena_net_cidr(value: Any, variable: str, version: int | None = None) -> str:
@@ -212,4 +251,5 @@ class FilterModule:
             "arena_net_cidr": arena_net_cidr,
             "arena_net_vpc_subnets": arena_net_vpc_subnets,
             "arena_net_allow_list": arena_net_allow_list,
+            "arena_cidr_errors": arena_cidr_errors,
         }

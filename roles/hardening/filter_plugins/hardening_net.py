@@ -1,4 +1,5 @@
-"""Network input checks for the hardening role's validation (no netaddr needed)."""
+"""Network helpers of the hardening role (no netaddr needed). CIDRs are checked by the one CIDR
+validator, filter_plugins/arena_net_rules.py arena_cidr_errors."""
 
 from __future__ import annotations
 
@@ -6,23 +7,6 @@ import ipaddress
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-
-
-def hardening_bad_cidrs(values: Any) -> list[str]:
-    """Return the entries of ``values`` that are not a valid IPv4/IPv6 address or CIDR.
-
-    Host bits must be zero (``10.0.0.1/8`` is refused): a rule written that way is almost
-    always a typo for a different network.
-    """
-    if not isinstance(values, list):
-        raise AnsibleFilterError(f"hardening_bad_cidrs: expected a list, got {values!r}")
-    bad: list[str] = []
-    for value in values:
-        try:
-            ipaddress.ip_network(str(value), strict=True)
-        except ValueError:
-            bad.append(str(value))
-    return bad
 
 
 def hardening_bad_ports(values: Any) -> list[str]:
@@ -50,7 +34,6 @@ class FilterModule:
 
     def filters(self) -> dict[str, Any]:
         return {
-            "hardening_bad_cidrs": hardening_bad_cidrs,
             "hardening_bad_ports": hardening_bad_ports,
             "hardening_cidr_family": hardening_cidr_family,
         }

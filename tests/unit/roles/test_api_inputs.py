@@ -53,6 +53,13 @@ CASES = [
         id="version-path",
     ),
     pytest.param(
+        {"api_vpc_cidr": "10.0.0.1/16"},
+        CHECK_TASK,
+        "api_vpc_cidr '10.0.0.1/16' has host bits set: the network is 10.0.0.0/16 (write that, or the single "
+        "address with /32)",
+        id="cidr-host-bits",
+    ),
+    pytest.param(
         {"api_service_state": "restarted"},
         SPEC_TASK,
         "value of api_service_state must be one of: started, stopped, got: restarted",

@@ -58,17 +58,15 @@ CASES = [
     pytest.param(
         {"hardening_firewall_rules": [{"name": "http", "proto": "tcp", "ports": [80], "sources": ["10.0.0.300/8"]}]},
         "Validate | Firewall rules and source CIDRs",
-        "malformed CIDR in hardening_firewall_rules / hardening_firewall_icmp_sources / "
-        "hardening_sshd_allowed_cidrs: "
-        "10.0.0.300/8",
+        "hardening_firewall_rules[0].sources[0] '10.0.0.300/8' is not an IPv4 or IPv6 CIDR ('10.0.0.300/8' does "
+        "not appear to be an IPv4 or IPv6 network)",
         id="malformed-cidr",
     ),
     pytest.param(
         {"hardening_firewall_icmp_sources": ["10.0.0.1/8"]},
         "Validate | Firewall rules and source CIDRs",
-        "malformed CIDR in hardening_firewall_rules / hardening_firewall_icmp_sources / "
-        "hardening_sshd_allowed_cidrs: "
-        "10.0.0.1/8",
+        "hardening_firewall_icmp_sources[0] '10.0.0.1/8' has host bits set: the network is 10.0.0.0/8 (write that, "
+        "or the single address with /32)",
         id="cidr-with-host-bits",
     ),
     pytest.param(

@@ -30,7 +30,8 @@ CASES = [
     pytest.param(
         {"web_vpc_cidr": "10.0.0.300/16"},
         CHECK_TASK,
-        "web_vpc_cidr must be an IPv4 CIDR such as 10.0.0.0/16, got '10.0.0.300/16'",
+        "web_vpc_cidr '10.0.0.300/16' is not an IPv4 or IPv6 CIDR ('10.0.0.300/16' does not appear to be an IPv4 "
+        "or IPv6 network)",
         id="cidr-octet",
     ),
     pytest.param(
