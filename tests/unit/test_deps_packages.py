@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from arena_loader import load_source
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "deps_packages.py"
-_spec = importlib.util.spec_from_file_location("deps_packages", SCRIPT)
-assert _spec and _spec.loader
-deps = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(deps)
+deps = load_source(SCRIPT, "deps_packages")
 
 
 def _role(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -12,7 +10,6 @@ from botocore.stub import ANY, Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
-ROOT = Path(__file__).resolve().parents[3]
 SERVICE = "autoscaling"  # the client of the `stubbed` fixture (conftest.py)
 NAME = "arena-local-web"
 TG = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/arena-local-web/0123456789abcdef"
@@ -121,11 +118,8 @@ def test_tags_are_sorted_and_extra_tags_removed(mod: ModuleType) -> None:
     span=st.integers(0, 20),
     desired=st.integers(0, 60),
 )
-def test_desired_capacity_is_only_clamped_never_reset(min_size: int, span: int, desired: int) -> None:
-    spec = importlib.util.spec_from_file_location("aag_prop", ROOT / "library" / "arena_autoscaling_group.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_desired_capacity_is_only_clamped_never_reset(mod: ModuleType, min_size: int, span: int, desired: int) -> None:
+    module = mod
     old = params()
     group = {**existing(module, old), "DesiredCapacity": desired}
     new = params(min_size=min_size, max_size=min_size + span, desired_capacity=None)
