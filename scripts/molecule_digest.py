@@ -19,6 +19,13 @@ TOP_LEVEL = re.compile(r"^(ERROR|CRITICAL)\s|^FAILED (?!- RETRYING)|^E   ")
 STOP = re.compile(r"^(TASK|RUNNING HANDLER|PLAY) \[|^PLAY RECAP")
 BLOCK_LINES = 8
 WIDTH = 300
+# apt in the package layer image (scripts/deps-image.sh) is offline through this proxy: a download
+# attempt means a package is missing from the image's cache.
+OFFLINE_APT = "127.0.0.1:9"
+OFFLINE_HINT = (
+    "  hint: apt tried to download in a role scenario: a package is missing from the package layer's"
+    " cache (scripts/deps-packages.yml, a role's apt task; make deps-image)"
+)
 
 
 def clean(line):
@@ -56,6 +63,8 @@ def digest(lines, max_lines=40):
             if _top_level(line, pending_idempotence) and "  " + line[:WIDTH] not in out:
                 out.append("  " + line[:WIDTH])
     out.extend(block or [])
+    if any(OFFLINE_APT in line for line in out):
+        out.append(OFFLINE_HINT)
     if len(out) > max_lines:
         out = [*out[:max_lines], f"  ... {len(out) - max_lines} more lines in the log"]
     return out

@@ -96,3 +96,16 @@ def test_cli_falls_back_to_the_last_lines(tmp_path: Path) -> None:
         "    ok: [h]",
         "    molecule: command not found",
     ]
+
+
+def test_offline_apt_download_gets_the_package_layer_hint(mod: ModuleType) -> None:
+    log = (
+        "TASK [web : packages | Install nginx from Debian] ***\n"
+        'fatal: [tier-wa-web-default]: FAILED! => {"msg": "E: Failed to fetch http://deb.debian.org/debian/pool/'
+        'main/n/nginx/nginx_1.22.1-9_amd64.deb  Could not connect to 127.0.0.1:9 (127.0.0.1)"}\n'
+        "PLAY RECAP ***\n"
+    )
+    out = mod.digest(log.splitlines(keepends=True))
+    assert out[0] == "  TASK [web : packages | Install nginx from Debian]"
+    assert out[-1] == mod.OFFLINE_HINT
+    assert mod.OFFLINE_HINT not in mod.digest(PLAIN.splitlines(keepends=True))
