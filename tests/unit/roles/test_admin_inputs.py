@@ -15,13 +15,14 @@ SPEC_TASK = "Validating arguments against arg spec 'main' - Admin tier content-m
 CASES = [
     pytest.param(
         {"admin_real_ip_trusted_cidrs": ["alb"]},
-        "Assert | Trusted proxies are networks",
-        "admin_real_ip_trusted_cidrs must be networks in CIDR notation (got ['alb']).",
+        "Validate | Trusted proxies are networks",
+        "admin_real_ip_trusted_cidrs[0] 'alb' is not an IPv4 or IPv6 CIDR ('alb' does not appear to be an IPv4 or "
+        "IPv6 network)",
         id="trusted-proxy-not-a-network",
     ),
     pytest.param(
         {"admin_listen_port": 70000},
-        "Assert | Listen port and paths",
+        "Validate | Listen port and paths",
         "admin_listen_port must be 1..65535, admin_content_dir an absolute path without spaces or ';', "
         "admin_client_max_body_size an nginx size like 50m (got port=70000, "
         "content_dir='/srv/arena-admin/content', client_max_body_size='50m').",

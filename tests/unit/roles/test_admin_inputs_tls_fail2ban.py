@@ -8,8 +8,8 @@ from arena_testlib import CasesRun, role_input_run
 
 ROLE = "admin"
 GOOD: dict = {}
-TLS_TASK = "Assert | TLS certificate, key and ciphers"
-F2B_TASK = "Assert | fail2ban thresholds"
+TLS_TASK = "Validate | TLS certificate, key and ciphers"
+F2B_TASK = "Validate | fail2ban thresholds"
 CIPHERS = (
     "['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', "
     "'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305']"

@@ -11,7 +11,7 @@ GOOD: dict = {"mail_relay_domain": "arena.example"}
 SPEC_TASK = "Validating arguments against arg spec 'main' - Postfix null client relaying to Amazon SES"
 
 
-DOMAIN_TASK = "Assert | Platform domain and sender address"
+DOMAIN_TASK = "Validate | Platform domain and sender address"
 
 
 CASES = [
@@ -31,14 +31,14 @@ CASES = [
     ),
     pytest.param(
         {"mail_relay_relayhost": "email-smtp.eu-west-1.amazonaws.com:587"},
-        "Assert | Relay host is a bracketed host and port",
+        "Validate | Relay host is a bracketed host and port",
         "mail_relay_relayhost must look like [email-smtp.<region>.amazonaws.com]:587 "
         "(got 'email-smtp.eu-west-1.amazonaws.com:587').",
         id="relayhost-without-brackets",
     ),
     pytest.param(
         {"mail_relay_tls_ca_file": "ca.pem"},
-        "Assert | TLS is required and verified",
+        "Validate | TLS is required and verified",
         "mail_relay_tls_security_level must be secure or verify (clear text or unverified TLS is not allowed; "
         "got 'secure') and mail_relay_tls_ca_file an absolute path (got 'ca.pem').",
         id="relative-ca-file",

@@ -11,8 +11,8 @@ GOOD: dict = {"runtime_config_tiers": [{"name": "api", "group": "arena-api", "re
 SPEC_TASK = "Validating arguments against arg spec 'main' - First-boot runtime configuration from SSM Parameter Store"
 
 
-TIERS_TASK = "Assert | Tiers are named, unique and readable by an existing kind of group"
-RETRY_TASK = "Assert | Retries are bounded and sane"
+TIERS_TASK = "Validate | Tiers are named, unique and readable by an existing kind of group"
+RETRY_TASK = "Validate | Retries are bounded and sane"
 RETRY_MESSAGE = (
     "runtime_config_attempts must be 1..60, runtime_config_delay > 0 and <= runtime_config_max_delay, "
     "runtime_config_timeout > 0 (got attempts={attempts}, delay={delay}, max_delay={max_delay}, timeout=5)."
@@ -36,7 +36,7 @@ CASES = [
     ),
     pytest.param(
         {"runtime_config_tiers": [{"name": "api", "required_keys": ["redis_host", "REDIS_PORT"]}]},
-        "Assert | Required keys are valid env names",
+        "Validate | Required keys are valid env names",
         "runtime_config_tiers[].required_keys must be upper-case env names matching ^[A-Z][A-Z0-9_]*$ "
         "(bad: ['redis_host']).",
         id="lower-case-key",
@@ -55,7 +55,7 @@ CASES = [
     ),
     pytest.param(
         {"runtime_config_prefix": "arena"},
-        "Assert | Prefix and output directory are absolute paths",
+        "Validate | Prefix and output directory are absolute paths",
         "runtime_config_prefix must be an SSM path like /arena and runtime_config_output_dir an absolute "
         "path (got prefix='arena', output_dir='/etc/arena/runtime').",
         id="relative-prefix",
@@ -68,7 +68,7 @@ CASES = [
                 "region": "eu-west-1",
             }
         },
-        "Assert | The source override only points at an emulator, with environment and region",
+        "Validate | The source override only points at an emulator, with environment and region",
         "runtime_config_source_override (tests only) needs endpoint_url (an emulator, http(s)://, not "
         "amazonaws.com), environment and region, and allows only the keys ['endpoint_url', 'environment', "
         "'region', 'access_key_id', 'secret_access_key'] (got keys ['endpoint_url', 'environment', 'region']).",
