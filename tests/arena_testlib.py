@@ -148,13 +148,14 @@ def cases_run(
     env: Mapping[str, str],
     group_vars: tuple[Path, ...] = (),
     check: bool = True,
+    args: tuple[str, ...] = (),
     timeout: int = 600,
 ) -> CasesRun:
     """Run `plays` once with one inventory host per case (connection local, this Python).
 
     `group_vars` files are the inventory's group_vars/all (below each case's own variables, as in an
-    inventory). The run's exit code is not judged here: callers assert each case on its own host
-    (CasesRun.failure, .tasks, .stats).
+    inventory); `args` go to ansible-playbook (e.g. --tags). The run's exit code is not judged here:
+    callers assert each case on its own host (CasesRun.failure, .tasks, .stats).
     """
     hosts: dict[str, str] = {}
     inventory: dict[str, dict[str, object]] = {}
@@ -178,6 +179,7 @@ def cases_run(
         "-i",
         str(workdir / "hosts.yml"),
         *(["--check"] if check else []),
+        *args,
         str(workdir / "play.yml"),
     ]
     result = run(cmd, env, timeout=timeout)
