@@ -42,7 +42,7 @@ emulator-down: ## Stop the AWS emulator
 emulator-status: ## Is the AWS emulator running, and where
 	@scripts/emulator.sh status
 
-test: setup ## All checks: lint, unit, then molecule, integration and images (bake + gate) side by side
+test: setup ## All checks side by side: images (bake + gate), molecule, integration, unit, lint
 	@scripts/test.sh
 
 lint: venv ## ansible-lint (production), yamllint, ruff, packer fmt/validate
@@ -57,8 +57,10 @@ unit: venv ## pytest tests/unit
 molecule: setup ## Every molecule scenario (roles/*/molecule/*, molecule/*)
 	@$(STAGE) molecule scripts/molecule.sh
 
-integration: venv ## Playbooks against the emulator (started and stopped here)
-	@$(STAGE) integration scripts/with-emulator.sh scripts/pytest.sh tests/integration --durations=10
+# Two pytest-xdist workers, each with its own emulator (tests/integration/conftest.py); --dist loadfile
+# keeps a file's module fixtures (one platform's whole life, the cache lab) on one worker.
+integration: venv ## Playbooks against the emulator, two workers with an emulator each
+	@$(STAGE) integration scripts/with-emulator.sh scripts/pytest.sh tests/integration -n 2 --dist loadfile --durations=15
 
 demo: setup ## The local lab end to end; leaves nothing running
 	@scripts/demo.sh

@@ -2,14 +2,15 @@
 # `make test`: every stage runs, each is timed, and any failure fails the run.
 #
 # Stages run in groups, one group after the other; the stages of a group (joined by commas) run at
-# the same time. Default "lint,unit molecule,integration,images": lint and unit are each mostly one
-# busy core, so they share the two; the molecule scenarios and the
-# image bake spend much of their time waiting on podman and apt, which leaves room for the
-# integration suite (ansible against its own emulator, no containers) and for each other. `images`
-# bakes the three tier images and gates them (make images; its emulator has its own lab dir). A
-# stage that runs beside another writes to .lab/test/<stage>.log (follow it with `tail -f`); the
-# log is printed when the group ends. ARENA_TEST_STAGES="lint unit molecule integration images"
-# runs them one after the other, with live output.
+# the same time. Default: one group, "images,molecule,integration,unit,lint", longest first. The bake
+# and the molecule scenarios spend much of their time waiting on podman and systemd in containers,
+# the integration suite (two workers, an emulator each) and unit are ansible and moto on the CPU:
+# together they keep both cores busy from the first second to the last, where groups one after the
+# other left a core idle at each group's tail. `images` bakes the three tier images and gates them
+# (make images; its emulator has its own lab dir). A stage that runs beside another writes to
+# .lab/test/<stage>.log (follow it with `tail -f`); the logs are printed when the group ends.
+# ARENA_TEST_STAGES="lint unit molecule integration images" runs them one after the other, with
+# live output; ARENA_TEST_STAGES="lint,unit molecule,integration,images" is the old two groups.
 source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
 report="$(mktemp)"
@@ -24,7 +25,7 @@ logdir="${ARENA_LAB_DIR}/test"
 mkdir -p "$logdir"
 total_start=$SECONDS
 failed=0
-for group in ${ARENA_TEST_STAGES:-lint,unit molecule,integration,images}; do
+for group in ${ARENA_TEST_STAGES:-images,molecule,integration,unit,lint}; do
   IFS=, read -r -a stages <<< "$group"
   if ((${#stages[@]} == 1)); then
     make --no-print-directory "${stages[0]}" || failed=1
