@@ -131,6 +131,17 @@ class CasesRun:
         return failed[0][0], failed[0][1], self.stats(variables)
 
 
+class RoleCases:
+    """The run of one file's cases, each looked up as GOOD | overrides."""
+
+    def __init__(self, run: CasesRun, good: Mapping[str, Any]) -> None:
+        self.run = run
+        self.good = dict(good)
+
+    def failure(self, overrides: Mapping[str, Any]) -> tuple[str, str, dict[str, int]]:
+        return self.run.failure({**self.good, **overrides})
+
+
 def playbook_play(playbook: str, index: int = 0) -> dict[str, Any]:
     """Play `index` of a playbook of the repository as it is, but for ``hosts: all`` (cases_run)."""
     import yaml  # noqa: PLC0415 -- only the playbook case runs need it

@@ -4,7 +4,7 @@ validation task with the exact message, and no task before it changed anything."
 from __future__ import annotations
 
 import pytest
-from arena_testlib import CasesRun, role_input_run
+from arena_testlib import RoleCases
 
 ROLE = "admin"
 # The allow-list is no input: it is read at boot (roles/admin/molecule: fails closed without it).
@@ -32,28 +32,16 @@ CASES = [
 SPEC_CASES: list[dict] = [{"admin_listen_port": "eighty"}]
 
 
-@pytest.fixture(scope="module")
-def cases_run(tmp_path_factory: pytest.TempPathFactory) -> CasesRun:
-    """One --check run of the role for every case of this file (one inventory host each)."""
-    overrides = [case.values[0] for case in CASES] + SPEC_CASES
-    return role_input_run(tmp_path_factory.mktemp(ROLE), ROLE, [{**GOOD, **o} for o in overrides])
-
-
-def play(cases_run: CasesRun, overrides: dict) -> tuple[str, str, dict]:
-    """The case GOOD | overrides of the run: (failed task, its message, stats)."""
-    return cases_run.failure({**GOOD, **overrides})
-
-
 @pytest.mark.parametrize(("overrides", "task", "message"), CASES)
-def test_bad_input_fails_in_validation(cases_run: CasesRun, overrides: dict, task: str, message: str) -> None:
-    failed_task, failed_message, stats = play(cases_run, overrides)
+def test_bad_input_fails_in_validation(cases_run: RoleCases, overrides: dict, task: str, message: str) -> None:
+    failed_task, failed_message, stats = cases_run.failure(overrides)
     assert failed_task == f"{ROLE} : {task}"
     assert failed_message == message
     assert stats["changed"] == 0
 
 
-def test_wrong_type_is_caught_by_the_argument_spec(cases_run: CasesRun) -> None:
-    failed_task, failed_message, stats = play(cases_run, {"admin_listen_port": "eighty"})
+def test_wrong_type_is_caught_by_the_argument_spec(cases_run: RoleCases) -> None:
+    failed_task, failed_message, stats = cases_run.failure({"admin_listen_port": "eighty"})
     assert failed_task == f"{ROLE} : {SPEC_TASK}"
     assert "argument 'admin_listen_port' is of type str and we were unable to convert to int" in failed_message
     assert stats["changed"] == 0

@@ -4,7 +4,7 @@ nothing changes."""
 from __future__ import annotations
 
 import pytest
-from arena_testlib import CasesRun, role_input_run
+from arena_testlib import RoleCases
 
 ROLE = "admin"
 GOOD: dict = {}
@@ -69,15 +69,9 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def cases_run(tmp_path_factory: pytest.TempPathFactory) -> CasesRun:
-    """One --check run of the role for every case of this file (one inventory host each)."""
-    return role_input_run(tmp_path_factory.mktemp(ROLE), ROLE, [{**GOOD, **case.values[0]} for case in CASES])
-
-
 @pytest.mark.parametrize(("overrides", "task", "message"), CASES)
 def test_bad_tls_or_fail2ban_input_fails_in_validation(
-    cases_run: CasesRun, overrides: dict, task: str, message: str
+    cases_run: RoleCases, overrides: dict, task: str, message: str
 ) -> None:
     failed_task, failed_message, stats = cases_run.failure({**GOOD, **overrides})
     assert failed_task == f"{ROLE} : {task}"

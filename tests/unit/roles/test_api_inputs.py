@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from arena_testlib import CasesRun, role_input_run
+from arena_testlib import RoleCases
 
+ROLE = "api"
 GOOD_SHA = "0" * 64
 
 
@@ -68,14 +69,8 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def cases_run(tmp_path_factory: pytest.TempPathFactory) -> CasesRun:
-    """One --check run of the role for every case (one inventory host each)."""
-    return role_input_run(tmp_path_factory.mktemp("api"), "api", [GOOD | case.values[0] for case in CASES])
-
-
 @pytest.mark.parametrize(("bad", "task", "message"), CASES)
-def test_bad_input_rejected(cases_run: CasesRun, bad: dict[str, Any], task: str, message: str) -> None:
+def test_bad_input_rejected(cases_run: RoleCases, bad: dict[str, Any], task: str, message: str) -> None:
     name, messages, stats = cases_run.failure(GOOD | bad)
     assert name == task
     assert message in messages
