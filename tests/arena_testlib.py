@@ -73,6 +73,23 @@ def base_env(extra: Mapping[str, str] | None = None, *, keep_aws: bool = True) -
     return env
 
 
+def loopback_env(endpoint: str, callback: str = "ansible.builtin.json") -> dict[str, str]:
+    """base_env for a playbook run against a loopback endpoint (an emulator, or a closed port) with
+    dummy credentials and the JSON stdout callback: nothing of the caller's AWS set-up is kept."""
+    return base_env(
+        {
+            "AWS_URL": endpoint,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "ANSIBLE_STDOUT_CALLBACK": callback,
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+        },
+        keep_aws=False,
+    )
+
+
 def run(cmd: list[str], env: Mapping[str, str], timeout: int = 300) -> subprocess.CompletedProcess[str]:
     """Run a command from the repository root and capture its output."""
     return subprocess.run(

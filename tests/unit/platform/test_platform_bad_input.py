@@ -26,7 +26,7 @@ from typing import Any
 import boto3
 import pytest
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
-from arena_testlib import CasesRun, base_env, cases_run, playbook_play, reset_emulator
+from arena_testlib import CasesRun, cases_run, loopback_env, playbook_play, reset_emulator
 from botocore.stub import Stubber
 from moto import settings as moto_settings
 from moto.server import ThreadedMotoServer
@@ -294,19 +294,8 @@ GROUP_VARS = tuple(
 
 def run_cases(workdir: Path, endpoint: str, cases: list[dict[str, Any]]) -> CasesRun:
     """playbooks/platform.yml's first play, once, one inventory host per case."""
-    env = base_env(
-        {
-            # The test's own loopback emulator and dummy credentials.
-            "AWS_URL": endpoint,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_REGION": "eu-west-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
-        },
-        keep_aws=False,
-    )
+    # The test's own loopback emulator and dummy credentials.
+    env = loopback_env(endpoint, "ansible.posix.json")
     return cases_run(workdir, [playbook_play(PLAYBOOK)], cases, env=env, group_vars=GROUP_VARS, check=False)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from arena_testlib import REPO_ROOT, CasesRun, base_env, cases_run, playbook_play
+from arena_testlib import REPO_ROOT, CasesRun, cases_run, loopback_env, playbook_play
 from event_scaling_endpoint import refusing_endpoint  # this directory is on sys.path (pytest's rootdir-relative import)
 
 PLAYBOOK = "playbooks/event_scaling.yml"
@@ -175,19 +175,8 @@ LOCAL_CALENDAR = {"event_scaling_now": "2027-01-01T00:00:00Z"}
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory, endpoint: str) -> CasesRun:
-    env = base_env(
-        {
-            # Nowhere to go: a closed loopback port and dummy credentials.
-            "AWS_URL": endpoint,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_REGION": "eu-west-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
-        },
-        keep_aws=False,
-    )
+    # Nowhere to go: a closed loopback port and dummy credentials.
+    env = loopback_env(endpoint)
     cases = [case.values[0] for case in CASES] + [UNKNOWN_STATE, LOCAL_CALENDAR]
     # --check on top: even a wrong test could not change anything.
     return cases_run(
