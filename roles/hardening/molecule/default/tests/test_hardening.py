@@ -7,12 +7,15 @@ import os
 import pathlib
 import subprocess
 
+import jinja2
 import pytest
 import yaml
 
 ROLE = pathlib.Path(__file__).resolve().parents[3]
 DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
 PROFILES = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["__hardening_profiles"]
+# The profiles' ports are tiers.yml's (vars/main.yml reads them with a lookup): rendered from it.
+TIERS = yaml.safe_load((ROLE.parents[1] / "tiers.yml").read_text())
 # The scenario's hosts and their host_vars, as molecule wrote them into its inventory.
 _HOST_VARS = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory" / "host_vars"
 HOSTS = {path.name: yaml.safe_load(path.read_text()) or {} for path in sorted(_HOST_VARS.iterdir())}
@@ -220,7 +223,7 @@ def test_firewall(host, profile, net_admin):
     assert "policy drop;" in ruleset
     for rule in PROFILES[profile]["firewall_rules"]:
         for source in rule["sources"]:
-            ports = ", ".join(str(p) for p in rule["ports"])
+            ports = ", ".join(jinja2.Template(str(p)).render(__hardening_tiers=TIERS) for p in rule["ports"])
             expected = f"ip saddr {source} tcp dport {ports} ct state new accept"
             assert expected in ruleset.replace("{ ", "").replace(" }", "")
     if HOSTS[host.backend.name].get("hardening_sshd_enabled"):
