@@ -144,7 +144,12 @@ def test_mail_goes_to_the_ses_endpoint_from_ssm_with_tls_first(instances, ses: S
     nexthop = f"[{HOST_FROM_INSTANCE}]:{ses.port}"
     assert on_node(container, "cat /etc/postfix/runtime/transport").stdout.strip() == f"* smtp:{nexthop}"
     # The login from SSM (scripts/image_gate.py: user gate-smtp-user), for that next hop; not printed.
-    login = on_node(container, f"grep -c '^{nexthop} gate-smtp-user:' /etc/postfix/runtime/sasl_passwd", check=False)
+    # A fixed-string prefix match: the next hop's brackets and dots are not a pattern.
+    login = on_node(
+        container,
+        f"awk -v p='{nexthop} gate-smtp-user:' 'index($0, p) == 1' /etc/postfix/runtime/sasl_passwd | wc -l",
+        check=False,
+    )
     assert login.stdout.strip() == "1"
     before = len(ses.sessions)
     tag = f"gate-{tier}-{uuid.uuid4()}"
