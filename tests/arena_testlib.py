@@ -90,6 +90,29 @@ def loopback_env(endpoint: str, callback: str = "ansible.builtin.json") -> dict[
     )
 
 
+def cache_core_inputs(second_octet: int) -> dict[str, Any]:
+    """What platform core makes for the cache, made in the emulator (AWS_URL) with boto3: a VPC
+    10.<second_octet>.0.0/16, two private subnets in two zones and the cache security group.
+    Returns the platform_cache_* inputs that name them."""
+    import boto3  # noqa: PLC0415 -- only the services suites need it
+
+    ec2 = boto3.client("ec2", region_name=os.environ["AWS_REGION"], endpoint_url=os.environ["AWS_URL"])
+    region = os.environ["AWS_REGION"]
+    vpc = ec2.create_vpc(CidrBlock=f"10.{second_octet}.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{second_octet}.{n}.0/24", AvailabilityZone=f"{region}{zone}")[
+            "Subnet"
+        ]["SubnetId"]
+        for n, zone in ((10, "a"), (11, "b"))
+    ]
+    group = ec2.create_security_group(GroupName="arena-local-cache", Description="cache", VpcId=vpc)["GroupId"]
+    return {
+        "platform_cache_vpc_id": vpc,
+        "platform_cache_subnet_ids": subnets,
+        "platform_cache_security_group_ids": [group],
+    }
+
+
 def run(cmd: list[str], env: Mapping[str, str], timeout: int = 300) -> subprocess.CompletedProcess[str]:
     """Run a command from the repository root and capture its output."""
     return subprocess.run(

@@ -28,7 +28,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from arena_testlib import REPO_ROOT, base_env, reset_emulator
+from arena_testlib import REPO_ROOT, base_env, cache_core_inputs, reset_emulator
 
 ENV = "local"
 CACHE = "arena-local-cache"
@@ -210,26 +210,8 @@ def core(tmp_path: Path, proxy: Proxy, cache_play: Path) -> Path:
     proxy.tokens.clear()
     proxy.calls.clear()
     proxy.interrupt = None
-    ec2 = client("ec2")
-    region = os.environ["AWS_REGION"]
-    vpc = ec2.create_vpc(CidrBlock="10.41.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.41.{n}.0/24", AvailabilityZone=f"{region}{zone}")["Subnet"][
-            "SubnetId"
-        ]
-        for n, zone in ((10, "a"), (11, "b"))
-    ]
-    group = ec2.create_security_group(GroupName="arena-local-cache", Description="cache", VpcId=vpc)["GroupId"]
     extra = tmp_path / "cache-vars.json"
-    extra.write_text(
-        json.dumps(
-            {
-                "platform_cache_vpc_id": vpc,
-                "platform_cache_subnet_ids": subnets,
-                "platform_cache_security_group_ids": [group],
-            }
-        )
-    )
+    extra.write_text(json.dumps(cache_core_inputs(41)))
     proxy.playbook = cache_play
     return extra
 

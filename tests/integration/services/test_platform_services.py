@@ -35,7 +35,7 @@ from typing import Any
 
 import boto3
 import pytest
-from arena_testlib import base_env, reset_emulator, run, self_signed
+from arena_testlib import base_env, cache_core_inputs, reset_emulator, run, self_signed
 from botocore.exceptions import ClientError
 from services_refusals import refused_cases
 
@@ -91,21 +91,7 @@ def core() -> dict[str, Any]:
     # A fresh emulator even when another suite ran before in the same one (with-emulator.sh runs
     # one emulator per command): the platform suite's teardown leaves emulator-gap leftovers.
     reset_emulator()
-    ec2 = client("ec2")
-    region = os.environ["AWS_REGION"]
-    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.40.{n}.0/24", AvailabilityZone=f"{region}{zone}")["Subnet"][
-            "SubnetId"
-        ]
-        for n, zone in ((10, "a"), (11, "b"))
-    ]
-    group = ec2.create_security_group(GroupName="arena-local-cache", Description="cache", VpcId=vpc)["GroupId"]
-    values = {
-        "platform_cache_vpc_id": vpc,
-        "platform_cache_subnet_ids": subnets,
-        "platform_cache_security_group_ids": [group],
-    }
+    values = cache_core_inputs(40)
     CORE_VARS.write_text(json.dumps(values))
     # Imported certificates are ISSUED at once (a requested one stays PENDING_VALIDATION).
     cert, key = self_signed(ALIAS)
