@@ -23,11 +23,9 @@ from types import ModuleType
 FILTER_PLUGINS = Path(__file__).resolve().parent.parent / "filter_plugins"
 
 
-def load_filter_file(stem: str) -> ModuleType:
-    """The module of ``filter_plugins/<stem>.py``, executed once per process."""
-    name = f"_arena_filters_{stem}"
+def load_file(path: Path, name: str) -> ModuleType:
+    """The module of the file at ``path``, executed once per process under ``name`` (sys.modules)."""
     if name not in sys.modules:
-        path = FILTER_PLUGINS / f"{stem}.py"
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise ImportError(f"cannot load {path}")
@@ -39,3 +37,8 @@ def load_filter_file(stem: str) -> ModuleType:
             del sys.modules[name]
             raise
     return sys.modules[name]
+
+
+def load_filter_file(stem: str) -> ModuleType:
+    """The module of ``filter_plugins/<stem>.py``, executed once per process."""
+    return load_file(FILTER_PLUGINS / f"{stem}.py", f"_arena_filters_{stem}")

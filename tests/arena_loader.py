@@ -8,9 +8,7 @@ resolves its own module. (importable: pytest.ini adds tests/ to the path.)
 
 from __future__ import annotations
 
-import importlib.util
 import runpy
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,22 +16,15 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+# The plugins' own loader (module_utils/arena_plugin_loader.py), reached the way they reach it.
+_load_file = runpy.run_path(str(REPO_ROOT / "module_utils" / "arena_plugin_loader.py"))["load_file"]
+
+
 def load_source(path: Path | str, name: str | None = None) -> ModuleType:
     """The module of the file at ``path`` (relative to the repository root, or absolute), executed
     once under ``name`` (default: ``<stem>_under_test``)."""
     path = REPO_ROOT / path
-    name = name or f"{path.stem}_under_test"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None, f"cannot import {path}"
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[name]
-            raise
-    return sys.modules[name]
+    return _load_file(path, name or f"{path.stem}_under_test")
 
 
 def library_module(stem: str, name: str | None = None) -> ModuleType:
