@@ -24,13 +24,29 @@ scenarios=()
 if [[ -n "${MOLECULE_SCENARIOS:-}" ]]; then
   read -r -a scenarios <<< "$MOLECULE_SCENARIOS"
 else
-  # The whole-tier scenarios (molecule/*) first: they take longest, and starting the longest jobs
-  # first keeps the last ones from running alone at the end.
   for f in molecule/*/molecule.yml roles/*/molecule/*/molecule.yml; do
     [[ -f "$f" ]] || continue
     if [[ "$f" == molecule/* ]]; then dir=.; else dir="${f%%/molecule/*}"; fi
     scenarios+=("${dir}:$(basename "$(dirname "$f")")")
   done
+  # Longest first, so that the last ones do not run alone at the end: by the seconds of this lab's
+  # previous run (its summary), else by how long they took on a quiet 2-core machine (2026-12-05:
+  # hardening 356 s with its three hosts, image_cleanup 254, the others 70-130); a scenario not
+  # known yet counts as 100 s.
+  previous="${ARENA_LAB_DIR}/molecule/summary"
+  mapfile -t scenarios < <(
+    for item in "${scenarios[@]}"; do
+      secs="$(awk -v s="$item" '$1 == s && $2 == "passed" {print $3}' "$previous" 2>/dev/null | tail -n 1)"
+      if [[ -z "$secs" ]]; then
+        case "$item" in
+          roles/hardening:default) secs=356 ;;
+          roles/image_cleanup:default) secs=254 ;;
+          *) secs=100 ;;
+        esac
+      fi
+      printf '%s %s\n' "$secs" "$item"
+    done | sort -k1,1nr -k2,2 | cut -d' ' -f2
+  )
 fi
 if ((${#scenarios[@]} == 0)); then
   echo "no molecule scenarios yet"
