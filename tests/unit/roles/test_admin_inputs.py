@@ -4,7 +4,9 @@ validation task with the exact message, and no task before it changed anything."
 from __future__ import annotations
 
 import pytest
-from arena_testlib import RoleCases
+
+# The import is what collects these tests here, on this file's CASES and WRONG_TYPE (F401: ruff sees no use).
+from role_input_tests import test_bad_input_fails_in_validation, test_wrong_type_is_caught_by_the_argument_spec  # noqa: F401
 
 ROLE = "admin"
 # The allow-list is no input: it is read at boot (roles/admin/molecule: fails closed without it).
@@ -29,19 +31,7 @@ CASES = [
         id="port-out-of-range",
     ),
 ]
-SPEC_CASES: list[dict] = [{"admin_listen_port": "eighty"}]
-
-
-@pytest.mark.parametrize(("overrides", "task", "message"), CASES)
-def test_bad_input_fails_in_validation(cases_run: RoleCases, overrides: dict, task: str, message: str) -> None:
-    failed_task, failed_message, stats = cases_run.failure(overrides)
-    assert failed_task == f"{ROLE} : {task}"
-    assert failed_message == message
-    assert stats["changed"] == 0
-
-
-def test_wrong_type_is_caught_by_the_argument_spec(cases_run: RoleCases) -> None:
-    failed_task, failed_message, stats = cases_run.failure({"admin_listen_port": "eighty"})
-    assert failed_task == f"{ROLE} : {SPEC_TASK}"
-    assert "argument 'admin_listen_port' is of type str and we were unable to convert to int" in failed_message
-    assert stats["changed"] == 0
+WRONG_TYPE = (
+    {"admin_listen_port": "eighty"},
+    "argument 'admin_listen_port' is of type str and we were unable to convert to int",
+)
