@@ -1,7 +1,11 @@
 """Fixtures shared by the custom modules' unit tests: the module under test (``mod``), Stubber clients
 wrapped the way AnsibleAWSModule.client wraps them (``stub_client``), a module's main() run against
 them (``run_module``, ``queue_calls``), with AWSRetry's back-off sleeps recorded instead of slept
-(``retry_sleeps``: a retry test takes milliseconds, and can say how many retries happened)."""
+(``retry_sleeps``: a retry test takes milliseconds, and can say how many retries happened).
+
+The answers several files queue on those stubbers (a DescribeAutoScalingGroups answer ...) are plain
+functions in stub_answers.py: a test file imports them by name (a conftest is not importable without
+ambiguity, every directory's being ``conftest``), and its module-level case builders can call them."""
 
 from __future__ import annotations
 

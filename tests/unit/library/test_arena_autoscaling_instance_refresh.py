@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from stub_answers import auto_scaling_groups
 
 SERVICE = "autoscaling"  # the client of the `stubbed` fixture (conftest.py)
 GROUP = "arena-staging-web"
@@ -29,20 +30,7 @@ def params(**overrides: Any) -> dict[str, Any]:
 
 
 def group_response() -> dict[str, Any]:
-    return {
-        "AutoScalingGroups": [
-            {
-                "AutoScalingGroupName": GROUP,
-                "MinSize": 2,
-                "MaxSize": 6,
-                "DesiredCapacity": 2,
-                "DefaultCooldown": 300,
-                "AvailabilityZones": ["eu-west-1a", "eu-west-1b"],
-                "HealthCheckType": "ELB",
-                "CreatedTime": "2026-01-01T00:00:00Z",
-            }
-        ]
-    }
+    return auto_scaling_groups(GROUP, MaxSize=6)
 
 
 def refresh(status: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from stub_answers import auto_scaling_groups
 
 SERVICE = "autoscaling"  # the client of the `stubbed` fixture (conftest.py)
 STRICT_RETRY = True  # every call must pass aws_retry=True (RequireRetry)
@@ -43,21 +44,13 @@ UPDATE = {"AutoScalingGroupName": GROUP, "MinSize": 15, "MixedInstancesPolicy": 
 
 
 def group(min_size: int, desired: int, max_size: int = 40, **launch: Any) -> dict[str, Any]:
-    return {
-        "AutoScalingGroups": [
-            {
-                "AutoScalingGroupName": GROUP,
-                "MinSize": min_size,
-                "MaxSize": max_size,
-                "DesiredCapacity": desired,
-                "DefaultCooldown": 300,
-                "AvailabilityZones": ["eu-west-1a", "eu-west-1b"],
-                "HealthCheckType": "ELB",
-                "CreatedTime": "2027-01-01T00:00:00Z",
-                **(launch or {"MixedInstancesPolicy": MIXED}),
-            }
-        ]
-    }
+    return auto_scaling_groups(
+        GROUP,
+        MinSize=min_size,
+        MaxSize=max_size,
+        DesiredCapacity=desired,
+        **(launch or {"MixedInstancesPolicy": MIXED}),
+    )
 
 
 def params(**overrides: Any) -> dict[str, Any]:

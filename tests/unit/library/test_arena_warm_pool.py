@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from stub_answers import auto_scaling_groups
 
 GROUP = "arena-production-web"
 CONFIG = {"MinSize": 6, "MaxGroupPreparedCapacity": -1, "PoolState": "Stopped", "Status": "",
@@ -63,31 +64,14 @@ def described(config: dict[str, Any] | None) -> dict[str, Any]:
     return {"WarmPoolConfiguration": config, "Instances": []} if config else {"Instances": []}
 
 
-def group(**shape: Any) -> dict[str, Any]:
-    """A DescribeAutoScalingGroups answer for GROUP (required keys of the real model)."""
-    return {
-        "AutoScalingGroups": [
-            {
-                "AutoScalingGroupName": GROUP,
-                "MinSize": 2,
-                "MaxSize": 40,
-                "DesiredCapacity": 2,
-                "DefaultCooldown": 300,
-                "AvailabilityZones": ["eu-west-1a", "eu-west-1b"],
-                "HealthCheckType": "ELB",
-                "CreatedTime": "2027-01-01T00:00:00Z",
-                **shape,
-            }
-        ]
-    }
-
-
 def expect_group(
     asg: Stubber, ec2: Stubber, shape: dict[str, Any], hooks: list[dict[str, Any]], market: str | None = None
 ) -> None:
     """The reads before any PutWarmPool: the group, its launch template version (no mixed instances
     policy), its lifecycle hooks."""
-    asg.add_response("describe_auto_scaling_groups", group(**shape), {"AutoScalingGroupNames": [GROUP]})
+    asg.add_response(
+        "describe_auto_scaling_groups", auto_scaling_groups(GROUP, **shape), {"AutoScalingGroupNames": [GROUP]}
+    )
     if "LaunchTemplate" in shape:
         data = {"ImageId": "ami-0123456789abcdef0"} | (
             {"InstanceMarketOptions": {"MarketType": market}} if market else {}
@@ -235,7 +219,9 @@ def test_spot_launch_configuration_is_refused(mod: ModuleType, stubbed: tuple[An
     client, asg, ec2, _ = stubbed
     asg.add_response("describe_warm_pool", described(None), {"AutoScalingGroupName": GROUP})
     asg.add_response(
-        "describe_auto_scaling_groups", group(LaunchConfigurationName="old-lc"), {"AutoScalingGroupNames": [GROUP]}
+        "describe_auto_scaling_groups",
+        auto_scaling_groups(GROUP, LaunchConfigurationName="old-lc"),
+        {"AutoScalingGroupNames": [GROUP]},
     )
     asg.add_response(
         "describe_launch_configurations",

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from arena_loader import aws_client, load_source
 from botocore.stub import Stubber
+from stub_answers import auto_scaling_groups
 
 ROOT = Path(__file__).resolve().parents[3]
 MODULES = sorted(str(p.relative_to(ROOT)) for p in [*ROOT.glob("library/*.py"), *ROOT.glob("roles/*/library/*.py")])
@@ -83,20 +84,7 @@ def ssm_case(_tmp: Path) -> Case:
 
 GROUP = "arena-staging-web"
 LB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/arena-staging-web/50dc6c495c0c9188"
-GROUP_ANSWER = {
-    "AutoScalingGroups": [
-        {
-            "AutoScalingGroupName": GROUP,
-            "MinSize": 2,
-            "MaxSize": 40,
-            "DesiredCapacity": 2,
-            "DefaultCooldown": 300,
-            "AvailabilityZones": ["eu-west-1a", "eu-west-1b"],
-            "HealthCheckType": "ELB",
-            "CreatedTime": "2027-01-01T00:00:00Z",
-        }
-    ]
-}
+GROUP_ANSWER = auto_scaling_groups(GROUP)
 
 
 def alb_reservation_case(_tmp: Path) -> Case:
