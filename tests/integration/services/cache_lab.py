@@ -38,6 +38,12 @@ REDIS_SERVER = "/usr/bin/redis-server"
 SYSTEM_PYTHON = "/usr/bin/python3"  # the api image runs the app on Debian's python3 with python3-redis
 VAULT_TOKEN = "Vault-token-0123456789-abcdefXYZ"  # an operator's vault token (test value)
 
+# The lab's test files are marked with it: they need the loopback emulator.
+NEEDS_EMULATOR = pytest.mark.skipif(
+    not os.environ.get("AWS_URL", "").startswith("http://127.0.0.1:"),
+    reason="needs the emulator: run through scripts/with-emulator.sh",
+)
+
 # --- the proxy: ElastiCache's memory of the token, and the interruption -------------------------
 
 
@@ -314,6 +320,12 @@ def assert_converged(proxy: Proxy, tmp_path: Path, out: str) -> str:
     assert token in proxy.tokens[CACHE], "SSM holds a token the replication group never received"
     assert api_health(tmp_path, proxy.tokens[CACHE], token) == ("200 OK", {"status": "ok"})
     return token
+
+
+def kill_points(*steps: tuple[str, Callable[[Call], bool] | None, bool]) -> pytest.MarkDecorator:
+    """A test's cases (`trigger`, `after`), one per step (id, the request that triggers the kill, whether
+    AWS answered it first); a trigger None: the run is not interrupted."""
+    return pytest.mark.parametrize(("trigger", "after"), [pytest.param(t, a, id=i) for i, t, a in steps])
 
 
 def ssm_put(name: str) -> Callable[[Call], bool]:

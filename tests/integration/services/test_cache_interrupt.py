@@ -32,13 +32,12 @@ Needs the emulator (scripts/with-emulator.sh), redis-server and python3-redis (s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from cache_lab import (
     CACHE,
+    NEEDS_EMULATOR,
     PREFIX,
     TOKEN_PARAM,
     Call,
@@ -49,26 +48,20 @@ from cache_lab import (
     client,
     complete,
     elasticache,
+    kill_points,
     play,
     ssm_put,
 )
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("AWS_URL", "").startswith("http://127.0.0.1:"),
-    reason="needs the emulator: run through scripts/with-emulator.sh",
-)
+pytestmark = NEEDS_EMULATOR
 
 
-# (id, request that triggers the kill, after AWS answered it)
-CREATE_STEPS = [
+@kill_points(
     ("before-token-stored", ssm_put(TOKEN_PARAM), False),
     ("token-stored-before-create", elasticache("CreateReplicationGroup"), False),
     ("create-accepted-during-wait", elasticache("CreateReplicationGroup"), True),
     ("created-before-endpoint-published", ssm_put(f"{PREFIX}/redis_host"), False),
-]
-
-
-@pytest.mark.parametrize(("trigger", "after"), [s[1:] for s in CREATE_STEPS], ids=[s[0] for s in CREATE_STEPS])
+)
 def test_interrupted_create_converges(
     proxy: Proxy, core: Path, tmp_path: Path, trigger: Callable[[Call], bool], after: bool
 ) -> None:

@@ -6,15 +6,14 @@ valid) and the api tier authenticates, also when that run is interrupted around 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from cache_lab import (
     CACHE,
     LEGACY_TOKEN,
     MUTATING,
+    NEEDS_EMULATOR,
     VAULT_TOKEN,
     Call,
     Interrupt,
@@ -22,27 +21,21 @@ from cache_lab import (
     assert_converged,
     complete,
     elasticache,
+    kill_points,
     legacy_cache,
     play,
     recap,
     stored_token,
 )
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("AWS_URL", "").startswith("http://127.0.0.1:"),
-    reason="needs the emulator: run through scripts/with-emulator.sh",
-)
+pytestmark = NEEDS_EMULATOR
 
 
-# (id, request that triggers the kill, after AWS answered it); None: not interrupted
-ROTATE_STEPS = [
+@kill_points(
     ("not-interrupted", None, False),
     ("rotation-not-sent", elasticache("ModifyReplicationGroup"), False),
     ("rotation-sent-not-tagged", elasticache("ModifyReplicationGroup"), True),
-]
-
-
-@pytest.mark.parametrize(("trigger", "after"), [s[1:] for s in ROTATE_STEPS], ids=[s[0] for s in ROTATE_STEPS])
+)
 def test_group_without_stored_token_is_rotated_to_a_new_one(
     proxy: Proxy, core: Path, tmp_path: Path, trigger: Callable[[Call], bool] | None, after: bool
 ) -> None:
