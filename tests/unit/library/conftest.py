@@ -160,6 +160,30 @@ def run_with_calls(run_module: RunModule, queue_calls: QueueCalls, stub_client: 
 
 
 @pytest.fixture
+def run_retried(run_with_calls: RunWithCalls, retry_sleeps: list[float]) -> RunWithCalls:
+    """``run_retried(module, args, service, calls, fail, *, retries=1, region="eu-west-1")``: the result of
+    ``run_with_calls``, a run that succeeded after exactly ``retries`` back-offs (``fail``'s error is
+    answered first, as in ``queue_calls``): what every retry test of a module's main() asserts first."""
+
+    def run(
+        module: ModuleType,
+        args: Mapping[str, Any],
+        service: str,
+        calls: list[Call],
+        fail: tuple[str, str] | None,
+        *,
+        retries: int = 1,
+        region: str = "eu-west-1",
+    ) -> dict[str, Any]:
+        result = run_with_calls(module, args, service, calls, fail, region=region)
+        assert result.get("failed") is None, result
+        assert len(retry_sleeps) == retries
+        return result
+
+    return run
+
+
+@pytest.fixture
 def stubbed(
     request: pytest.FixtureRequest, mod: ModuleType, stub_client: StubClient, retry_sleeps: list[float]
 ) -> tuple[Any, Stubber]:

@@ -204,21 +204,14 @@ DESCRIBE = {"AutoScalingGroupNames": [NAME]}
     ],
 )
 def test_delete_retries_throttling_and_scaling_activity(
-    mod: ModuleType,
-    run_with_calls: Any,
-    *,
-    retry_sleeps: list[float],
-    operation: str,
-    code: str,
+    mod: ModuleType, run_retried: Any, *, operation: str, code: str
 ) -> None:
     calls = [
         ("describe_auto_scaling_groups", described(mod, params()), DESCRIBE),
         ("delete_auto_scaling_group", {}, {"AutoScalingGroupName": NAME, "ForceDelete": True}),
     ]
-    result = run_with_calls(mod, {"name": NAME, "state": "absent"}, "autoscaling", calls, (operation, code))
-    assert result.get("failed") is None, result
+    result = run_retried(mod, {"name": NAME, "state": "absent"}, "autoscaling", calls, (operation, code))
     assert result["actions"] == ["DeleteAutoScalingGroup"]
-    assert len(retry_sleeps) == 1
 
 
 @pytest.mark.parametrize(
@@ -231,12 +224,7 @@ def test_delete_retries_throttling_and_scaling_activity(
     ],
 )
 def test_update_retries_throttling_and_scaling_activity(
-    mod: ModuleType,
-    run_with_calls: Any,
-    *,
-    retry_sleeps: list[float],
-    operation: str,
-    code: str,
+    mod: ModuleType, run_retried: Any, *, operation: str, code: str
 ) -> None:
     wanted = params(max_size=8, tags={"Tier": "web", "Project": "arena", "Environment": "local"})
     before, after = described(mod, params()), described(mod, wanted)
@@ -248,7 +236,5 @@ def test_update_retries_throttling_and_scaling_activity(
         ("create_or_update_tags", {}, {"Tags": [{"ResourceId": NAME, "ResourceType": "auto-scaling-group", **tag}]}),
         ("describe_auto_scaling_groups", after, DESCRIBE),
     ]
-    result = run_with_calls(mod, wanted, "autoscaling", calls, (operation, code))
-    assert result.get("failed") is None, result
+    result = run_retried(mod, wanted, "autoscaling", calls, (operation, code))
     assert result["actions"] == ["UpdateAutoScalingGroup MaxSize,MixedInstancesPolicy", "CreateOrUpdateTags"]
-    assert len(retry_sleeps) == 1
