@@ -38,8 +38,15 @@ def filter_plugin(stem: str) -> ModuleType:
     return runpy.run_path(str(REPO_ROOT / "module_utils" / "arena_plugin_loader.py"))["load_filter_file"](stem)
 
 
-def aws_client(service: str, region: str = "eu-west-1") -> Any:
-    """A boto3 client with dummy credentials, for botocore's Stubber (it never leaves the process)."""
+def aws_client(service: str, region: str = "eu-west-1", *, endpoint: str | None = None) -> Any:
+    """A boto3 client with dummy credentials: for botocore's Stubber (it never leaves the process), or
+    for the loopback emulator at `endpoint`."""
     import boto3  # noqa: PLC0415 -- only the tests that stub AWS need boto3
 
-    return boto3.client(service, region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )

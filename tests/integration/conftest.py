@@ -41,6 +41,14 @@ def _emulator(lab: Path, action: str) -> None:
     assert result.returncode == 0, f"scripts/emulator.sh {action} for {lab}: {result.stderr}"
 
 
+@pytest.fixture(scope="module")
+def emulator_url() -> str:
+    """The URL of the emulator this process uses (with-emulator.sh's, or the worker's own)."""
+    url = os.environ.get("AWS_URL", "")
+    assert url.startswith("http://127.0.0.1:"), "run through scripts/with-emulator.sh (AWS_URL unset)"
+    return url
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """Controller side (pytest-xdist), before the worker starts: its emulator."""

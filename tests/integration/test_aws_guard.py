@@ -7,7 +7,6 @@ that is not for the local emulator fails at once instead of reaching AWS.
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 from pathlib import Path
@@ -17,13 +16,6 @@ from arena_testlib import base_env, run
 
 PLAYBOOK = ["ansible-playbook", "playbooks/aws_identity.yml"]
 REFUSAL = "REFUSED: this play calls AWS APIs and no emulator endpoint is set"
-
-
-@pytest.fixture(scope="module")
-def emulator_url() -> str:
-    url = os.environ.get("AWS_URL", "")
-    assert url.startswith("http://127.0.0.1:"), "run through scripts/with-emulator.sh (AWS_URL unset)"
-    return url
 
 
 def recap(output: str) -> dict[str, int]:

@@ -12,7 +12,6 @@ import grp
 import http.server
 import importlib.util
 import json
-import os
 import stat
 import sys
 import threading
@@ -20,8 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
-import boto3
 import pytest
+from arena_loader import aws_client
 from arena_testlib import REPO_ROOT, base_env, run
 
 PROGRAM = REPO_ROOT / "roles" / "runtime_config" / "files" / "arena_runtime_config.py"
@@ -30,21 +29,8 @@ TOKEN = 'p@ss w"rd$with\\odd chars'
 
 
 @pytest.fixture(scope="module")
-def emulator_url() -> str:
-    url = os.environ.get("AWS_URL", "")
-    assert url.startswith("http://127.0.0.1:"), "run through scripts/with-emulator.sh (AWS_URL unset)"
-    return url
-
-
-@pytest.fixture(scope="module")
 def ssm(emulator_url: str):
-    client = boto3.client(
-        "ssm",
-        endpoint_url=emulator_url,
-        region_name="eu-west-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    client = aws_client("ssm", endpoint=emulator_url)
     params = {
         "/arena/itest/api/redis_host": ("String", "cache.internal"),
         "/arena/itest/api/redis_port": ("String", "6379"),

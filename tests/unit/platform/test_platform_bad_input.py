@@ -26,6 +26,7 @@ from typing import Any
 import boto3
 import pytest
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
+from arena_loader import aws_client
 from arena_testlib import CasesRun, cases_run, loopback_env, playbook_play, reset_emulator
 from botocore.stub import Stubber
 from moto import settings as moto_settings
@@ -334,13 +335,7 @@ def actions(run: Run, case: dict[str, Any]) -> list[str]:
 
 
 def client(endpoint: str, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="eu-west-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return aws_client(service, endpoint=endpoint)
 
 
 def what_the_platform_made(endpoint: str) -> dict[str, list[str]]:
@@ -707,13 +702,7 @@ def emulator() -> Iterator[str]:
 
 
 def emulator_key(endpoint: str, policy: dict[str, Any]) -> str:
-    kms = boto3.client(
-        "kms",
-        endpoint_url=endpoint,
-        region_name="eu-west-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    kms = client(endpoint, "kms")
     return kms.create_key(Policy=json.dumps(policy))["KeyMetadata"]["Arn"]
 
 
