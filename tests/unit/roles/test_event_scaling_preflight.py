@@ -107,18 +107,19 @@ def looped(var: str, item: Any, constraints: dict[str, Any], **extra: Any) -> di
     return {var: item, "ansible_loop_var": var, "changed": False, "constraints": constraints, **extra}
 
 
+def group_item(tier: str, constraints: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """One tier's item of a registered loop over the tiers' groups: the group's name, then `constraints`."""
+    return looped(
+        "__event_scaling_tier", tier, {"autoscaling_group_name": f"arena-production-{tier}", **constraints}, **extra
+    )
+
+
 def warm_pools(mixed: bool, hooks: list[str]) -> dict[str, Any]:
     return {
         "results": [
-            looped(
-                "__event_scaling_tier",
+            group_item(
                 tier,
-                {
-                    "autoscaling_group_name": f"arena-production-{tier}",
-                    "mixed_instances_policy": mixed,
-                    "spot_request": None,
-                    "launch_lifecycle_hooks": hooks,
-                },
+                {"mixed_instances_policy": mixed, "spot_request": None, "launch_lifecycle_hooks": hooks},
                 msg=f"arena_warm_pool: arena-production-{tier} has a mixed instances policy: ..." if mixed else None,
             )
             for tier in ("web", "api")
@@ -129,11 +130,9 @@ def warm_pools(mixed: bool, hooks: list[str]) -> dict[str, Any]:
 def actions(web_after: int) -> dict[str, Any]:
     return {
         "results": [
-            looped(
-                "__event_scaling_tier",
+            group_item(
                 tier,
                 {
-                    "autoscaling_group_name": f"arena-production-{tier}",
                     "name_prefix": f"arena-event-{tier}-",
                     "quota": 125,
                     "current": after - 5,
