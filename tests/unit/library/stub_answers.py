@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.stub import Stubber
+
 
 def auto_scaling_groups(name: str, **fields: Any) -> dict[str, Any]:
     """A DescribeAutoScalingGroups answer for the one group `name`: the keys the real model requires
@@ -25,3 +27,14 @@ def auto_scaling_groups(name: str, **fields: Any) -> dict[str, Any]:
             }
         ]
     }
+
+
+def expect_lookup(
+    stubber: Stubber, operation: str, params: dict[str, Any], found: dict[str, Any] | None, not_found: str
+) -> None:
+    """Queue the answer to a lookup of one resource (`operation` with `params`): `found`, or when it is
+    None the service's `not_found` error code."""
+    if found is None:
+        stubber.add_client_error(operation, service_error_code=not_found, expected_params=params)
+    else:
+        stubber.add_response(operation, found, params)

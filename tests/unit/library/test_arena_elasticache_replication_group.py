@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from arena_loader import library_module
 from botocore.stub import ANY, Stubber
+from stub_answers import expect_lookup
 
 mod = library_module("arena_elasticache_replication_group")
 ARN = "arn:aws:elasticache:eu-west-1:123456789012:replicationgroup:arena-cache"
@@ -87,16 +88,14 @@ def stub(stub_client: Any) -> tuple[Any, Stubber]:
 
 
 def expect_describe(stubber: Stubber, found: dict[str, Any] | None) -> None:
-    if found is None:
-        stubber.add_client_error(
-            "describe_replication_groups",
-            service_error_code="ReplicationGroupNotFoundFault",
-            expected_params={"ReplicationGroupId": "arena-cache"},
-        )
-    else:
-        stubber.add_response(
-            "describe_replication_groups", {"ReplicationGroups": [found]}, {"ReplicationGroupId": "arena-cache"}
-        )
+    answer = None if found is None else {"ReplicationGroups": [found]}
+    expect_lookup(
+        stubber,
+        "describe_replication_groups",
+        {"ReplicationGroupId": "arena-cache"},
+        answer,
+        "ReplicationGroupNotFoundFault",
+    )
 
 
 def expect_in_sync(stubber: Stubber, tags: dict[str, str] = TAGS, member: dict[str, Any] | None = None) -> None:

@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from arena_loader import library_module
 from botocore.stub import Stubber
+from stub_answers import expect_lookup
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:arena-mail-events"
 
@@ -64,14 +65,7 @@ def live_identity(**over: Any) -> dict[str, Any]:
 
 
 def expect_identity(stubber: Stubber, found: dict[str, Any] | None) -> None:
-    if found is None:
-        stubber.add_client_error(
-            "get_email_identity",
-            service_error_code="NotFoundException",
-            expected_params={"EmailIdentity": "mail.arena.example"},
-        )
-    else:
-        stubber.add_response("get_email_identity", found, {"EmailIdentity": "mail.arena.example"})
+    expect_lookup(stubber, "get_email_identity", {"EmailIdentity": "mail.arena.example"}, found, "NotFoundException")
 
 
 def test_identity_created_with_2048_bit_dkim_then_mail_from(v2) -> None:
