@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every molecule scenario: roles/<role>/molecule/<scenario> and molecule/<scenario>.
 #   MOLECULE_SCENARIOS="roles/base:default .:web"  runs only those (dir:scenario)
+#   MOLECULE_DRY_RUN=1                              print the order they would start in, run nothing
 #   MOLECULE_JOBS=N                                 scenarios at once (default 2; platform names are
 #                                                   unique across the repo, so scenarios never collide)
 # Each scenario runs its own full test_sequence (create, converge, check, idempotence, verify,
@@ -14,11 +15,8 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
 molecule_env
-ARENA_DEPS_IMAGE="$(scripts/deps-image.sh)" || die "no package layer image (scripts/deps-image.sh failed)"
-export ARENA_DEPS_IMAGE
 JOBS="${MOLECULE_JOBS:-2}"
 LOGDIR="${ARENA_LAB_DIR}/molecule"
-mkdir -p "$LOGDIR"
 
 scenarios=()
 if [[ -n "${MOLECULE_SCENARIOS:-}" ]]; then
@@ -34,9 +32,10 @@ else
   # hardening 356 s with its three hosts, image_cleanup 254, the others 70-130); a scenario not
   # known yet counts as 100 s.
   previous="${ARENA_LAB_DIR}/molecule/summary"
+  [[ -f "$previous" ]] || previous=/dev/null
   mapfile -t scenarios < <(
     for item in "${scenarios[@]}"; do
-      secs="$(awk -v s="$item" '$1 == s && $2 == "passed" {print $3}' "$previous" 2>/dev/null | tail -n 1)"
+      secs="$(awk -v s="$item" '$1 == s && $2 == "passed" {print $3}' "$previous" | tail -n 1)"
       if [[ -z "$secs" ]]; then
         case "$item" in
           roles/hardening:default) secs=356 ;;
@@ -48,10 +47,16 @@ else
     done | sort -k1,1nr -k2,2 | cut -d' ' -f2
   )
 fi
-if ((${#scenarios[@]} == 0)); then
-  echo "no molecule scenarios yet"
+# No scenario is a broken listing (the repository has eight), never a pass.
+((${#scenarios[@]} > 0)) || die "no molecule scenario to run (MOLECULE_SCENARIOS='${MOLECULE_SCENARIOS:-}')"
+# MOLECULE_DRY_RUN=1: print the scenarios in the order they would start, run nothing.
+if [[ "${MOLECULE_DRY_RUN:-0}" == 1 ]]; then
+  printf '%s\n' "${scenarios[@]}"
   exit 0
 fi
+ARENA_DEPS_IMAGE="$(scripts/deps-image.sh)" || die "no package layer image (scripts/deps-image.sh failed)"
+export ARENA_DEPS_IMAGE
+mkdir -p "$LOGDIR"
 
 run_one() {
   local item="$1" dir scen log start rc
