@@ -16,15 +16,15 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-# The plugins' own loader (module_utils/arena_plugin_loader.py), reached the way they reach it.
-_load_file = runpy.run_path(str(REPO_ROOT / "module_utils" / "arena_plugin_loader.py"))["load_file"]
+# The plugins' own loader (module_utils/arena_plugin_loader.py), reached the way they reach it; run once.
+_LOADER = runpy.run_path(str(REPO_ROOT / "module_utils" / "arena_plugin_loader.py"))
 
 
 def load_source(path: Path | str, name: str | None = None) -> ModuleType:
     """The module of the file at ``path`` (relative to the repository root, or absolute), executed
     once under ``name`` (default: ``<stem>_under_test``)."""
     path = REPO_ROOT / path
-    return _load_file(path, name or f"{path.stem}_under_test")
+    return _LOADER["load_file"](path, name or f"{path.stem}_under_test")
 
 
 def library_module(stem: str, name: str | None = None) -> ModuleType:
@@ -35,7 +35,7 @@ def library_module(stem: str, name: str | None = None) -> ModuleType:
 def filter_plugin(stem: str) -> ModuleType:
     """A filter plugin file of ``filter_plugins/``, by the plugins' own loader
     (module_utils/arena_plugin_loader.py): the module object its sibling plugins use."""
-    return runpy.run_path(str(REPO_ROOT / "module_utils" / "arena_plugin_loader.py"))["load_filter_file"](stem)
+    return _LOADER["load_filter_file"](stem)
 
 
 def aws_client(service: str, region: str = "eu-west-1", *, endpoint: str | None = None) -> Any:
