@@ -176,6 +176,8 @@ class Connection(PodmanConnection):
 
     transport = "podman"
     has_pipelining = True
+    # What _container() found at connect time; None: commands go through `podman exec`.
+    _entry: dict | None = None
 
     def _nsenter_wanted(self) -> bool:
         return (
@@ -238,7 +240,7 @@ class Connection(PodmanConnection):
         """Run cmd in the container; stdin (a pipelined module) is passed on."""
         ConnectionBase.exec_command(self, cmd, in_data=in_data, sudoable=sudoable)
         argv = shlex.split(to_native(cmd, errors="surrogate_or_strict"))
-        entry = getattr(self, "_entry", None)
+        entry = self._entry
         if entry is None:
             args = ["exec"]
             if in_data is not None:
