@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,6 +16,28 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
+
+
+def mitogen_env() -> dict[str, str]:
+    """The lab's executor for the playbooks the tests run: Mitogen's linear strategy (requirements.txt).
+
+    A module on localhost costs about 0.3 CPU-s in a fresh Python (ansible's module_utils, boto3 and
+    the service model imported each time); Mitogen keeps one interpreter per target for the whole run
+    and runs modules in it: an empty teardown takes 28 CPU-s instead of 51 (docs/benchmarks.md). The
+    playbooks, modules and inventories are the same; only how a module process starts differs, and
+    the connections the tests use are left alone (`local` becomes `mitogen_local`; the container
+    hosts' `containers.podman.podman` is not redirected). Ops run plain ansible-playbook, and so do
+    `make demo`, the bake and molecule. ARENA_MITOGEN=0 runs the tests with plain Ansible too.
+    """
+    if os.environ.get("ARENA_MITOGEN", "1") == "0":
+        return {}
+    spec = importlib.util.find_spec("ansible_mitogen")
+    assert spec and spec.origin, "mitogen is not installed in .venv: run make venv (requirements.txt pins it)"
+    return {
+        "ANSIBLE_STRATEGY_PLUGINS": str(Path(spec.origin).parent / "plugins" / "strategy"),
+        "ANSIBLE_STRATEGY": "mitogen_linear",
+    }
+
 
 # Variables that would point a child process at some AWS account or endpoint.
 AWS_ENV_VARS = (
@@ -66,6 +89,7 @@ def base_env(extra: Mapping[str, str] | None = None, *, keep_aws: bool = True) -
             # Isolate from any credentials file in the caller's home.
             "AWS_CONFIG_FILE": env.get("AWS_CONFIG_FILE", "/nonexistent/arena-aws-config"),
             "AWS_SHARED_CREDENTIALS_FILE": env.get("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/arena-aws-credentials"),
+            **mitogen_env(),
         }
     )
     if extra:
