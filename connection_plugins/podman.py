@@ -171,6 +171,73 @@ def still_that_container(entry: dict) -> bool:
         return False
 
 
+def container_entry(name: str, podman) -> dict | None:
+    """What entering the running container NAME takes: its id, init PID, environment, working
+    directory, bounding set and mount point; from the per-user cache while still valid, else from
+    one `podman container inspect` and one `podman mount`. None when it is not running.
+
+    podman(subcommand) runs `podman <subcommand...> NAME` and returns (rc, stdout bytes). Shared by
+    this plugin and the molecule verifiers' testinfra backend (tests/arena_testinfra.py)."""
+    cache = _cache_file(name)
+    try:
+        with open(cache, encoding="utf-8") as cached:
+            entry = json.load(cached)
+        if still_that_container(entry):
+            return entry
+    except (OSError, ValueError):
+        pass
+    rc, out = podman(["container", "inspect"])
+    if rc != 0:
+        return None
+    info = json.loads(out)[0] if out.strip().startswith(b"[") else None
+    if not info or not info.get("State", {}).get("Running"):
+        return None
+    pid = info["State"]["Pid"]
+    with open(f"/proc/{pid}/status", encoding="utf-8") as status:
+        mask = int(re.search(r"^CapBnd:\s*([0-9a-f]+)$", status.read(), re.MULTILINE).group(1), 16)
+    rc, mount_point = podman(["mount"])
+    entry = {
+        "id": info["Id"],
+        "pid": pid,
+        "env": info["Config"].get("Env") or [],
+        "workdir": info["Config"].get("WorkingDir") or "/",
+        "bounding_set": bounding_set(mask),
+        "mount_point": to_native(mount_point).strip() if rc == 0 else "",
+    }
+    with open(f"{cache}.{os.getpid()}", "w", encoding="utf-8") as new:
+        json.dump(entry, new)
+    os.replace(f"{cache}.{os.getpid()}", cache)
+    return entry
+
+
+def nsenter_argv(entry: dict, argv: list[str]) -> list[str]:
+    """argv run in the container of ENTRY as `podman exec` would run it, as root: its namespaces,
+    environment, working directory and capability bounding set.
+
+    nsenter opens the --wd directory before it enters the namespaces, so the container's working
+    directory is named through the init's root (/proc/PID/root/...): a bare `--wd=/` would be the
+    host's root, outside the container's, where getcwd() fails and relative paths reach the host."""
+    pid = entry["pid"]
+    workdir = f"/proc/{pid}/root/{entry['workdir'].lstrip('/')}"
+    return [
+        "nsenter", "--target", str(pid), "--all", f"--wd={workdir}", "--",
+        "env", "-i", *entry["env"],
+        "setpriv", "--bounding-set", entry["bounding_set"], "--",
+        *argv,
+    ]  # fmt: skip
+
+
+def nsenter_usable() -> bool:
+    """nsenter needs root (the lab's podman is rootful) and util-linux's nsenter and setpriv;
+    ARENA_PODMAN_EXEC=podman turns it off."""
+    return (
+        os.environ.get("ARENA_PODMAN_EXEC", "nsenter") != "podman"
+        and os.geteuid() == 0
+        and shutil.which("nsenter") is not None
+        and shutil.which("setpriv") is not None
+    )
+
+
 class Connection(PodmanConnection):
     """containers.podman.podman, plus stdin for pipelined modules, entered with nsenter as root."""
 
@@ -180,48 +247,11 @@ class Connection(PodmanConnection):
     _entry: dict | None = None
 
     def _nsenter_wanted(self) -> bool:
-        return (
-            os.environ.get("ARENA_PODMAN_EXEC", "nsenter") != "podman"
-            and not self.user
-            and os.geteuid() == 0
-            and shutil.which("nsenter") is not None
-            and shutil.which("setpriv") is not None
-        )
+        return not self.user and nsenter_usable()
 
     def _container(self) -> dict | None:
-        """The container's id, init PID, environment, working directory, bounding set and mount
-        point: from the cache while still valid, else from one `podman inspect` and one `podman
-        mount`. None when the container is not running."""
-        cache = _cache_file(self._container_id)
-        try:
-            with open(cache, encoding="utf-8") as cached:
-                entry = json.load(cached)
-            if still_that_container(entry):
-                return entry
-        except (OSError, ValueError):
-            pass
-        rc, out, _err = self._podman(["container", "inspect"])
-        if rc != 0:
-            return None
-        info = json.loads(out)[0] if out.strip().startswith(b"[") else None
-        if not info or not info.get("State", {}).get("Running"):
-            return None
-        pid = info["State"]["Pid"]
-        with open(f"/proc/{pid}/status", encoding="utf-8") as status:
-            mask = int(re.search(r"^CapBnd:\s*([0-9a-f]+)$", status.read(), re.MULTILINE).group(1), 16)
-        rc, mount_point, _err = self._podman("mount")
-        entry = {
-            "id": info["Id"],
-            "pid": pid,
-            "env": info["Config"].get("Env") or [],
-            "workdir": info["Config"].get("WorkingDir") or "/",
-            "bounding_set": bounding_set(mask),
-            "mount_point": to_native(mount_point).strip() if rc == 0 else "",
-        }
-        with open(f"{cache}.{os.getpid()}", "w", encoding="utf-8") as new:
-            json.dump(entry, new)
-        os.replace(f"{cache}.{os.getpid()}", cache)
-        return entry
+        """The container's entry (container_entry), looked up with this connection's podman."""
+        return container_entry(self._container_id, lambda subcommand: self._podman(subcommand)[:2])
 
     def _connect(self):
         if not self._nsenter_wanted():
@@ -248,12 +278,7 @@ class Connection(PodmanConnection):
             if self.user:
                 args.extend(("--user", self.user))
             return self._podman(args, argv, in_data)
-        local_cmd = [
-            "nsenter", "--target", str(entry["pid"]), "--all", f"--wd={entry['workdir']}", "--",
-            "env", "-i", *entry["env"],
-            "setpriv", "--bounding-set", entry["bounding_set"], "--",
-            *argv,
-        ]  # fmt: skip
+        local_cmd = nsenter_argv(entry, argv)
         display.vvv(f"NSENTER {local_cmd}", host=self._container_id)
         proc = subprocess.Popen(
             [to_bytes(arg, errors="surrogate_or_strict") for arg in local_cmd],

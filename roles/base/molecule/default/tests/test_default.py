@@ -18,6 +18,16 @@ COMPONENT_PACKAGES = ["chrony", "locales", "unattended-upgrades", "needrestart"]
 PREPARED_FORBIDDEN = ["telnet", "ftp", "rsh-client"]
 
 
+def test_commands_run_inside_the_containers_root(host):
+    """The lab enters containers with nsenter (connection_plugins/podman.py, tests/arena_testinfra.py):
+    a command's working directory is the container's /, reachable from its root, not the host's."""
+    assert host.check_output("/bin/pwd") == "/"
+    assert host.check_output("ls") == host.check_output("ls /")
+    this_file = Path(__file__).resolve()  # on the host, never in the container
+    assert this_file.exists() and not host.file(str(this_file)).exists
+    assert host.run(f"cd {this_file.parent}").rc != 0
+
+
 def test_system_running_without_failed_units(host):
     state = host.run("systemctl is-system-running")
     failed = host.run("systemctl list-units --state=failed --no-legend --plain")
