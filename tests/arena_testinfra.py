@@ -1,0 +1,49 @@
+"""testinfra's `podman://` hosts entered with nsenter, as the lab's Ansible connection enters them.
+
+testinfra's podman backend runs every command (each `host.file`, `host.run`, `host.service` ...) as
+one `podman exec`, about 0.2 CPU-s of podman on this machine; a molecule verifier makes a few hundred.
+This backend enters the container the way connection_plugins/podman.py does, with its shared
+helpers (container_entry, nsenter_argv): the container's namespaces, environment, working
+directory and capability bounding set, as root. Where that is not possible (not root, a
+`podman://user@name` host, a stopped container, ARENA_PODMAN_EXEC=podman) it is testinfra's own
+backend. roles/conftest.py installs it for every role scenario's verifier.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import testinfra.backend
+from arena_loader import load_source
+from testinfra.backend import base
+from testinfra.backend.podman import PodmanBackend
+
+_connection = load_source("connection_plugins/podman.py", "arena_podman_connection")
+
+
+class NsenterPodmanBackend(PodmanBackend):
+    """PodmanBackend whose commands enter the container with nsenter (see the module docstring)."""
+
+    _entry: dict | None = None
+
+    def _podman(self, subcommand: list[str]) -> tuple[int, bytes]:
+        done = subprocess.run(["podman", *subcommand, self.name], capture_output=True, check=False, timeout=60)
+        return done.returncode, done.stdout
+
+    def run(self, command: str, *args: str, **kwargs: Any) -> base.CommandResult:
+        if self.user is not None or not _connection.nsenter_usable():
+            return super().run(command, *args, **kwargs)
+        entry = _connection.container_entry(self.name, self._podman)
+        if entry is None:
+            return super().run(command, *args, **kwargs)
+        cmd = self.get_command(command, *args)
+        argv = _connection.nsenter_argv(entry, ["/bin/sh", "-c", cmd])
+        out = self.run_local(" ".join(["%s"] * len(argv)), *argv)
+        out.command = self.encode(cmd)
+        return out
+
+
+def install() -> None:
+    """Make `podman://` hosts use NsenterPodmanBackend (testinfra looks its backends up by path)."""
+    testinfra.backend.BACKENDS["podman"] = f"{__name__}.{NsenterPodmanBackend.__name__}"
