@@ -79,8 +79,9 @@ def run_cleanup_verify(extra: list[str]) -> subprocess.CompletedProcess[str]:
             "ansible-playbook",
             "-i",
             f"{CONTAINER},",
+            # The lab's pipelined podman connection (connection_plugins/, which ansible.cfg names).
             "-c",
-            "containers.podman.podman",
+            "podman",
             "--tags",
             "image_cleanup_verify",
             str(SCENARIO / "converge.yml"),
