@@ -29,7 +29,7 @@ else
   done
   # Longest first, so that the last ones do not run alone at the end: by the seconds of this lab's
   # previous run (its summary), else by how long they took on a quiet 2-core machine (2026-12-05:
-  # hardening 356 s with its three hosts, image_cleanup 254, the others 70-130); a scenario not
+  # image_cleanup 164 s, hardening about 140 with its one host, the others 70-130); a scenario not
   # known yet counts as 100 s.
   previous="${ARENA_LAB_DIR}/molecule/summary"
   [[ -f "$previous" ]] || previous=/dev/null
@@ -38,8 +38,8 @@ else
       secs="$(awk -v s="$item" '$1 == s && $2 == "passed" {print $3}' "$previous" | tail -n 1)"
       if [[ -z "$secs" ]]; then
         case "$item" in
-          roles/hardening:default) secs=356 ;;
-          roles/image_cleanup:default) secs=254 ;;
+          roles/image_cleanup:default) secs=164 ;;
+          roles/hardening:default) secs=140 ;;
           *) secs=100 ;;
         esac
       fi

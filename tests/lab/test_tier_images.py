@@ -6,6 +6,9 @@ has. (Each role's own behaviour is proved by its scenario in roles/<role>/molecu
 - the first-boot unit is enabled, succeeded and runs before the tier's services;
 - the load balancer's path: the target group's health check reaches the instance through its
   loaded firewall (input policy drop);
+- the tier's hardening profile (roles/hardening/vars/main.yml, data only) in effect: the loaded
+  firewall accepts new connections on exactly the profile's ports and sources (tiers.yml), a login
+  shell gets the profile's umask and read-only TMOUT, faillock its deny count, and no sshd;
 - a tier without mail runs no MTA; a tier with mail relays to the SES endpoint its runtime
   configuration names, with the SMTP login from SSM, and starts TLS before anything else;
 - the API counts in Redis with the token first boot read from SSM;
@@ -18,6 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -25,8 +29,10 @@ import time
 import uuid
 from typing import Any
 
+import jinja2
 import pytest
-from lab_instances import call, on_node, tier_file
+import yaml
+from lab_instances import ROOT, call, on_node, tier_file
 
 TIERS = ["web", "api", "admin"]
 MAIL_TIERS = [t for t in TIERS if "mail_relay" in tier_file(t)["bake_roles"]]
@@ -37,6 +43,13 @@ OUTSIDE_CLIENT = "203.0.113.9"
 # The host's loopback as an instance sees it (scripts/lab/launch.py, slirp4netns).
 HOST_FROM_INSTANCE = "10.0.2.2"
 ADMIN_USER = "gate"  # scripts/image_gate.py ADMIN_USER
+# The hardening profiles (data only); each tier's image is baked with the profile of its name
+# (playbooks/bake.yml), the profile's ports rendered from tiers.yml as the role's vars do.
+HARDENING_PROFILES = yaml.safe_load((ROOT / "roles" / "hardening" / "vars" / "main.yml").read_text())[
+    "__hardening_profiles"
+]
+TIER_FACTS = yaml.safe_load((ROOT / "tiers.yml").read_text())
+NEW_ACCEPT = re.compile(r"ip6? saddr (\S+) tcp dport (\{ [^}]+ \}|\S+) ct state new accept")
 
 
 def node(instances: dict[str, dict[str, Any]], tier: str) -> dict[str, Any]:
@@ -61,6 +74,44 @@ def test_the_load_balancer_path_passes_the_loaded_firewall(instances, tier: str)
     assert chain.count("policy drop;") == 1, chain
     # The target group's own check (protocol, port, path) from outside the instance's namespace.
     assert call(instance["health_url"])[0] == 200
+
+
+def accepted_new_connections(chain: str) -> set[tuple[str, str]]:
+    """(source, port) pairs the input chain accepts new TCP connections from; any other rule that
+    names a destination port fails the parse, so nothing opens a port unseen."""
+    pairs = set()
+    for line in (raw.strip() for raw in chain.splitlines()):
+        if "dport" not in line:
+            continue
+        match = NEW_ACCEPT.fullmatch(line)
+        assert match, f"a port rule that is not a profile rule: {line}"
+        pairs |= {(match[1], port) for port in match[2].strip("{} ").split(", ")}
+    return pairs
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_the_tier_hardening_profile_holds_on_the_instance(instances, tier: str) -> None:
+    """What the hardening profiles set differently, in effect on the tier's instance (the role's
+    scenario converges one profile with every component on; roles/hardening/molecule/default)."""
+    container = node(instances, tier)["container"]
+    profile = HARDENING_PROFILES[tier]
+    expected = {
+        (source, jinja2.Template(str(port)).render(__hardening_tiers=TIER_FACTS))
+        for rule in profile["firewall_rules"]
+        for source in rule["sources"]
+        for port in rule["ports"]
+    }
+    chain = on_node(container, "nft list chain inet arena_filter input").stdout
+    assert accepted_new_connections(chain) == expected, chain
+    # A login shell of an existing account (no account is made: Lynis runs beside these tests).
+    shell = on_node(container, "su - -s /bin/bash nobody -c 'umask; echo $TMOUT'")
+    assert shell.stdout.split() == [f"0{profile['umask']}", str(profile["tmout"])], shell.stdout
+    readonly = on_node(container, "su - -s /bin/bash nobody -c 'TMOUT=0'", check=False)
+    assert readonly.returncode != 0 and "TMOUT: readonly variable" in readonly.stderr, readonly.stderr
+    faillock = on_node(container, "grep -E '^deny' /etc/security/faillock.conf").stdout
+    assert faillock.split() == ["deny", "=", str(profile["faillock_deny"])]
+    sshd = on_node(container, "dpkg-query -W -f='${Status}' openssh-server 2>/dev/null; true").stdout
+    assert ("install ok installed" in sshd) == profile["sshd_enabled"], sshd
 
 
 @pytest.mark.parametrize("tier", NO_MAIL_TIERS)

@@ -74,7 +74,7 @@ def test_bad_input_is_refused(tmp_path: Path, config: dict, message: str) -> Non
     assert message in str(caught.value)
 
 
-def test_repository_list_covers_every_hardening_profile_and_the_lab() -> None:
+def test_repository_list_covers_the_hardening_scenario_and_the_lab() -> None:
     result = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True, check=True, timeout=120)
     lines = result.stdout.splitlines()
     assert lines == sorted(lines)

@@ -33,7 +33,7 @@ def test_a_clean_clone_runs_every_scenario_the_known_longest_first(tmp_path: Pat
     names = listed.stdout.split()
     assert sorted(names) == SCENARIOS
     assert len(SCENARIOS) >= 8
-    assert names[:2] == ["roles/hardening:default", "roles/image_cleanup:default"]
+    assert names[:2] == ["roles/image_cleanup:default", "roles/hardening:default"]
     assert not (tmp_path / "fresh-lab").exists(), "a dry run must not make the lab directory"
 
 

@@ -1,5 +1,7 @@
-"""Effects of the hardening role (after base) on every host of the scenario, each with its own
-profile: hardening_profile (and the sshd settings) from the host's host_vars in molecule.yml."""
+"""Effects of the hardening role (after base) on the scenario's host, with every component on: its
+profile (hardening_profile) and sshd settings from its host_vars in molecule.yml. What differs
+between the profiles (data only) is checked on each tier's image by the gate
+(tests/lab/test_tier_images.py::test_the_tier_hardening_profile_holds_on_the_instance)."""
 
 from __future__ import annotations
 
@@ -19,11 +21,10 @@ TIERS = yaml.safe_load((ROLE.parents[1] / "tiers.yml").read_text())
 # The scenario's hosts and their host_vars, as molecule wrote them into its inventory.
 _HOST_VARS = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory" / "host_vars"
 HOSTS = {path.name: yaml.safe_load(path.read_text()) or {} for path in sorted(_HOST_VARS.iterdir())}
-SSH_PORT = 22422  # published on 127.0.0.1 by the host with sshd enabled (hardening-admin)
-SSH_ENABLED = [name for name, variables in HOSTS.items() if variables.get("hardening_sshd_enabled")]
+SSH_PORT = 22422  # published on 127.0.0.1 by the scenario's host (sshd enabled)
 CAP_NET_ADMIN = 12  # bit in /proc/<pid>/status CapEff
-# Straight to the containers with `podman exec` (testinfra's podman backend), not one ad-hoc ansible
-# run per command: the same checks, several times faster. Every test with `host` runs on each host.
+# Straight to the container with `podman exec` (testinfra's podman backend), not one ad-hoc ansible
+# run per command: the same checks, several times faster.
 testinfra_hosts = [f"podman://{name}" for name in HOSTS]
 
 
@@ -31,13 +32,6 @@ testinfra_hosts = [f"podman://{name}" for name in HOSTS]
 def profile(host) -> str:
     """The host's hardening_profile (host_vars), which selects its expected values."""
     return HOSTS[host.backend.name]["hardening_profile"]
-
-
-@pytest.fixture
-def net_admin(host) -> bool:
-    """Whether the container may load a firewall (hardening-api runs without CAP_NET_ADMIN)."""
-    cap_eff = host.check_output("sed -n 's/^CapEff:\\s*//p' /proc/1/status")
-    return bool(int(cap_eff, 16) >> CAP_NET_ADMIN & 1)
 
 
 def _unit(host, unit: str, prop: str) -> str:
@@ -195,9 +189,7 @@ def test_aide_configured_and_daily_check_skipped_without_baseline(host):
     assert _unit(host, "dailyaidecheck.service", "Result") == "success"
 
 
-def test_aide_baseline_then_check_reports_a_changed_file(host, profile):
-    if profile != "web":
-        pytest.skip("one profile is enough: a baseline takes a while")
+def test_aide_baseline_then_check_reports_a_changed_file(host):
     init = host.run("aide --init --config /etc/aide/aide.conf")
     assert init.rc == 0, init.stderr
     host.check_output("cp -p /var/lib/aide/aide.db.new /var/lib/aide/aide.db")
@@ -210,14 +202,16 @@ def test_aide_baseline_then_check_reports_a_changed_file(host, profile):
     host.check_output("rm -f /var/lib/aide/aide.db /var/lib/aide/aide.db.new")
 
 
-def test_firewall(host, profile, net_admin):
+def test_every_component_on(host):
+    """The scenario's premise: sshd enabled and CAP_NET_ADMIN, so every check below has its subject."""
+    assert HOSTS[host.backend.name].get("hardening_sshd_enabled")
+    cap_eff = host.check_output("sed -n 's/^CapEff:\\s*//p' /proc/1/status")
+    assert int(cap_eff, 16) >> CAP_NET_ADMIN & 1
+
+
+def test_firewall(host, profile):
     assert host.file("/etc/nftables.conf").mode == 0o600
     assert _unit(host, "nftables.service", "UnitFileState") == "enabled"
-    if not net_admin:
-        # No CAP_NET_ADMIN: the ruleset is in place for a real host, the unit is skipped cleanly.
-        assert _unit(host, "nftables.service", "ConditionResult") == "no"
-        assert "policy drop" in host.file("/etc/nftables.conf").content_string
-        return
     assert _unit(host, "nftables.service", "ActiveState") == "active"
     ruleset = host.check_output("nft list chain inet arena_filter input")
     assert "policy drop;" in ruleset
@@ -226,21 +220,11 @@ def test_firewall(host, profile, net_admin):
             ports = ", ".join(jinja2.Template(str(p)).render(__hardening_tiers=TIERS) for p in rule["ports"])
             expected = f"ip saddr {source} tcp dport {ports} ct state new accept"
             assert expected in ruleset.replace("{ ", "").replace(" }", "")
-    if HOSTS[host.backend.name].get("hardening_sshd_enabled"):
-        assert "ip saddr 10.88.0.1 tcp dport 22 ct state new accept" in ruleset
-
-
-def test_no_sshd(host):
-    if HOSTS[host.backend.name].get("hardening_sshd_enabled"):
-        pytest.skip("this host runs sshd")
-    assert not host.package("openssh-server").is_installed
-    assert not host.file("/usr/sbin/sshd").exists
-    assert _unit(host, "ssh.service", "LoadState") == "not-found"
+    # hardening_sshd_allowed_cidrs (molecule.yml) on hardening_sshd_port.
+    assert "ip saddr 10.88.0.1 tcp dport 22 ct state new accept" in ruleset
 
 
 def test_sshd_effective_config(host):
-    if not HOSTS[host.backend.name].get("hardening_sshd_enabled"):
-        pytest.skip("sshd only where hardening_sshd_enabled")
     effective = set(host.check_output("sshd -T").splitlines())
     for line in (
         "permitrootlogin no",
@@ -271,7 +255,6 @@ def _ssh(*options: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@pytest.mark.skipif(SSH_ENABLED != ["hardening-admin"], reason="sshd on hardening-admin only")
 def test_ssh_key_login_from_host_succeeds():
     key = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "id_ed25519"
     result = _ssh("-i", str(key), "-o", "IdentitiesOnly=yes")
@@ -279,7 +262,6 @@ def test_ssh_key_login_from_host_succeeds():
     assert "arena-ssh" in result.stdout.split()
 
 
-@pytest.mark.skipif(SSH_ENABLED != ["hardening-admin"], reason="sshd on hardening-admin only")
 def test_ssh_password_login_is_refused():
     result = _ssh("-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive")
     assert result.returncode == 255
@@ -287,8 +269,6 @@ def test_ssh_password_login_is_refused():
 
 
 def test_fail2ban_guards_sshd_and_bans_with_nftables(host):
-    if not HOSTS[host.backend.name].get("hardening_sshd_enabled"):
-        pytest.skip("fail2ban only where sshd runs")
     assert host.service("fail2ban").is_running
     status = host.check_output("fail2ban-client status sshd")
     assert "Journal matches:" in status and "_SYSTEMD_UNIT=sshd.service" in status
