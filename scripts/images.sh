@@ -16,10 +16,13 @@ trap 'scripts/emulator.sh down' EXIT
 source "${ARENA_LAB_DIR}/emulator.env"
 
 # Meanwhile also the gate's Redis image (built once per base image; a no-op when it is current).
-( lab_platform_up "${out_root}/gate-platform.log" && images_redis_image ) &
+# The lab's own playbooks (this platform, the gate's publishing) run under the tests' executor
+# (mitogen_exports in lib.sh); the bake runs plain Ansible, as CI and ops bake.
+lab_executor="$(mitogen_exports)" || die "cannot read the tests' playbook executor (tests/arena_testlib.py)"
+( eval "$lab_executor"; lab_platform_up "${out_root}/gate-platform.log" && images_redis_image ) &
 platform_pid=$!
 rc=0
 scripts/stage.sh bake scripts/bake.sh || rc=1
 wait "$platform_pid" || { log "the gate's platform could not be built (${out_root}/gate-platform.log)"; rc=1; }
 ((rc == 0)) || exit 1
-ARENA_GATE_PLATFORM_READY=1 scripts/stage.sh gate scripts/gate.sh
+( eval "$lab_executor"; ARENA_GATE_PLATFORM_READY=1 scripts/stage.sh gate scripts/gate.sh )

@@ -62,6 +62,20 @@ parse_tiers() {
   done
 }
 
+# mitogen_exports: the executor of the playbooks the tests run (Mitogen's linear strategy), as
+# `export` lines for eval. Its one source is tests/arena_testlib.py mitogen_env(); ARENA_MITOGEN=0
+# prints nothing (plain Ansible). For the playbooks that only build a test's lab (scripts/images.sh:
+# the gate's platform and image publishing); never for the bake, make demo or what ops run.
+mitogen_exports() {
+  "${ARENA_VENV}/bin/python" -c '
+import shlex, sys
+sys.path.insert(0, sys.argv[1])
+from arena_testlib import mitogen_env
+for key, value in mitogen_env().items():
+    print(f"export {key}={shlex.quote(value)}")
+' "${ARENA_ROOT}/tests"
+}
+
 # What molecule needs in this repo (scripts/molecule.sh, scripts/demo.sh): exported into the caller.
 molecule_env() {
   export ANSIBLE_ROLES_PATH="${ARENA_ROOT}/roles"

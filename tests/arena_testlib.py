@@ -26,8 +26,10 @@ def mitogen_env() -> dict[str, str]:
     and runs modules in it: an empty teardown takes 28 CPU-s instead of 51 (docs/benchmarks.md). The
     playbooks, modules and inventories are the same; only how a module process starts differs, and
     the connections the tests use are left alone (`local` becomes `mitogen_local`; the container
-    hosts' `containers.podman.podman` is not redirected). Ops run plain ansible-playbook, and so do
-    `make demo`, the bake and molecule. ARENA_MITOGEN=0 runs the tests with plain Ansible too.
+    hosts' `containers.podman.podman` is not redirected). The image stage's lab playbooks (the gate's
+    platform and publishing) use it too, through scripts/lib.sh mitogen_exports. Ops run plain
+    ansible-playbook, and so do `make demo`, the bake and molecule. ARENA_MITOGEN=0 runs all of
+    them with plain Ansible.
     """
     if os.environ.get("ARENA_MITOGEN", "1") == "0":
         return {}
