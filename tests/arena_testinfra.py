@@ -6,12 +6,14 @@ This backend enters the container the way connection_plugins/podman.py does, wit
 helpers (container_entry, nsenter_argv): the container's namespaces, environment, working
 directory and capability bounding set, as root. Where that is not possible (not root, a
 `podman://user@name` host, a stopped container, ARENA_PODMAN_EXEC=podman) it is testinfra's own
-backend. roles/conftest.py installs it for every role scenario's verifier.
+backend. roles/conftest.py installs it for every role scenario's verifier. unit_journal() reads a
+unit's journal without racing journald.
 """
 
 from __future__ import annotations
 
 import subprocess
+import time
 from typing import Any
 
 import testinfra.backend
@@ -47,3 +49,18 @@ class NsenterPodmanBackend(PodmanBackend):
 def install() -> None:
     """Make `podman://` hosts use NsenterPodmanBackend (testinfra looks its backends up by path)."""
     testinfra.backend.BACKENDS["podman"] = f"{__name__}.{NsenterPodmanBackend.__name__}"
+
+
+def unit_journal(host: Any, unit: str, *expected: str, args: str = "-n 40", timeout: float = 15.0) -> str:
+    """The unit's journal (`journalctl -u UNIT ARGS -o cat`) once it holds every EXPECTED text, or as
+    it is after TIMEOUT seconds (the caller's assertion then shows it).
+
+    A unit's output reaches journald through a stream that journald reads on its own time: read
+    right after `systemctl restart` returns, the journal can still lack the last lines. Each poll
+    asks journald to write what it has first (`journalctl --sync`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        journal = host.run(f"journalctl --sync; journalctl -u {unit} {args} --no-pager -o cat").stdout
+        if all(text in journal for text in expected) or time.monotonic() >= deadline:
+            return journal
+        time.sleep(0.5)  # journald catches up on its own; polled, bounded by the deadline

@@ -9,6 +9,7 @@ import time
 import uuid
 
 import pytest
+from arena_testinfra import unit_journal
 
 # One `podman exec` per check instead of one ansible run (the platform name from molecule.yml).
 testinfra_hosts = ["podman://admin-default"]
@@ -143,8 +144,8 @@ def test_allow_list_is_the_runtime_one_and_fails_closed(host) -> None:
         # No list at all: the unit fails, and nginx started without it (as at boot) allows nobody.
         runtime_env(None)
         assert host.run("systemctl restart arena-admin-credentials.service").rc != 0
-        journal = host.run("journalctl -u arena-admin-credentials.service -n 5 --no-pager -o cat").stdout
-        assert "ALLOWED_CIDRS is missing from the runtime configuration" in journal
+        message = "ALLOWED_CIDRS is missing from the runtime configuration"
+        assert message in unit_journal(host, "arena-admin-credentials.service", message, args="-n 5")
         assert not host.file("/run/arena-admin/allow.conf").exists
         assert host.run("systemctl restart nginx.service").rc == 0
         assert curl(host, f"{BASE}/", "-u", GOOD)[0] == 403
@@ -172,8 +173,8 @@ def test_healthz_follows_the_runtime_credentials(host) -> None:
     try:
         failed = host.run("systemctl restart arena-admin-credentials.service")
         assert failed.rc != 0
-        journal = host.run("journalctl -u arena-admin-credentials.service -n 5 --no-pager -o cat").stdout
-        assert "ADMIN_HTPASSWD is missing from the runtime configuration" in journal
+        message = "ADMIN_HTPASSWD is missing from the runtime configuration"
+        assert message in unit_journal(host, "arena-admin-credentials.service", message, args="-n 5")
         assert curl(host, f"{BASE}/healthz")[0] == 503
         assert curl(host, f"{BASE}/", "-u", GOOD)[0] != 200
     finally:

@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 import testinfra
+from arena_testinfra import unit_journal
 
 # podman exec directly (not one ansible run per command): the same checks, an order of magnitude faster.
 testinfra_hosts = ["podman://mail-relay-default"]
@@ -125,8 +126,8 @@ def test_relay_with_an_unverifiable_name_gets_nothing(host, sink, runtime_env) -
 def test_missing_credentials_fail_the_boot_unit_and_empty_the_tables(host, runtime_env) -> None:
     assert host.run(f"sed -i '/^SMTP_PASSWORD=/d' {ENV_FILE}").rc == 0
     assert restart(host).rc != 0
-    journal = host.run(f"journalctl -u {UNIT} -n 40 --no-pager -o cat").stdout
-    assert "SMTP_USERNAME or SMTP_PASSWORD missing from the runtime configuration" in journal
+    message = "SMTP_USERNAME or SMTP_PASSWORD missing from the runtime configuration"
+    assert message in unit_journal(host, UNIT, message)
     assert host.file("/etc/postfix/runtime/sasl_passwd").size == 0
     tables = host.file("/etc/postfix/runtime/sasl_passwd")
     assert tables.user == "root" and tables.mode == 0o600
