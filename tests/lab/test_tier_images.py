@@ -29,10 +29,9 @@ import time
 import uuid
 from typing import Any
 
-import jinja2
 import pytest
-import yaml
-from lab_instances import ROOT, call, on_node, tier_file
+from arena_contracts import image_side, image_variables, render
+from lab_instances import call, on_node, tier_file
 
 TIERS = ["web", "api", "admin"]
 MAIL_TIERS = [t for t in TIERS if "mail_relay" in tier_file(t)["bake_roles"]]
@@ -43,12 +42,6 @@ OUTSIDE_CLIENT = "203.0.113.9"
 # The host's loopback as an instance sees it (scripts/lab/launch.py, slirp4netns).
 HOST_FROM_INSTANCE = "10.0.2.2"
 ADMIN_USER = "gate"  # scripts/image_gate.py ADMIN_USER
-# The hardening profiles (data only); each tier's image is baked with the profile of its name
-# (playbooks/bake.yml), the profile's ports rendered from tiers.yml as the role's vars do.
-HARDENING_PROFILES = yaml.safe_load((ROOT / "roles" / "hardening" / "vars" / "main.yml").read_text())[
-    "__hardening_profiles"
-]
-TIER_FACTS = yaml.safe_load((ROOT / "tiers.yml").read_text())
 NEW_ACCEPT = re.compile(r"ip6? saddr (\S+) tcp dport (\{ [^}]+ \}|\S+) ct state new accept")
 
 
@@ -94,24 +87,26 @@ def test_the_tier_hardening_profile_holds_on_the_instance(instances, tier: str) 
     """What the hardening profiles set differently, in effect on the tier's instance (the role's
     scenario converges one profile with every component on; roles/hardening/molecule/default)."""
     container = node(instances, tier)["container"]
-    profile = HARDENING_PROFILES[tier]
-    expected = {
-        (source, jinja2.Template(str(port)).render(__hardening_tiers=TIER_FACTS))
-        for rule in profile["firewall_rules"]
-        for source in rule["sources"]
-        for port in rule["ports"]
-    }
+    # What the tier's bake set: the image side of the contract (tests/arena_contracts.py), rendered
+    # from the hardening role's defaults and vars (the profile of the tier's name) and the tier file.
+    variables = image_variables(tier)
+    umask, tmout, deny, sshd = (
+        render(f"{{{{ hardening_{name} }}}}", variables)
+        for name in ("umask", "shell_tmout", "pam_faillock_deny", "sshd_enabled")
+    )
+    rules = image_side(tier).firewall_rules
+    expected = {(source, str(port)) for rule in rules for source in rule["sources"] for port in rule["ports"]}
     chain = on_node(container, "nft list chain inet arena_filter input").stdout
     assert accepted_new_connections(chain) == expected, chain
     # A login shell of an existing account (no account is made: Lynis runs beside these tests).
     shell = on_node(container, "su - -s /bin/bash nobody -c 'umask; echo $TMOUT'")
-    assert shell.stdout.split() == [f"0{profile['umask']}", str(profile["tmout"])], shell.stdout
+    assert shell.stdout.split() == [f"0{umask}", str(tmout)], shell.stdout
     readonly = on_node(container, "su - -s /bin/bash nobody -c 'TMOUT=0'", check=False)
     assert readonly.returncode != 0 and "TMOUT: readonly variable" in readonly.stderr, readonly.stderr
     faillock = on_node(container, "grep -E '^deny' /etc/security/faillock.conf").stdout
-    assert faillock.split() == ["deny", "=", str(profile["faillock_deny"])]
-    sshd = on_node(container, "dpkg-query -W -f='${Status}' openssh-server 2>/dev/null; true").stdout
-    assert ("install ok installed" in sshd) == profile["sshd_enabled"], sshd
+    assert faillock.split() == ["deny", "=", str(deny)]
+    status = on_node(container, "dpkg-query -W -f='${Status}' openssh-server 2>/dev/null; true").stdout
+    assert ("install ok installed" in status) == sshd, status
 
 
 @pytest.mark.parametrize("tier", NO_MAIL_TIERS)
