@@ -27,8 +27,6 @@ _connection = load_source("connection_plugins/podman.py", "arena_podman_connecti
 class NsenterPodmanBackend(PodmanBackend):
     """PodmanBackend whose commands enter the container with nsenter (see the module docstring)."""
 
-    _entry: dict | None = None
-
     def _podman(self, subcommand: list[str]) -> tuple[int, bytes]:
         done = subprocess.run(["podman", *subcommand, self.name], capture_output=True, check=False, timeout=60)
         return done.returncode, done.stdout
