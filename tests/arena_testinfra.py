@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from typing import Any
 
 import testinfra.backend
@@ -49,16 +50,32 @@ def install() -> None:
     testinfra.backend.BACKENDS["podman"] = f"{__name__}.{NsenterPodmanBackend.__name__}"
 
 
+def eventually(read: Callable[[], str], *expected: str, timeout: float = 15.0) -> str:
+    """What READ returns once it holds every EXPECTED text, or what it returns after TIMEOUT seconds
+    (the caller's assertion then shows it). For state a service writes in its own time after the
+    client already has its answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = read()
+        if all(item in text for item in expected) or time.monotonic() >= deadline:
+            return text
+        time.sleep(0.5)  # the writer catches up on its own; polled, bounded by the deadline
+
+
 def unit_journal(host: Any, unit: str, *expected: str, args: str = "-n 40", timeout: float = 15.0) -> str:
     """The unit's journal (`journalctl -u UNIT ARGS -o cat`) once it holds every EXPECTED text, or as
-    it is after TIMEOUT seconds (the caller's assertion then shows it).
+    it is after TIMEOUT seconds.
 
     A unit's output reaches journald through a stream that journald reads on its own time: read
     right after `systemctl restart` returns, the journal can still lack the last lines. Each poll
     asks journald to write what it has first (`journalctl --sync`)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        journal = host.run(f"journalctl --sync; journalctl -u {unit} {args} --no-pager -o cat").stdout
-        if all(text in journal for text in expected) or time.monotonic() >= deadline:
-            return journal
-        time.sleep(0.5)  # journald catches up on its own; polled, bounded by the deadline
+    command = f"journalctl --sync; journalctl -u {unit} {args} --no-pager -o cat"
+    return eventually(lambda: host.run(command).stdout, *expected, timeout=timeout)
+
+
+def file_holding(host: Any, path: str, *expected: str, timeout: float = 15.0) -> str:
+    """The file's content once it holds every EXPECTED text, or as it is after TIMEOUT seconds.
+
+    nginx writes a request's access log line in its log phase, after the response went out: a
+    client that read the answer can look at the log before the line is there."""
+    return eventually(lambda: host.file(path).content_string, *expected, timeout=timeout)
