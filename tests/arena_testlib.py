@@ -259,6 +259,11 @@ def cases_run(
         *args,
         str(workdir / "play.yml"),
     ]
+    if len(hosts) > 1:
+        # Plain Ansible for a run of many hosts: Mitogen serves them all from one controller process
+        # (one core) where the linear strategy forks workers, so it saves no CPU here and takes
+        # longer (docs/benchmarks.md), and such a run once hung under load until its timeout.
+        env = {**env, "ANSIBLE_STRATEGY": "linear"}
     result = run(cmd, env, timeout=timeout)
     start = result.stdout.find("{")
     assert start >= 0, result.stdout + result.stderr
