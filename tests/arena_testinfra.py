@@ -62,14 +62,20 @@ def eventually(read: Callable[[], str], *expected: str, timeout: float = 15.0) -
         time.sleep(0.5)  # the writer catches up on its own; polled, bounded by the deadline
 
 
-def unit_journal(host: Any, unit: str, *expected: str, args: str = "-n 40", timeout: float = 15.0) -> str:
-    """The unit's journal (`journalctl -u UNIT ARGS -o cat`) once it holds every EXPECTED text, or as
-    it is after TIMEOUT seconds.
+def unit_journal(host: Any, unit: str, *expected: str, args: str | None = None, timeout: float = 15.0) -> str:
+    """The unit's journal once it holds every EXPECTED text, or as it is after TIMEOUT seconds.
 
-    A unit's output reaches journald through a stream that journald reads on its own time: read
-    right after `systemctl restart` returns, the journal can still lack the last lines. Each poll
-    asks journald to write what it has first (`journalctl --sync`)."""
-    command = f"journalctl --sync; journalctl -u {unit} {args} --no-pager -o cat"
+    By default only what the unit's latest run wrote (its InvocationID), so an earlier run's lines
+    cannot satisfy a test and systemd's own lines cannot push the run's out of a window; ARGS
+    (`journalctl -u UNIT ARGS`) reads something else. A unit's output reaches journald through a
+    stream that journald reads on its own time: read right after `systemctl restart` returns, the
+    journal can still lack the last lines. Each poll asks journald to write what it has first
+    (`journalctl --sync`)."""
+    if args is None:
+        invocation = f"$(systemctl show --property InvocationID --value {unit})"
+        command = f"journalctl --sync; journalctl _SYSTEMD_INVOCATION_ID={invocation} --no-pager -o cat"
+    else:
+        command = f"journalctl --sync; journalctl -u {unit} {args} --no-pager -o cat"
     return eventually(lambda: host.run(command).stdout, *expected, timeout=timeout)
 
 
