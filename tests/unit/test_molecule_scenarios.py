@@ -1,7 +1,7 @@
 """Every role scenario uses the lab's own create and destroy steps (molecule/resources/), and only
 the platform keys that create step implements (its `__lab_known_keys`, read from the playbook, so
-the list has one source). The stock molecule-podman steps poll async jobs and cost about 10 CPU-s
-more per scenario (docs/benchmarks.md); a key the lab's step does not know would be ignored by
+the list has one source). The stock molecule-podman steps poll async jobs and cost about 6 CPU-s
+more per scenario on a quiet machine (docs/benchmarks.md); a key the lab's step does not know would be ignored by
 podman run, so the create step refuses it at run time and this test refuses it before."""
 
 from __future__ import annotations
