@@ -6,8 +6,9 @@ This backend enters the container the way connection_plugins/podman.py does, wit
 helpers (container_entry, nsenter_argv): the container's namespaces, environment, working
 directory and capability bounding set, as root. Where that is not possible (not root, a
 `podman://user@name` host, a stopped container, ARENA_PODMAN_EXEC=podman) it is testinfra's own
-backend. roles/conftest.py installs it for every role scenario's verifier. unit_journal() reads a
-unit's journal without racing journald.
+backend. roles/conftest.py installs it for every role scenario's verifier. eventually() and its
+two uses, unit_journal() and file_holding(), read what a service writes in its own time (a unit's
+journal, nginx's access log) without racing it.
 """
 
 from __future__ import annotations
