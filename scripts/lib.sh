@@ -81,6 +81,8 @@ molecule_env() {
   export ANSIBLE_ROLES_PATH="${ARENA_ROOT}/roles"
   # molecule-podman connects with the short name `podman`: this makes it the pipelined lab plugin.
   export ANSIBLE_CONNECTION_PLUGINS="${ARENA_ROOT}/connection_plugins"
+  # arena_preload: filter and test plugins loaded once per run, not in every task's worker.
+  export ANSIBLE_CALLBACK_PLUGINS="${ARENA_ROOT}/callback_plugins"
   # Shared custom modules (library/, e.g. arena_files used by roles/base and roles/hardening).
   export ANSIBLE_LIBRARY="${ARENA_ROOT}/library"
   # Their shared code (module_utils/, which ansible.cfg names; molecule does not read ansible.cfg).
