@@ -27,12 +27,13 @@ class FilterModule:
 """
 
 
-def probe_importers(tmp_path: Path, *, callbacks: Path, executor: dict[str, str]) -> set[str]:
-    """Run TASKS filter-using tasks on localhost: the PIDs of the processes that imported the probe."""
+def probe_importers(tmp_path: Path, *, callbacks: Path | None, executor: dict[str, str]) -> set[str]:
+    """Run TASKS filter-using tasks on localhost: the PIDs of the processes that imported the probe.
+    callbacks=None keeps what ansible.cfg names; a directory replaces it."""
     plugins = tmp_path / "filters"
     plugins.mkdir(exist_ok=True)
     (plugins / "arena_probe.py").write_text(PROBE, encoding="utf-8")
-    probe = tmp_path / f"probe-{callbacks.name}"
+    probe = tmp_path / f"probe-{callbacks.name if callbacks else 'ansible-cfg'}"
     tasks = "".join(
         f'    - name: Task {n}\n      ansible.builtin.assert:\n        that: ["(1 | arena_probe | int) == 1"]\n'
         for n in range(TASKS)
@@ -46,10 +47,12 @@ def probe_importers(tmp_path: Path, *, callbacks: Path, executor: dict[str, str]
         {
             "ARENA_PROBE_FILE": str(probe),
             "ANSIBLE_FILTER_PLUGINS": f"{REPO_ROOT / 'filter_plugins'}:{plugins}",
-            "ANSIBLE_CALLBACK_PLUGINS": str(callbacks),
             **executor,
         }
     )
+    env.pop("ANSIBLE_CALLBACK_PLUGINS", None)
+    if callbacks:
+        env["ANSIBLE_CALLBACK_PLUGINS"] = str(callbacks)
     result = run(["ansible-playbook", "-i", "localhost,", str(playbook)], env, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     return set(probe.read_text(encoding="utf-8").split())
@@ -57,7 +60,7 @@ def probe_importers(tmp_path: Path, *, callbacks: Path, executor: dict[str, str]
 
 @pytest.mark.parametrize("executor", [{"ANSIBLE_STRATEGY": "linear"}, {}], ids=["plain", "tests-executor"])
 def test_filter_plugins_are_loaded_once_in_the_controller(tmp_path: Path, executor: dict[str, str]) -> None:
-    warmed = probe_importers(tmp_path, callbacks=REPO_ROOT / "callback_plugins", executor=executor)
+    warmed = probe_importers(tmp_path, callbacks=None, executor=executor)
     assert len(warmed) == 1, f"the probe filter was imported by {len(warmed)} processes, not only the controller"
 
     empty = tmp_path / "no-callbacks"
