@@ -16,6 +16,8 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
+# sitecustomize of the tests' Mitogen runs (mitogen_env).
+MITOGEN_SITE = REPO_ROOT / "tests" / "mitogen_site"
 
 
 def mitogen_env() -> dict[str, str]:
@@ -30,14 +32,20 @@ def mitogen_env() -> dict[str, str]:
     platform and publishing) use it too, through scripts/lib.sh mitogen_exports. Ops run plain
     ansible-playbook, and so do `make demo`, the bake and molecule. ARENA_MITOGEN=0 runs all of
     them with plain Ansible.
+
+    PYTHONPATH starts with tests/mitogen_site: its sitecustomize gives the AWS modules that Mitogen
+    forks a botocore with boto3 imported and the service models parsed (the same models, parsed
+    once per run instead of once per client; that file says how and what it saves).
     """
     if os.environ.get("ARENA_MITOGEN", "1") == "0":
         return {}
     spec = importlib.util.find_spec("ansible_mitogen")
     assert spec and spec.origin, "mitogen is not installed in .venv: run make venv (requirements.txt pins it)"
+    python_path = [str(MITOGEN_SITE), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     return {
         "ANSIBLE_STRATEGY_PLUGINS": str(Path(spec.origin).parent / "plugins" / "strategy"),
         "ANSIBLE_STRATEGY": "mitogen_linear",
+        "PYTHONPATH": os.pathsep.join(dict.fromkeys(python_path)),
     }
 
 

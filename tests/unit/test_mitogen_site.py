@@ -1,0 +1,104 @@
+"""tests/mitogen_site/sitecustomize.py: the AWS modules Mitogen forks start from a warm botocore.
+
+A probe module imports a module_util of this repository, so Mitogen runs it in a forked child, as
+it runs every collection module. Under the tests' executor the child must find boto3 imported and
+the EC2 model parsed before the module imported anything; with PYTHONPATH emptied, the same probe
+must find neither, so the test can fail. A second test pins what the cache changes: one parse per
+file and process, the same object for every session.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from arena_testlib import MITOGEN_SITE, REPO_ROOT, base_env, run
+
+PROBE = """
+import os
+import sys
+
+# What the process held before this module imported anything.
+WARM = "boto3" in sys.modules
+from ansible.module_utils.arena_diff import diff  # a module_util of the repository: Mitogen forks
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(argument_spec={})
+    import botocore.loaders
+    cache = getattr(botocore.loaders.JSONFileLoader.load_file, "arena_cache", {})
+    module.exit_json(
+        changed=False,
+        boto3_before_import=WARM,
+        cached=sorted(path.split("/botocore/data/")[-1] for path in cache),
+        pid=os.getpid(),
+        diff_loaded=callable(diff),
+    )
+
+
+main()
+"""
+
+
+def probe(tmp_path: Path, extra: dict[str, str]) -> list[dict[str, object]]:
+    """Run the probe twice on localhost under the tests' executor; its two results."""
+    library = tmp_path / "library"
+    library.mkdir(exist_ok=True)
+    (library / "arena_probe.py").write_text(PROBE, encoding="utf-8")
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- name: Probe\n  hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n"
+        + "".join(f"    - name: Probe {n}\n      arena_probe:\n" for n in (1, 2)),
+        encoding="utf-8",
+    )
+    env = base_env({"ANSIBLE_LIBRARY": f"{REPO_ROOT / 'library'}:{library}", **extra})
+    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.json"
+    interpreter = f"ansible_python_interpreter={sys.executable}"
+    result = run(["ansible-playbook", "-i", "localhost,", "-e", interpreter, str(playbook)], env, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report, _ = json.JSONDecoder().raw_decode(result.stdout)  # the timer callback prints after it
+    tasks = report["plays"][0]["tasks"]
+    return [task["hosts"]["localhost"] for task in tasks]
+
+
+def test_forked_aws_module_children_start_with_boto3_and_the_models_loaded(tmp_path: Path) -> None:
+    env = base_env()
+    assert env.get("ANSIBLE_STRATEGY") == "mitogen_linear", "the tests' executor is not Mitogen here"
+    assert env["PYTHONPATH"].split(":")[0] == str(MITOGEN_SITE)
+
+    warm = probe(tmp_path, {})
+    assert warm[0]["pid"] != warm[1]["pid"], "Mitogen did not fork the probe: the test measures nothing"
+    for result in warm:
+        assert result["boto3_before_import"] is True, result
+        assert any(path.startswith("ec2/") and "/service-2" in path for path in result["cached"]), result
+        assert "endpoints" in result["cached"], result
+
+    cold = probe(tmp_path, {"PYTHONPATH": ""})
+    assert cold[0]["boto3_before_import"] is False, cold[0]
+    assert cold[0]["cached"] == [], cold[0]
+
+
+def test_a_model_file_is_parsed_once_per_process_and_shared_by_sessions() -> None:
+    script = """
+import json
+import boto3
+from botocore.loaders import JSONFileLoader
+first = boto3.session.Session(region_name="eu-west-1")._loader.load_service_model("sts", "service-2")
+second = boto3.session.Session(region_name="eu-west-1")._loader.load_service_model("sts", "service-2")
+client = boto3.session.Session(region_name="eu-west-1").client("sts", endpoint_url="http://127.0.0.1:9")
+cache = JSONFileLoader.load_file.arena_cache
+print(json.dumps({
+    "same": first is second,
+    "sts_files": sorted(p.split("/botocore/data/")[-1] for p in cache if "/data/sts/" in p),
+    "operations": len(client.meta.service_model.operation_names),
+}))
+"""
+    env = {"PYTHONPATH": str(MITOGEN_SITE), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    assert result["same"] is True, "two sessions parsed the STS model twice"
+    assert [path for path in result["sts_files"] if path.endswith("service-2")], result
+    assert result["operations"] > 5, "the shared model builds a working client"
