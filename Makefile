@@ -52,7 +52,7 @@ role-docs: venv ## Regenerate the Variables section of every roles/*/README.md f
 	@scripts/role-docs.sh
 
 unit: venv ## pytest tests/unit
-	@$(STAGE) unit scripts/pytest.sh tests/unit
+	@$(STAGE) unit scripts/pytest.sh tests/unit --durations=10
 
 molecule: setup ## Every molecule scenario (roles/*/molecule/*, molecule/*)
 	@$(STAGE) molecule scripts/molecule.sh

@@ -1,11 +1,11 @@
-"""scripts/lib.sh molecule_env and .config/molecule/config.yml give molecule what ansible.cfg gives every other run.
+"""molecule gets what ansible.cfg gives every other run (scripts/lib.sh molecule_env, .config/molecule).
 
 molecule does not read the repository's ansible.cfg, so molecule_env exports its path settings as
 ANSIBLE_* variables, and the base configuration every scenario merges (.config/molecule/config.yml)
-carries its other settings that apply to a scenario's runs. A directory that ansible.cfg names and molecule_env forgets (or the other way
-round) makes the role scenarios run with something else than the bake and the tests: the
-collection's podman connection instead of the lab's, or every worker loading every filter plugin
-again without the arena_preload callback.
+carries its other settings that apply to a scenario's runs. A directory that ansible.cfg names and
+molecule_env forgets (or the other way round) makes the role scenarios run with something else than
+the bake and the tests: the collection's podman connection instead of the lab's, or every worker
+loading every filter plugin again without the arena_preload callback.
 """
 
 from __future__ import annotations
