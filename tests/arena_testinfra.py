@@ -18,11 +18,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import testinfra
 import testinfra.backend
+import testinfra.host
 from arena_loader import load_source
 from testinfra.backend import base
 from testinfra.backend.podman import PodmanBackend
+from testinfra.utils import ansible_runner
 
+_get_ansible_host = ansible_runner.get_ansible_host
 _connection = load_source("connection_plugins/podman.py", "arena_podman_connection")
 
 
@@ -46,9 +50,31 @@ class NsenterPodmanBackend(PodmanBackend):
         return out
 
 
+# Connection names of molecule's podman hosts in its inventory.
+PODMAN_CONNECTIONS = ("podman", "containers.podman.podman")
+
+
+def _ansible_host_or_podman(
+    config: Any, inventory: dict[str, Any], host: str, *args: Any, **kwargs: Any
+) -> testinfra.host.Host | None:
+    """testinfra's get_ansible_host, plus molecule's podman hosts as `podman://` hosts.
+
+    testinfra maps an `ansible://` host to its own backend only for ssh, local, docker and lxc
+    connections; any other connection makes each command an `ansible -m shell` run (about 0.6
+    CPU-s each). A host whose connection is podman (and no other user) is the container of the
+    same name (or its ansible_host): it gets the podman backend that install() makes nsenter's.
+    """
+    hostvars = inventory.get("_meta", {}).get("hostvars", {}).get(host, {})
+    if hostvars.get("ansible_connection") in PODMAN_CONNECTIONS and "ansible_user" not in hostvars:
+        return testinfra.get_host(f"podman://{hostvars.get('ansible_host', host)}")
+    return _get_ansible_host(config, inventory, host, *args, **kwargs)
+
+
 def install() -> None:
-    """Make `podman://` hosts use NsenterPodmanBackend (testinfra looks its backends up by path)."""
+    """Make `podman://` hosts, and molecule's `ansible://` hosts over podman, use NsenterPodmanBackend
+    (testinfra looks its backends up by path, and an ansible host's backend up by its connection)."""
     testinfra.backend.BACKENDS["podman"] = f"{__name__}.{NsenterPodmanBackend.__name__}"
+    ansible_runner.get_ansible_host = _ansible_host_or_podman
 
 
 def eventually(read: Callable[[], str], *expected: str, timeout: float = 15.0) -> str:
