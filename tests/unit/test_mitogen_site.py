@@ -10,6 +10,7 @@ file and process, the same object for every session.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -67,7 +68,7 @@ def probe(tmp_path: Path, extra: dict[str, str]) -> list[dict[str, object]]:
 def test_forked_aws_module_children_start_with_boto3_and_the_models_loaded(tmp_path: Path) -> None:
     env = base_env()
     assert env.get("ANSIBLE_STRATEGY") == "mitogen_linear", "the tests' executor is not Mitogen here"
-    assert env["PYTHONPATH"].split(":")[0] == str(MITOGEN_SITE)
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(MITOGEN_SITE)
 
     warm = probe(tmp_path, {})
     assert warm[0]["pid"] != warm[1]["pid"], "Mitogen did not fork the probe: the test measures nothing"

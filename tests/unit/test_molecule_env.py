@@ -31,6 +31,13 @@ VALUE_SETTINGS = ("internal_poll_interval",)
 MOLECULE_BASE_CONFIG = REPO_ROOT / ".config" / "molecule" / "config.yml"
 
 
+def ansible_cfg() -> configparser.ConfigParser:
+    """The repository's ansible.cfg, as ansible reads it (ini)."""
+    config = configparser.ConfigParser()
+    config.read(REPO_ROOT / "ansible.cfg")
+    return config
+
+
 def molecule_env() -> dict[str, str]:
     """The ANSIBLE_* variables molecule_env exports, from a clean shell."""
     script = f'source "{REPO_ROOT}/scripts/lib.sh" && molecule_env && env -0'
@@ -40,8 +47,7 @@ def molecule_env() -> dict[str, str]:
 
 
 def test_molecule_env_names_every_directory_that_ansible_cfg_names() -> None:
-    config = configparser.ConfigParser()
-    config.read(REPO_ROOT / "ansible.cfg")
+    config = ansible_cfg()
     exported = molecule_env()
     for key, variable in PATH_SETTINGS.items():
         assert config.has_option("defaults", key), f"ansible.cfg no longer sets {key}: update PATH_SETTINGS"
@@ -53,8 +59,7 @@ def test_molecule_env_names_every_directory_that_ansible_cfg_names() -> None:
 
 
 def test_molecule_base_config_carries_ansible_cfg_settings() -> None:
-    config = configparser.ConfigParser()
-    config.read(REPO_ROOT / "ansible.cfg")
+    config = ansible_cfg()
     base = yaml.safe_load(MOLECULE_BASE_CONFIG.read_text())
     defaults = base["provisioner"]["config_options"]["defaults"]
     for key in VALUE_SETTINGS:
