@@ -16,17 +16,18 @@ plugin passes ``-i`` when Ansible pipes the module on stdin, so a module runs in
 exec``: the same effect as SSH pipelining on an instance, three to four times fewer round trips.
 File transfers (template, copy) are the collection plugin's own.
 
-Run as root (the lab's podman is rootful), a command enters the container with ``nsenter`` instead
-of ``podman exec``: the same namespaces (mount, UTS, IPC, network, PID, cgroup), the container's
-environment and working directory, and the container's capability bounding set (``setpriv``), so a
-task can do exactly what ``podman exec`` would let it do. What it does not get is podman's seccomp
-filter and the container's cgroup (both only limit; nothing in the lab relies on them). The reason
-is cost: Ansible connects once per task, and the collection plugin then runs ``podman mount`` and
-``podman exec``, about 0.2 s of CPU per task on this machine, where ``nsenter`` costs 0.003 s. What
-the container is (id, init PID, environment, bounding set, mount point) is looked up with one
-``podman inspect`` and kept in a per-user cache file per container name; an entry counts only while
-its PID is still that container's init (its cgroup names the container id), so a removed or
-recreated container is looked up again. ARENA_PODMAN_EXEC=podman turns this off.
+Run as root (the lab's podman is rootful), a command for root in the container (no remote user, or
+``root``/``0`` as Packer's provisioner names it for the local bake) enters the container with
+``nsenter`` instead of ``podman exec``: the same namespaces (mount, UTS, IPC, network, PID,
+cgroup), the container's environment and working directory, and the container's capability
+bounding set (``setpriv``), so a task can do exactly what ``podman exec`` would let it do. What it
+does not get is podman's seccomp filter and the container's cgroup (both only limit; nothing in the
+lab relies on them). The reason is cost: Ansible connects once per task, and the collection plugin
+then runs ``podman mount`` and ``podman exec``, about 0.2 s of CPU per task on this machine, where
+``nsenter`` costs 0.003 s. What the container is (id, init PID, environment, bounding set, mount
+point) is looked up with one ``podman inspect`` and kept in a per-user cache file per container
+name; an entry counts only while its PID is still that container's init (its cgroup names the
+container id), so a removed or recreated container is looked up again. ARENA_PODMAN_EXEC=podman turns this off.
 """
 
 from __future__ import annotations
@@ -227,6 +228,14 @@ def nsenter_argv(entry: dict, argv: list[str]) -> list[str]:
     ]  # fmt: skip
 
 
+def runs_as_root(user: str | None) -> bool:
+    """No user (podman exec then runs as the image's user: root in every lab image), or root named by
+    name or UID: what nsenter runs as.
+    Packer's ansible provisioner always names one (its `user`, root for the local bake), so the bake
+    needs "root" to count as well; any other user goes through `podman exec --user`."""
+    return str(user or "root").strip() in ("root", "0")
+
+
 def nsenter_usable() -> bool:
     """nsenter needs root (the lab's podman is rootful) and util-linux's nsenter and setpriv;
     ARENA_PODMAN_EXEC=podman turns it off."""
@@ -247,7 +256,7 @@ class Connection(PodmanConnection):
     _entry: dict | None = None
 
     def _nsenter_wanted(self) -> bool:
-        return not self.user and nsenter_usable()
+        return runs_as_root(self.user) and nsenter_usable()
 
     def _container(self) -> dict | None:
         """The container's entry (container_entry), looked up with this connection's podman."""

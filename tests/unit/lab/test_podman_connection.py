@@ -58,3 +58,11 @@ def test_a_cached_entry_counts_only_while_its_pid_is_that_containers_init() -> N
     dead.wait()
     assert not still({"id": own_cgroup, "pid": dead.pid})  # the container is gone
     assert not still({"pid": os.getpid()})  # a malformed entry
+
+
+@pytest.mark.parametrize(("user", "nsenter"), [(None, True), ("", True), ("root", True), ("0", True), ("admin", False)])
+def test_root_named_or_not_is_entered_with_nsenter_another_user_is_not(user: str | None, nsenter: bool) -> None:
+    """Packer's provisioner names its user (root for the local bake, ansible_user in its inventory):
+    the bake's tasks go through nsenter too, not one `podman exec --user root` each. Any other user
+    keeps podman exec, which switches to that user; nsenter would run the task as root."""
+    assert podman_connection.runs_as_root(user) is nsenter
