@@ -21,7 +21,8 @@ locals {
     ["-e", "bake_tier=${var.tier}", "-e", "bake_git_sha=${var.git_sha}", "-e", "bake_apt_proxy=${var.bake_apt_proxy}"],
     var.bake_extra_vars_file == "" ? [] : ["-e", "@${var.bake_extra_vars_file}"],
   )
-  # How ansible reaches the local build container (the docker source): podman exec, as root.
+  # How ansible reaches the local build container (the docker source): the lab podman connection,
+  # as root (connection_plugins/podman.py enters it with nsenter).
   bake_local_arguments = [
     "-e", "ansible_connection=podman",
     "-e", "ansible_become=false",
