@@ -21,6 +21,10 @@ inventory source: the opt-in must be given as extra vars.
 
 from __future__ import annotations
 
+import ast
+import functools
+import importlib
+import importlib.util
 import os
 import runpy
 import socket
@@ -31,9 +35,19 @@ from typing import Any
 import yaml
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.inventory import BaseInventoryPlugin
 from ansible.utils.display import Display
-from ansible_collections.amazon.aws.plugins.inventory import aws_ec2
 
+# amazon.aws's aws_ec2, imported only when a source of this plugin is parsed: importing it imports
+# boto3, about 0.1 CPU-s, and Ansible loads every enabled inventory plugin in every run, also the
+# runs whose inventory has no aws_ec2 source (docs/benchmarks.md).
+AWS_EC2 = "ansible_collections.amazon.aws.plugins.inventory.aws_ec2"
+# aws_ec2's INVENTORY_FILE_SUFFIXES: the file names this plugin verifies, as aws_ec2 does.
+INVENTORY_FILE_SUFFIXES = ("aws_ec2.yml", "aws_ec2.yaml")
+# What Ansible's plugin loader sets on the plugin it loads (PluginLoader._update_object); the
+# source that parses is given the same, so it reads this plugin's options.
+BOTO3_FRAGMENT = "amazon.aws.boto3"
+LOADER_ATTRIBUTES = ("_original_path", "_load_name", "_redirected_names", "ansible_aliases", "ansible_name")
 PLUGIN_LOADER = Path(__file__).resolve().parent.parent / "module_utils" / "arena_plugin_loader.py"
 PROBE_TIMEOUT_SECONDS = 3
 OPT_IN = "-e arena_allow_real_aws=true -e arena_aws_profile=<profile> -e arena_aws_region=<region>"
@@ -41,9 +55,20 @@ OPT_IN = "-e arena_allow_real_aws=true -e arena_aws_profile=<profile> -e arena_a
 display = Display()
 
 
+def aws_ec2_documentation() -> str:
+    """aws_ec2's DOCUMENTATION string, read from its source file without importing the module."""
+    spec = importlib.util.find_spec(AWS_EC2)
+    if spec is None or not spec.origin:
+        raise ImportError(f"{AWS_EC2} is not installed (the amazon.aws collection)")
+    for node in ast.parse(Path(spec.origin).read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "DOCUMENTATION" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise ImportError(f"{spec.origin} has no DOCUMENTATION")
+
+
 def _documentation() -> str:
     """aws_ec2's documentation (every option, its fragments) under this plugin's name, plus emulator_only."""
-    doc = yaml.safe_load(aws_ec2.DOCUMENTATION)
+    doc = yaml.safe_load(aws_ec2_documentation())
     doc["name"] = "arena_aws_ec2"
     doc["short_description"] = "EC2 inventory source that refuses real AWS without the guard's opt-in"
     doc["description"] = [
@@ -51,6 +76,11 @@ def _documentation() -> str:
         "The inventory file must end with C(aws_ec2.{yml|yaml}) and name C(plugin: arena_aws_ec2).",
     ]
     doc["author"] = ["arena-infra"]
+    # amazon.aws.boto3 adds no option, only the SDK's minimum versions, which it reads by importing
+    # amazon.aws's botocore helpers, and so boto3, wherever this plugin is loaded. Its requirements
+    # stand here instead; the SDK itself is imported when a source is parsed.
+    doc["extends_documentation_fragment"].remove(BOTO3_FRAGMENT)
+    doc["requirements"] = ["boto3 and botocore, the versions amazon.aws requires (its amazon.aws.boto3 fragment)"]
     doc["options"]["emulator_only"] = {
         "description": ["Refuse real AWS even with the opt-in (a source that must only ever read the emulator)."],
         "type": "bool",
@@ -100,10 +130,43 @@ def emulator_answers(host: str, port: int, timeout: float = PROBE_TIMEOUT_SECOND
         return False
 
 
-class InventoryModule(aws_ec2.InventoryModule):
-    """aws_ec2 behind the real-AWS guard."""
+class InventoryModule(BaseInventoryPlugin):
+    """What Ansible loads: verifies file names as aws_ec2 does, and parses a source with
+    guarded_source() (aws_ec2 behind the real-AWS guard), imported then."""
 
     NAME = "arena_aws_ec2"
+    _source: Any = None
+
+    def verify_file(self, path: str) -> bool:
+        return super().verify_file(path) and str(path).endswith(INVENTORY_FILE_SUFFIXES)
+
+    def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
+        source = guarded_source()()
+        for name in LOADER_ATTRIBUTES:
+            if hasattr(self, name):
+                setattr(source, name, getattr(self, name))
+        self._source = source
+        source.parse(inventory, loader, path, cache=cache)
+
+    def update_cache_if_changed(self) -> None:
+        # The inventory manager calls this after parse (aws_ec2 is Cacheable).
+        if self._source is not None:
+            self._source.update_cache_if_changed()
+
+
+@functools.cache
+def guarded_source() -> type:
+    """aws_ec2's InventoryModule behind the real-AWS guard (amazon.aws imported here, once)."""
+    aws_ec2 = importlib.import_module(AWS_EC2)
+
+    class InventoryModule(_Guard, aws_ec2.InventoryModule):  # the name gives Ansible's plugin_type
+        NAME = "arena_aws_ec2"
+
+    return InventoryModule
+
+
+class _Guard:
+    """The guard's steps of the aws_ec2 source (mixed into aws_ec2's InventoryModule)."""
 
     def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         try:
