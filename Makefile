@@ -57,10 +57,11 @@ unit: venv ## pytest tests/unit
 molecule: setup ## Every molecule scenario (roles/*/molecule/*, molecule/*)
 	@$(STAGE) molecule scripts/molecule.sh
 
-# Two pytest-xdist workers, each with its own emulator (tests/integration/conftest.py); --dist loadfile
-# keeps a file's module fixtures (one platform's whole life, the cache lab) on one worker.
-integration: venv ## Playbooks against the emulator, two workers with an emulator each
-	@$(STAGE) integration scripts/with-emulator.sh scripts/pytest.sh tests/integration -n 2 --dist loadfile --durations=15
+# Three pytest-xdist workers, each with its own emulator (tests/integration/conftest.py); --dist loadfile
+# keeps a file's module fixtures (one platform's life, the cache lab) on one worker. The longest files
+# go first, and a worker takes its next file when it has finished the one it has (conftest.py).
+integration: venv ## Playbooks against the emulator, three workers with an emulator each
+	@$(STAGE) integration scripts/with-emulator.sh scripts/pytest.sh tests/integration -n 3 --dist loadfile --durations=15
 
 demo: setup ## The local lab end to end; leaves nothing running
 	@scripts/demo.sh

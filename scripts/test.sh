@@ -4,7 +4,7 @@
 # Stages run in groups, one group after the other; the stages of a group (joined by commas) run at
 # the same time. Default: one group, "images,molecule,integration,unit,lint", longest first. The bake
 # and the molecule scenarios spend much of their time waiting on podman and systemd in containers,
-# the integration suite (two workers, an emulator each) and unit are ansible and moto on the CPU:
+# the integration suite (three workers, an emulator each) and unit are ansible and moto on the CPU:
 # together they keep both cores busy from the first second to the last, where groups one after the
 # other left a core idle at each group's tail. `images` bakes the three tier images and gates them
 # (make images; its emulator has its own lab dir). A stage that runs beside another writes to

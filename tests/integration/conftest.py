@@ -1,8 +1,8 @@
 """One AWS emulator per pytest-xdist worker.
 
 `make integration` runs the suite through scripts/with-emulator.sh, which starts one emulator and
-points AWS_URL at it. Under pytest-xdist (`-n 2 --dist loadfile`: a file's module fixtures stay on
-one worker) two files run at the same time, and each resets the emulator it uses
+points AWS_URL at it. Under pytest-xdist (`-n 3 --dist loadfile`: a file's module fixtures stay on
+one worker) three files run at the same time, and each resets the emulator it uses
 (arena_testlib.reset_emulator), so each worker gets an emulator of its own: the controller starts
 it (scripts/emulator.sh up, in a lab dir of its own, on its own free port) before the worker starts
 and stops it when the session ends, also when a worker dies; the worker points itself and every
@@ -23,8 +23,24 @@ from typing import Any
 
 import pytest
 from arena_testlib import REPO_ROOT
+from xdist.scheduler import LoadFileScheduling
 
 EMULATOR = REPO_ROOT / "scripts" / "emulator.sh"
+SUITE = Path(__file__).resolve().parent
+# The files that take longest, first: a worker that started one of them late would end long after
+# the others. Seconds on one of three workers, the suite alone on the quiet machine (docs/testing.md).
+# The other files follow in collection order.
+LONGEST_FIRST = (
+    "platform/test_platform_failures.py",  # 419
+    "platform/test_platform.py",  # 344
+    "events/test_event_scaling.py",  # 129
+    "images/test_publish_rollback.py",  # 128
+    "events/test_event_scaling_warm_pool.py",  # 97
+    "services/test_cache_interrupt.py",  # 82
+    "services/test_platform_services.py",  # 67
+    "services/test_cache_rotation.py",  # 62
+    "platform/test_lock.py",  # 61
+)
 WORKER_LAB = "arena_emulator_lab"  # key of the worker's lab dir in xdist's workerinput
 _STARTED = pytest.StashKey[list[Path]]()
 
@@ -84,3 +100,43 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """Controller side: every emulator it started is stopped."""
     for lab in config.stash.get(_STARTED, []):
         _emulator(lab, "down")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """LONGEST_FIRST's files first, in that order; the rest keep their order (a stable sort)."""
+    missing = [name for name in LONGEST_FIRST if not (SUITE / name).is_file()]
+    if missing:  # a renamed file would silently lose its place
+        raise pytest.UsageError(f"tests/integration/conftest.py LONGEST_FIRST names no file: {missing}")
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+
+    def key(item: pytest.Item) -> int:
+        path = Path(str(item.path))
+        return rank.get(path.relative_to(SUITE).as_posix(), len(rank)) if path.is_relative_to(SUITE) else len(rank)
+
+    items.sort(key=key)
+
+
+class OneFileAtATime(LoadFileScheduling):
+    """`--dist loadfile`, with two changes for files that run for minutes:
+
+    - a worker is given its next file when the last test of the one it has is to run (a worker runs
+      a test only once it knows the next one, or that none comes: with none pending it would wait
+      for ever). xdist gives one as soon as two tests are left: after a long test, that worker then
+      runs a file it took early, while another worker has nothing left;
+    - files are handed out in collection order (pytest_collection_modifyitems above), not xdist's
+      most-tests-first.
+    """
+
+    def __init__(self, config: pytest.Config, log: Any = None) -> None:
+        config.option.loadscopereorder = False
+        super().__init__(config, log)
+
+    def _reschedule(self, node: Any) -> None:
+        if self.workqueue and not node.shutting_down and self._pending_of(self.assigned_work[node]) > 1:
+            return
+        super()._reschedule(node)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileScheduling | None:
+    return OneFileAtATime(config, log) if config.getoption("dist") == "loadfile" else None

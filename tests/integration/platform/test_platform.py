@@ -1,281 +1,54 @@
-"""playbooks/platform.yml and playbooks/teardown.yml against the AWS emulator: the platform's whole
-life in one emulator, each playbook run shared by every guarantee it can prove.
+"""playbooks/platform.yml and playbooks/teardown.yml against the AWS emulator: a platform's life in
+one emulator, each playbook run shared by every guarantee it can prove.
 
-The steps run in file order (module-scoped fixtures) and each starts from what the one before left:
+The steps run in file order (module-scoped fixtures, conftest.py) and each starts from what the one
+before left:
 
-1. teardown of the empty environment: succeeds and changes nothing;
-2. three creates killed part-way (issue 14), each followed by a teardown that must leave nothing;
-3. the create, after those teardowns in the same emulator (nothing left clashes with it): every
-   security invariant of the core is read back with boto3 and the services are checked to sit on
-   the core's network (their own posture is read back in detail by tests/integration/services);
-4. a second run changes nothing but the one documented emulator gap, and so does --check; a run of
+1. the create, on a fresh emulator: every security invariant of the core is read back with boto3
+   and the services are checked to sit on the core's network (their own posture is read back in
+   detail by tests/integration/services);
+2. a second run changes nothing but the one documented emulator gap, and so does --check; a run of
    only the platform_launch_templates and platform_autoscaling roles (--tags) changes nothing;
-5. the tier instances the Auto Scaling groups launched show up in the dynamic inventory;
-6. the teardown of the built platform, killed after the NAT gateway is deleted and before its
+3. the tier instances the Auto Scaling groups launched show up in the dynamic inventory;
+4. the teardown of the built platform, killed after the NAT gateway is deleted and before its
    address is released; the next teardown finishes it and leaves no tagged resource behind.
 
-A create fails for real, without hooks in the product: ansible-playbook is killed (SIGKILL, the
-whole process group, as a crash or a cancelled CI job would) the moment a given task's banner
-appears, so everything before that task is made and nothing after it.
+Teardowns after creates that failed part-way, and the create after them in the same emulator, are
+test_platform_failures.py: the two files run side by side on two of the pytest-xdist workers, each
+with its own emulator (tests/integration/conftest.py).
 Run: scripts/with-emulator.sh scripts/pytest.sh tests/integration/platform/test_platform.py
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import time
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
-import platform_fixtures
-import pytest
-from arena_testlib import REPO_ROOT, base_env, reset_emulator, run
+from arena_testlib import base_env, run
+from platform_lab import (
+    EMULATOR_GAP_TASKS,
+    MINE,
+    PREFIX,
+    TAGS,
+    TIERS,
+    assert_tagged,
+    changed_tasks,
+    groups_by_name,
+    killed_at,
+    leftovers,
+    playbook,
+    recap,
+    security_groups,
+    tags_of,
+)
 
-TIERS = platform_fixtures.TIERS
-PREFIX = "arena-local"
-TAGS = {"Project": "arena", "Environment": "local", "ManagedBy": "arena-infra"}
-MINE = [{"Name": "tag:Project", "Values": ["arena"]}, {"Name": "tag:Environment", "Values": ["local"]}]
-# Seconds per step, printed at the end (the suite's cost, by playbook run).
-TIMINGS: dict[str, float] = {}
-# A full platform run takes about 3 minutes on a quiet 2-core machine; far longer when it is busy.
-RUN_TIMEOUT = 1800
-# The only task a no-op re-run may report as changed: the emulator drops OriginAccessControlId from
-# CloudFront responses, so the distribution always looks different there (docs/platform-services.md);
-# the module's idempotence against AWS's response shape is proven by
-# tests/unit/library/test_arena_cloudfront.py::test_distribution_second_run_unchanged_when_aws_returns_the_oac.
-EMULATOR_GAP_TASKS = ["platform_static : Distribution | Create or update the distribution"]
-
-
-def timed(step: str, started: float) -> None:
-    TIMINGS[step] = round(TIMINGS.get(step, 0) + time.monotonic() - started, 1)
+# 1. The create, read back.
 
 
-def playbook(name: str, step: str, *extra: str) -> str:
-    """Run a playbook to its end; it must succeed. Returns its output."""
-    started = time.monotonic()
-    cmd = ["ansible-playbook", "-i", "inventories/local", f"playbooks/{name}", *extra]
-    result = run(cmd, base_env(), timeout=RUN_TIMEOUT)
-    timed(step, started)
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
-    return result.stdout
-
-
-def killed_at(name: str, banner: str, step: str) -> str:
-    """Run a playbook and SIGKILL it (its whole process group) when the banner of a task whose
-    name contains `banner` appears. Fails if the run ends before that task."""
-    started = time.monotonic()
-    env = base_env({"PYTHONUNBUFFERED": "1"})
-    cmd = ["ansible-playbook", "-i", "inventories/local", f"playbooks/{name}"]
-    with subprocess.Popen(
-        cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    ) as proc:
-        assert proc.stdout is not None
-        output = []
-        for line in proc.stdout:
-            output.append(line)
-            if line.startswith("TASK [") and banner in line:
-                os.killpg(proc.pid, signal.SIGKILL)
-                break
-        proc.wait(timeout=60)
-    timed(step, started)
-    assert proc.returncode == -signal.SIGKILL, f"{name} ended before '{banner}':\n" + "".join(output)[-4000:]
-    return "".join(output)
-
-
-def recap(stdout: str) -> dict[str, int]:
-    match = re.search(r"^localhost\s+:\s+(.*)$", stdout, re.MULTILINE)
-    assert match, stdout[-2000:]
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))}
-
-
-def changed_tasks(stdout: str) -> list[str]:
-    """Names of the tasks that reported a change (default callback output)."""
-    names, current = [], ""
-    for line in stdout.splitlines():
-        task = re.match(r"TASK \[(.*)\] \*+", line)
-        if task:
-            current = task.group(1)
-        elif line.startswith("changed:") and (not names or names[-1] != current):
-            names.append(current)
-    return names
-
-
-def tags_of(resource: dict[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in resource.get("Tags", []) or []}
-
-
-def assert_tagged(resource: dict[str, Any], what: str, tier: str | None = None) -> None:
-    tags = tags_of(resource)
-    for key, value in TAGS.items():
-        assert tags.get(key) == value, f"{what}: tag {key} is {tags.get(key)!r}"
-    if tier:
-        assert tags.get("Tier") == tier, f"{what}: Tier is {tags.get('Tier')!r}"
-
-
-def leftovers(aws: dict[str, Any]) -> dict[str, list[str]]:
-    """Everything of environment `local` that costs money or would clash with the next create's
-    names, by kind; kinds with nothing left are omitted. The emulator is this module's alone (reset
-    at the start), so any Elastic IP or running instance in it is the platform's."""
-    ec2, elbv2, iam, ssm = aws["ec2"], aws["elbv2"], aws["iam"], aws["ssm"]
-    left: dict[str, list[str]] = {
-        "vpcs": [v["VpcId"] for v in ec2.describe_vpcs(Filters=MINE)["Vpcs"]],
-        "subnets": [s["SubnetId"] for s in ec2.describe_subnets(Filters=MINE)["Subnets"]],
-        "security groups": [g["GroupName"] for g in ec2.describe_security_groups(Filters=MINE)["SecurityGroups"]],
-        "route tables": [r["RouteTableId"] for r in ec2.describe_route_tables(Filters=MINE)["RouteTables"]],
-        "internet gateways": [
-            g["InternetGatewayId"] for g in ec2.describe_internet_gateways(Filters=MINE)["InternetGateways"]
-        ],
-        "nat gateways": [
-            n["NatGatewayId"] for n in ec2.describe_nat_gateways(Filter=MINE)["NatGateways"] if n["State"] != "deleted"
-        ],
-        "vpc endpoints": [
-            e["VpcEndpointId"]
-            for e in ec2.describe_vpc_endpoints(Filters=MINE)["VpcEndpoints"]
-            if e["State"].lower() != "deleted"
-        ],
-        "elastic ips": [a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]],
-        "instances": [
-            i["InstanceId"]
-            for r in ec2.describe_instances(
-                Filters=[{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
-            )["Reservations"]
-            for i in r["Instances"]
-        ],
-        "launch templates": [
-            t["LaunchTemplateName"]
-            for t in ec2.describe_launch_templates()["LaunchTemplates"]
-            if t["LaunchTemplateName"].startswith(PREFIX)
-        ],
-        "auto scaling groups": [
-            g["AutoScalingGroupName"]
-            for g in aws["autoscaling"].describe_auto_scaling_groups()["AutoScalingGroups"]
-            if g["AutoScalingGroupName"].startswith(PREFIX)
-        ],
-        "load balancers": [
-            lb["LoadBalancerName"]
-            for lb in elbv2.describe_load_balancers()["LoadBalancers"]
-            if lb["LoadBalancerName"].startswith(PREFIX)
-        ],
-        "target groups": [
-            tg["TargetGroupName"]
-            for tg in elbv2.describe_target_groups()["TargetGroups"]
-            if tg["TargetGroupName"].startswith(PREFIX)
-        ],
-        "iam roles": [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(PREFIX)],
-        "instance profiles": [
-            p["InstanceProfileName"]
-            for p in iam.list_instance_profiles()["InstanceProfiles"]
-            if p["InstanceProfileName"].startswith(PREFIX)
-        ],
-        "iam users": [u["UserName"] for u in iam.list_users()["Users"] if u["UserName"].startswith(PREFIX)],
-        "s3 buckets": [b["Name"] for b in aws["s3"].list_buckets()["Buckets"] if b["Name"].startswith(PREFIX)],
-        "cloudfront distributions": [
-            d["Id"] for d in aws["cloudfront"].list_distributions()["DistributionList"].get("Items", [])
-        ],
-        "cloudfront origin access controls": [
-            o["Id"] for o in aws["cloudfront"].list_origin_access_controls()["OriginAccessControlList"].get("Items", [])
-        ],
-        "elasticache replication groups": [
-            g["ReplicationGroupId"] for g in aws["elasticache"].describe_replication_groups()["ReplicationGroups"]
-        ],
-        "elasticache subnet groups": [
-            g["CacheSubnetGroupName"]
-            for g in aws["elasticache"].describe_cache_subnet_groups()["CacheSubnetGroups"]
-            if g["CacheSubnetGroupName"].startswith(PREFIX)
-        ],
-        "ses identities": [i["IdentityName"] for i in aws["sesv2"].list_email_identities()["EmailIdentities"]],
-        "ses configuration sets": aws["sesv2"].list_configuration_sets()["ConfigurationSets"],
-        "sns topics": [t["TopicArn"] for t in aws["sns"].list_topics()["Topics"] if f":{PREFIX}-" in t["TopicArn"]],
-        # What the platform published; the image parameters are the fixtures' (platform_fixtures.py).
-        "ssm parameters": [
-            p["Name"]
-            for p in ssm.get_parameters_by_path(Path="/arena/local", Recursive=True)["Parameters"]
-            if not p["Name"].startswith("/arena/local/images/")
-        ],
-    }
-    return {kind: found for kind, found in left.items() if found}
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[dict[str, Any]]:
-    # A fresh emulator even when another suite ran before in the same one (with-emulator.sh runs
-    # one emulator per command): the services suite leaves emulator-gap leftovers behind, and
-    # leftovers() takes every Elastic IP and instance in it for the platform's.
-    reset_emulator()
-    # What the platform consumes from elsewhere: tier image parameters and a certificate.
-    platform_fixtures.seed()
-    names = ("ec2", "elbv2", "autoscaling", "iam", "s3", "ssm", "acm", "elasticache", "cloudfront", "sesv2", "sns")
-    yield {n: boto3.client(n) for n in names}
-    platform_fixtures.clear()
-    print(f"\nplatform timings (s): {json.dumps(TIMINGS)}")
-
-
-@pytest.fixture(scope="module")
-def created(aws: dict[str, Any]) -> str:
-    """The create, after the teardowns above in the same emulator (on a fresh one when run alone)."""
-    return playbook("platform.yml", "create")
-
-
-@pytest.fixture(scope="module")
-def vpc(aws: dict[str, Any], created: str) -> dict[str, Any]:
-    vpcs = aws["ec2"].describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [f"{PREFIX}-vpc"]}])["Vpcs"]
-    assert len(vpcs) == 1
-    return vpcs[0]
-
-
-def security_groups(aws: dict[str, Any], vpc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    groups = aws["ec2"].describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])
-    return {g["GroupName"]: g for g in groups["SecurityGroups"]}
-
-
-def groups_by_name(aws: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    names = [f"{PREFIX}-{t}" for t in TIERS]
-    found = aws["autoscaling"].describe_auto_scaling_groups(AutoScalingGroupNames=names)["AutoScalingGroups"]
-    return {g["AutoScalingGroupName"]: g for g in found}
-
-
-# 1-2. Teardown of the empty environment, then after creates that failed part-way.
-
-
-def test_teardown_of_an_empty_environment_succeeds_and_changes_nothing(aws: dict[str, Any]) -> None:
-    stdout = playbook("teardown.yml", "teardown empty")
-    assert recap(stdout)["changed"] == 0, stdout[-5000:]
-    assert leftovers(aws) == {}
-
-
-# Each create is killed at the banner of the first task it must not run; the teardown after it must
-# leave nothing. Chosen so every role's absent path meets its resources half made: the network with
-# its NAT gateway and address but no routes; the core up to the launch templates (load balancers,
-# target groups, log bucket, instance roles, SSM transfer bucket); the services with the cache and
-# static content made and the relay's IAM user made without its policy or key.
-CREATE_FAILURES = {
-    "network: NAT gateway and its address, no routes": "platform_network : Routes | Route the public subnets",
-    "core: up to the instance roles, no launch templates": "platform_launch_templates : Templates | Launch template",
-    "services: cache and static made, relay user without policy": "platform_email : Smtp | Allow the user to send",
-}
-
-
-@pytest.mark.parametrize("banner", CREATE_FAILURES.values(), ids=CREATE_FAILURES.keys())
-def test_teardown_after_a_failed_create_leaves_nothing(aws: dict[str, Any], banner: str) -> None:
-    killed_at("platform.yml", banner, "creates killed")
-    made = leftovers(aws)
-    assert made, "the killed create made nothing: the test would prove nothing"
-    playbook("teardown.yml", "teardowns after them")
-    assert leftovers(aws) == {}, f"left behind (the create had made {sorted(made)})"
-
-
-# 3. The create. Every step above created and tore down in this emulator (scripts/lab/emulator_server.py
-# deletes cache subnet groups, replication groups and SES event destinations as AWS does: plain moto
-# kept them and the next create failed on them): nothing left clashes with a create.
-def test_create_succeeds_after_the_teardowns_in_the_same_emulator(aws: dict[str, Any], created: str) -> None:
+def test_create_succeeds(aws: dict[str, Any], created: str) -> None:
     assert recap(created)["failed"] == 0
     assert recap(created)["changed"] > 0
-    assert {"vpcs", "load balancers", "auto scaling groups", "s3 buckets", "ses identities"} <= set(leftovers(aws))
 
 
 def test_network_spans_two_zones(aws: dict[str, Any], vpc: dict[str, Any]) -> None:
@@ -514,7 +287,7 @@ def test_services_sit_on_the_core_network(aws: dict[str, Any], vpc: dict[str, An
     assert ssm.get_parameter(Name="/arena/local/mail/smtp_port")["Parameter"]["Value"] == "587"
 
 
-# 4. Re-runs on the built platform.
+# 2. Re-runs on the built platform.
 
 
 def test_rerun_changes_nothing_but_the_documented_gap(created: str) -> None:
@@ -553,6 +326,9 @@ def test_a_run_of_single_roles_by_tag_on_the_built_platform_changes_nothing(crea
     assert "TASK [platform_network : Validate | " in stdout
     ran = set(re.findall(r"^TASK \[(platform_\w+) : (?!Validat)", stdout, re.MULTILINE))
     assert ran <= {*TAGGED_ROLES, "platform_lock"}, ran
+
+
+# 3. The dynamic inventory.
 
 
 def inventory_graph(inventory: str) -> dict[str, set[str]]:
@@ -594,7 +370,7 @@ def test_staging_inventory_groups_staging_instances_only(aws: dict[str, Any], cr
         ec2.terminate_instances(InstanceIds=[staged])
 
 
-# 6. The teardown of the built platform, interrupted, then finished by the next one.
+# 4. The teardown of the built platform, interrupted, then finished by the next one.
 def test_an_interrupted_teardown_is_finished_by_the_next_leaving_no_tagged_resource(
     aws: dict[str, Any], created: str
 ) -> None:

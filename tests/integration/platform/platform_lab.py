@@ -1,0 +1,193 @@
+"""The platform suites' shared steps: running platform.yml and teardown.yml (to their end, or killed
+at a task), reading their output, and listing what of environment `local` is left in the emulator.
+
+Used by test_platform.py (a platform's life) and test_platform_failures.py (creates killed part-way,
+torn down); their fixtures are in conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from typing import Any
+
+import platform_fixtures
+from arena_testlib import REPO_ROOT, base_env, run
+
+TIERS = platform_fixtures.TIERS
+PREFIX = "arena-local"
+TAGS = {"Project": "arena", "Environment": "local", "ManagedBy": "arena-infra"}
+MINE = [{"Name": "tag:Project", "Values": ["arena"]}, {"Name": "tag:Environment", "Values": ["local"]}]
+# Seconds per step, printed at the end of each suite (its cost, by playbook run; conftest.py).
+TIMINGS: dict[str, float] = {}
+# A full platform run takes about 3 minutes on a quiet 2-core machine; far longer when it is busy.
+RUN_TIMEOUT = 1800
+# The only task a no-op re-run may report as changed: the emulator drops OriginAccessControlId from
+# CloudFront responses, so the distribution always looks different there (docs/platform-services.md);
+# the module's idempotence against AWS's response shape is proven by
+# tests/unit/library/test_arena_cloudfront.py::test_distribution_second_run_unchanged_when_aws_returns_the_oac.
+EMULATOR_GAP_TASKS = ["platform_static : Distribution | Create or update the distribution"]
+
+
+def timed(step: str, started: float) -> None:
+    TIMINGS[step] = round(TIMINGS.get(step, 0) + time.monotonic() - started, 1)
+
+
+def playbook(name: str, step: str, *extra: str) -> str:
+    """Run a playbook to its end; it must succeed. Returns its output."""
+    started = time.monotonic()
+    cmd = ["ansible-playbook", "-i", "inventories/local", f"playbooks/{name}", *extra]
+    result = run(cmd, base_env(), timeout=RUN_TIMEOUT)
+    timed(step, started)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    return result.stdout
+
+
+def killed_at(name: str, banner: str, step: str) -> str:
+    """Run a playbook and SIGKILL it (its whole process group) when the banner of a task whose
+    name contains `banner` appears. Fails if the run ends before that task."""
+    started = time.monotonic()
+    env = base_env({"PYTHONUNBUFFERED": "1"})
+    cmd = ["ansible-playbook", "-i", "inventories/local", f"playbooks/{name}"]
+    with subprocess.Popen(
+        cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    ) as proc:
+        assert proc.stdout is not None
+        output = []
+        for line in proc.stdout:
+            output.append(line)
+            if line.startswith("TASK [") and banner in line:
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+        proc.wait(timeout=60)
+    timed(step, started)
+    assert proc.returncode == -signal.SIGKILL, f"{name} ended before '{banner}':\n" + "".join(output)[-4000:]
+    return "".join(output)
+
+
+def recap(stdout: str) -> dict[str, int]:
+    match = re.search(r"^localhost\s+:\s+(.*)$", stdout, re.MULTILINE)
+    assert match, stdout[-2000:]
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))}
+
+
+def changed_tasks(stdout: str) -> list[str]:
+    """Names of the tasks that reported a change (default callback output)."""
+    names, current = [], ""
+    for line in stdout.splitlines():
+        task = re.match(r"TASK \[(.*)\] \*+", line)
+        if task:
+            current = task.group(1)
+        elif line.startswith("changed:") and (not names or names[-1] != current):
+            names.append(current)
+    return names
+
+
+def tags_of(resource: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", []) or []}
+
+
+def assert_tagged(resource: dict[str, Any], what: str, tier: str | None = None) -> None:
+    tags = tags_of(resource)
+    for key, value in TAGS.items():
+        assert tags.get(key) == value, f"{what}: tag {key} is {tags.get(key)!r}"
+    if tier:
+        assert tags.get("Tier") == tier, f"{what}: Tier is {tags.get('Tier')!r}"
+
+
+def leftovers(aws: dict[str, Any]) -> dict[str, list[str]]:
+    """Everything of environment `local` that costs money or would clash with the next create's
+    names, by kind; kinds with nothing left are omitted. The emulator is this module's alone (reset
+    at the start), so any Elastic IP or running instance in it is the platform's."""
+    ec2, elbv2, iam, ssm = aws["ec2"], aws["elbv2"], aws["iam"], aws["ssm"]
+    left: dict[str, list[str]] = {
+        "vpcs": [v["VpcId"] for v in ec2.describe_vpcs(Filters=MINE)["Vpcs"]],
+        "subnets": [s["SubnetId"] for s in ec2.describe_subnets(Filters=MINE)["Subnets"]],
+        "security groups": [g["GroupName"] for g in ec2.describe_security_groups(Filters=MINE)["SecurityGroups"]],
+        "route tables": [r["RouteTableId"] for r in ec2.describe_route_tables(Filters=MINE)["RouteTables"]],
+        "internet gateways": [
+            g["InternetGatewayId"] for g in ec2.describe_internet_gateways(Filters=MINE)["InternetGateways"]
+        ],
+        "nat gateways": [
+            n["NatGatewayId"] for n in ec2.describe_nat_gateways(Filter=MINE)["NatGateways"] if n["State"] != "deleted"
+        ],
+        "vpc endpoints": [
+            e["VpcEndpointId"]
+            for e in ec2.describe_vpc_endpoints(Filters=MINE)["VpcEndpoints"]
+            if e["State"].lower() != "deleted"
+        ],
+        "elastic ips": [a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]],
+        "instances": [
+            i["InstanceId"]
+            for r in ec2.describe_instances(
+                Filters=[{"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}]
+            )["Reservations"]
+            for i in r["Instances"]
+        ],
+        "launch templates": [
+            t["LaunchTemplateName"]
+            for t in ec2.describe_launch_templates()["LaunchTemplates"]
+            if t["LaunchTemplateName"].startswith(PREFIX)
+        ],
+        "auto scaling groups": [
+            g["AutoScalingGroupName"]
+            for g in aws["autoscaling"].describe_auto_scaling_groups()["AutoScalingGroups"]
+            if g["AutoScalingGroupName"].startswith(PREFIX)
+        ],
+        "load balancers": [
+            lb["LoadBalancerName"]
+            for lb in elbv2.describe_load_balancers()["LoadBalancers"]
+            if lb["LoadBalancerName"].startswith(PREFIX)
+        ],
+        "target groups": [
+            tg["TargetGroupName"]
+            for tg in elbv2.describe_target_groups()["TargetGroups"]
+            if tg["TargetGroupName"].startswith(PREFIX)
+        ],
+        "iam roles": [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(PREFIX)],
+        "instance profiles": [
+            p["InstanceProfileName"]
+            for p in iam.list_instance_profiles()["InstanceProfiles"]
+            if p["InstanceProfileName"].startswith(PREFIX)
+        ],
+        "iam users": [u["UserName"] for u in iam.list_users()["Users"] if u["UserName"].startswith(PREFIX)],
+        "s3 buckets": [b["Name"] for b in aws["s3"].list_buckets()["Buckets"] if b["Name"].startswith(PREFIX)],
+        "cloudfront distributions": [
+            d["Id"] for d in aws["cloudfront"].list_distributions()["DistributionList"].get("Items", [])
+        ],
+        "cloudfront origin access controls": [
+            o["Id"] for o in aws["cloudfront"].list_origin_access_controls()["OriginAccessControlList"].get("Items", [])
+        ],
+        "elasticache replication groups": [
+            g["ReplicationGroupId"] for g in aws["elasticache"].describe_replication_groups()["ReplicationGroups"]
+        ],
+        "elasticache subnet groups": [
+            g["CacheSubnetGroupName"]
+            for g in aws["elasticache"].describe_cache_subnet_groups()["CacheSubnetGroups"]
+            if g["CacheSubnetGroupName"].startswith(PREFIX)
+        ],
+        "ses identities": [i["IdentityName"] for i in aws["sesv2"].list_email_identities()["EmailIdentities"]],
+        "ses configuration sets": aws["sesv2"].list_configuration_sets()["ConfigurationSets"],
+        "sns topics": [t["TopicArn"] for t in aws["sns"].list_topics()["Topics"] if f":{PREFIX}-" in t["TopicArn"]],
+        # What the platform published; the image parameters are the fixtures' (platform_fixtures.py).
+        "ssm parameters": [
+            p["Name"]
+            for p in ssm.get_parameters_by_path(Path="/arena/local", Recursive=True)["Parameters"]
+            if not p["Name"].startswith("/arena/local/images/")
+        ],
+    }
+    return {kind: found for kind, found in left.items() if found}
+
+
+def security_groups(aws: dict[str, Any], vpc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    groups = aws["ec2"].describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])
+    return {g["GroupName"]: g for g in groups["SecurityGroups"]}
+
+
+def groups_by_name(aws: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    names = [f"{PREFIX}-{t}" for t in TIERS]
+    found = aws["autoscaling"].describe_auto_scaling_groups(AutoScalingGroupNames=names)["AutoScalingGroups"]
+    return {g["AutoScalingGroupName"]: g for g in found}
