@@ -18,13 +18,15 @@ description:
     C(ParameterAlreadyExists) when the parameter exists
     (U(https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html)).
   - A lock whose lease has ended, or whose holder ran on this host in a process that is gone (a run
-    that failed or was killed never reaches its release), is taken over; O(force=true) takes over a
-    live one. SSM has no conditional overwrite, so a takeover writes with C(Overwrite=true) and wins
-    only if the version PutParameter returns is the one after the version it read (nobody wrote in
-    between) and a read-back still shows its own token. Two runs taking over the same lock at once
-    therefore cannot both win; at worst both lose, and the lock then names the last writer until that
-    run's process is gone (same host), its lease ends, or it is broken. A run that holds the lock
-    longer than its lease can be taken over, so the lease must exceed the longest run.
+    that failed or was killed never reaches its release), is taken over (the holder's pid and its
+    start time are recorded, so a pid the kernel has given to another process since counts as gone);
+    O(force=true) takes over a live one. SSM has no conditional overwrite, so a takeover writes with
+    C(Overwrite=true) and wins only if the version PutParameter returns is the one after the version
+    it read (nobody wrote in between) and a read-back still shows its own token. Two runs taking over
+    the same lock at once therefore cannot both win; at worst both lose, and the lock then names the
+    last writer until that run's process is gone (same host), its lease ends, or it is broken. A run
+    that holds the lock longer than its lease can be taken over, so the lease must exceed the
+    longest run.
   - With O(state=absent) the parameter is deleted only while it still carries O(token) (release only
     if still the holder); O(force=true) deletes it whoever holds it (breaking a lock).
   - Check mode reads only; it fails as a real run would when someone else holds the lock, and
@@ -108,6 +110,7 @@ lock:
     holder: ops@bastion pid 4242
     host: bastion
     pid: 4242
+    pid_start: 81234567
     purpose: playbooks/teardown.yml
     acquired: "2027-01-15T19:00:00Z"
     expires: "2027-01-15T21:00:00Z"
@@ -178,12 +181,25 @@ def playbook_pid() -> int:
     return found
 
 
-def process_alive(pid: int) -> bool:
-    """Whether `pid` on this host is still an ansible-playbook process (not a reused pid)."""
+def process_start(pid: int) -> int | None:
+    """When `pid` started (clock ticks after boot, /proc/<pid>/stat field 22); None when it is gone.
+    A pid is reused once the kernel's counter wraps (pid_max, 32768 by default): a new process with
+    the same pid started later."""
     try:
-        return b"ansible-playbook" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def process_alive(pid: int, started: int | None = None) -> bool:
+    """Whether `pid` on this host is still that ansible-playbook process, not a reused pid: its
+    command line names ansible-playbook (every forked worker of another run does too) and, when the
+    lock recorded it, it started when the holder did."""
+    try:
+        named = b"ansible-playbook" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+    return named and (started is None or process_start(pid) == started)
 
 
 def new_lock(token: str, purpose: str, lease: int, now: float) -> dict[str, Any]:
@@ -192,6 +208,7 @@ def new_lock(token: str, purpose: str, lease: int, now: float) -> dict[str, Any]
         "holder": f"{getpass.getuser()}@{host} pid {pid}",
         "host": host,
         "pid": pid,
+        "pid_start": process_start(pid),
         "token": token,
         "purpose": purpose,
         "acquired": stamp(now),
@@ -209,11 +226,12 @@ def parse(value: str) -> dict[str, Any]:
         return {"holder": f"unknown (unreadable lock value {value[:80]!r})", "token": ""}
 
 
-def stale(lock: dict[str, Any], now: float, host: str, alive: Callable[[int], bool]) -> str:
+def stale(lock: dict[str, Any], now: float, host: str, alive: Callable[[int, int | None], bool]) -> str:
     """Why a lock no longer protects anyone ("" when it does)."""
     if "expires" in lock and now >= parse_stamp(lock["expires"]):
         return f"its lease ended at {lock['expires']}"
-    if lock.get("host") == host and isinstance(lock.get("pid"), int) and not alive(lock["pid"]):
+    started = lock.get("pid_start") if isinstance(lock.get("pid_start"), int) else None
+    if lock.get("host") == host and isinstance(lock.get("pid"), int) and not alive(lock["pid"], started):
         return f"its process {lock['pid']} on this host is gone"
     return ""
 
