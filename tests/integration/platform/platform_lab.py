@@ -98,6 +98,11 @@ def assert_tagged(resource: dict[str, Any], what: str, tier: str | None = None) 
         assert tags.get("Tier") == tier, f"{what}: Tier is {tags.get('Tier')!r}"
 
 
+def ours(resources: list[dict[str, Any]], key: str) -> list[str]:
+    """The `key` names of the resources named with the environment's prefix."""
+    return [r[key] for r in resources if r[key].startswith(PREFIX)]
+
+
 def leftovers(aws: dict[str, Any]) -> dict[str, list[str]]:
     """Everything of environment `local` that costs money or would clash with the next create's
     names, by kind; kinds with nothing left are omitted. The emulator is this module's alone (reset
@@ -127,26 +132,12 @@ def leftovers(aws: dict[str, Any]) -> dict[str, list[str]]:
             )["Reservations"]
             for i in r["Instances"]
         ],
-        "launch templates": [
-            t["LaunchTemplateName"]
-            for t in ec2.describe_launch_templates()["LaunchTemplates"]
-            if t["LaunchTemplateName"].startswith(PREFIX)
-        ],
-        "auto scaling groups": [
-            g["AutoScalingGroupName"]
-            for g in aws["autoscaling"].describe_auto_scaling_groups()["AutoScalingGroups"]
-            if g["AutoScalingGroupName"].startswith(PREFIX)
-        ],
-        "load balancers": [
-            lb["LoadBalancerName"]
-            for lb in elbv2.describe_load_balancers()["LoadBalancers"]
-            if lb["LoadBalancerName"].startswith(PREFIX)
-        ],
-        "target groups": [
-            tg["TargetGroupName"]
-            for tg in elbv2.describe_target_groups()["TargetGroups"]
-            if tg["TargetGroupName"].startswith(PREFIX)
-        ],
+        "launch templates": ours(ec2.describe_launch_templates()["LaunchTemplates"], "LaunchTemplateName"),
+        "auto scaling groups": ours(
+            aws["autoscaling"].describe_auto_scaling_groups()["AutoScalingGroups"], "AutoScalingGroupName"
+        ),
+        "load balancers": ours(elbv2.describe_load_balancers()["LoadBalancers"], "LoadBalancerName"),
+        "target groups": ours(elbv2.describe_target_groups()["TargetGroups"], "TargetGroupName"),
         "iam roles": [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(PREFIX)],
         "instance profiles": [
             p["InstanceProfileName"]
