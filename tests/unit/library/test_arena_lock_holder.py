@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from arena_loader import load_source
 
@@ -19,8 +21,14 @@ LEASE_AHEAD = "2027-01-15T21:00:00Z"
 
 
 def named_ansible_playbook() -> subprocess.Popen[bytes]:
-    """A live process whose command line names ansible-playbook, as every worker of a run does."""
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "ansible-playbook"])
+    """A live process whose command line names ansible-playbook, as every worker of a run does
+    (returned once it has exec'd: until then its command line is this process's)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "ansible-playbook"])
+    deadline = time.monotonic() + 10
+    while b"ansible-playbook" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+        assert time.monotonic() < deadline, "the child never exec'd"
+        time.sleep(0.01)
+    return proc
 
 
 def test_the_holder_still_running_holds_the_lock() -> None:
