@@ -44,9 +44,10 @@ from ansible.utils.display import Display
 AWS_EC2 = "ansible_collections.amazon.aws.plugins.inventory.aws_ec2"
 # aws_ec2's INVENTORY_FILE_SUFFIXES: the file names this plugin verifies, as aws_ec2 does.
 INVENTORY_FILE_SUFFIXES = ("aws_ec2.yml", "aws_ec2.yaml")
+# The doc fragment left out of this plugin's documentation (_documentation says why).
+BOTO3_FRAGMENT = "amazon.aws.boto3"
 # What Ansible's plugin loader sets on the plugin it loads (PluginLoader._update_object); the
 # source that parses is given the same, so it reads this plugin's options.
-BOTO3_FRAGMENT = "amazon.aws.boto3"
 LOADER_ATTRIBUTES = ("_original_path", "_load_name", "_redirected_names", "ansible_aliases", "ansible_name")
 PLUGIN_LOADER = Path(__file__).resolve().parent.parent / "module_utils" / "arena_plugin_loader.py"
 PROBE_TIMEOUT_SECONDS = 3

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -145,6 +147,37 @@ def cache_core_inputs(second_octet: int) -> dict[str, Any]:
         "platform_cache_subnet_ids": subnets,
         "platform_cache_security_group_ids": [group],
     }
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` now (/proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def kill_tree(root: int) -> None:
+    """SIGKILL a process and every descendant, frozen first so none escapes. A process group is not
+    enough: ansible's workers call setsid, Mitogen's multiplexer leaves the run's session, and a
+    module left running would finish (or retry) the very request the interruption is meant to stop."""
+    frozen, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            continue
+        frozen.append(pid)
+        todo.extend(children(pid))
+    for pid in frozen:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def run(cmd: list[str], env: Mapping[str, str], timeout: int = 300) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,6 @@ torn down); their fixtures are in conftest.py.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -15,7 +14,7 @@ import time
 from typing import Any
 
 import platform_fixtures
-from arena_testlib import REPO_ROOT, base_env, run
+from arena_testlib import REPO_ROOT, base_env, kill_tree, run
 
 TIERS = platform_fixtures.TIERS
 PREFIX = "arena-local"
@@ -47,8 +46,9 @@ def playbook(name: str, step: str, *extra: str) -> str:
 
 
 def killed_at(name: str, banner: str, step: str) -> str:
-    """Run a playbook and SIGKILL it (its whole process group) when the banner of a task whose
-    name contains `banner` appears. Fails if the run ends before that task."""
+    """Run a playbook and SIGKILL it (the run and every process under it, arena_testlib.kill_tree)
+    when the banner of a task whose name contains `banner` appears. Fails if the run ends before
+    that task."""
     started = time.monotonic()
     env = base_env({"PYTHONUNBUFFERED": "1"})
     cmd = ["ansible-playbook", "-i", "inventories/local", f"playbooks/{name}"]
@@ -60,7 +60,7 @@ def killed_at(name: str, banner: str, step: str) -> str:
         for line in proc.stdout:
             output.append(line)
             if line.startswith("TASK [") and banner in line:
-                os.killpg(proc.pid, signal.SIGKILL)
+                kill_tree(proc.pid)
                 break
         proc.wait(timeout=60)
     timed(step, started)

@@ -10,19 +10,16 @@ Run: scripts/with-emulator.sh scripts/pytest.sh tests/integration/platform/test_
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import importlib.util
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -30,7 +27,7 @@ from typing import Any
 
 import boto3
 import pytest
-from arena_testlib import REPO_ROOT, base_env, run
+from arena_testlib import REPO_ROOT, base_env, kill_tree, run
 
 LOCK = "/arena/local/lock"
 # A run that takes the lock, waits until the file {go} exists, then gives the lock back.
@@ -151,13 +148,10 @@ class Holder:
         self.go = tmp_path / "holder-go"
         play = tmp_path / "holder.yml"
         play.write_text(HOLDER.format(go=self.go))
-        # Marks every process of this run: Mitogen's multiplexer leaves the holder's session, so
-        # killing the session's group leaves it running (kill() finds it by the mark).
-        self.mark = f"arena-lock-holder-{uuid.uuid4().hex}"
         self.proc = subprocess.Popen(
             ["ansible-playbook", "-i", "inventories/local", str(play)],
             cwd=REPO_ROOT,
-            env=base_env({"ARENA_LOCK_HOLDER_MARK": self.mark}),
+            env=base_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -177,14 +171,9 @@ class Holder:
         return out
 
     def kill(self) -> None:
-        """SIGKILL the run: its process group, and every process that carries its mark."""
-        os.killpg(self.proc.pid, signal.SIGKILL)
+        """SIGKILL the run and every process under it (Mitogen's multiplexer included)."""
+        kill_tree(self.proc.pid)
         self.proc.communicate(timeout=60)
-        mark = f"ARENA_LOCK_HOLDER_MARK={self.mark}".encode()
-        for environ in Path("/proc").glob("[0-9]*/environ"):
-            with contextlib.suppress(OSError):
-                if mark in environ.read_bytes().split(b"\0"):
-                    os.kill(int(environ.parent.name), signal.SIGKILL)
 
 
 def test_a_second_run_refuses_naming_the_holder_and_a_waiting_one_proceeds_after_release(

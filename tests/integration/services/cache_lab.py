@@ -7,7 +7,6 @@ cache-role-only play, the real redis-server health check. Two test files so that
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
@@ -28,7 +27,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from arena_testlib import REPO_ROOT, base_env, cache_core_inputs, reset_emulator
+from arena_testlib import REPO_ROOT, base_env, cache_core_inputs, kill_tree, reset_emulator
 
 ENV = "local"
 CACHE = "arena-local-cache"
@@ -62,36 +61,6 @@ class Interrupt:
     matches: Callable[[Call], bool]
     after: bool
     fired: threading.Event = field(default_factory=threading.Event)
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def kill_tree(root: int) -> None:
-    """SIGKILL a process and every descendant, frozen first so none escapes. A process group is not
-    enough: ansible's workers call setsid, and a module left running would finish (or retry) the
-    very request the interruption is meant to stop."""
-    frozen, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        try:
-            os.kill(pid, signal.SIGSTOP)
-        except ProcessLookupError:
-            continue
-        frozen.append(pid)
-        todo.extend(children(pid))
-    for pid in frozen:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 class Proxy:
