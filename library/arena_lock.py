@@ -163,6 +163,11 @@ def parse_stamp(text: str) -> float:
     return datetime.datetime.strptime(text, TIME_FORMAT).replace(tzinfo=datetime.UTC).timestamp()
 
 
+def stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name (which may hold spaces): [0] is field 3 (state)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def playbook_pid() -> int:
     """The ansible-playbook process this module runs under: the topmost ancestor whose command line
     names ansible-playbook (the task's worker is a short-lived fork of it); the parent otherwise."""
@@ -170,7 +175,7 @@ def playbook_pid() -> int:
     for _ in range(32):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            parent = int(stat_fields(pid)[1])
         except (OSError, ValueError, IndexError):
             break
         if b"ansible-playbook" in cmdline:
@@ -186,7 +191,7 @@ def process_start(pid: int) -> int | None:
     A pid is reused once the kernel's counter wraps (pid_max, 32768 by default): a new process with
     the same pid started later."""
     try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        return int(stat_fields(pid)[19])
     except (OSError, ValueError, IndexError):
         return None
 
