@@ -18,6 +18,11 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
+# The lab environment's inventory for the tests' playbook runs: inventories/local's static file, so the
+# same group_vars, without its aws_ec2 source. That source queries EC2 on every run (about 0.4 CPU-s),
+# and every playbook here runs on localhost: the source's own behaviour is tested in
+# tests/integration/test_inventory.py and test_platform.py, which name inventories/local.
+LAB_INVENTORY = "inventories/local/containers.yml"
 # sitecustomize of the tests' Mitogen runs (mitogen_env).
 MITOGEN_SITE = REPO_ROOT / "tests" / "mitogen_site"
 
@@ -92,6 +97,8 @@ def base_env(extra: Mapping[str, str] | None = None, *, keep_aws: bool = True) -
         {
             "PATH": f"{VENV_BIN}:{env.get('PATH', '')}",
             "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
+            # ansible.cfg's default is inventories/local; an explicit -i still wins.
+            "ANSIBLE_INVENTORY": str(REPO_ROOT / LAB_INVENTORY),
             "ANSIBLE_FORCE_COLOR": "0",
             "NO_COLOR": "1",
             "ANSIBLE_NOCOLOR": "1",

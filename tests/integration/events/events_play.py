@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from arena_testlib import ScheduledActions, base_env, capacity_model, run
+from arena_testlib import LAB_INVENTORY, ScheduledActions, base_env, capacity_model, run
 from arena_testlib import scheduled_actions as scheduled
 
 PLAYBOOK = "playbooks/event_scaling.yml"
@@ -77,7 +77,7 @@ def play(tmp_path: Path, calendar: list[dict[str, Any]], *options: str, **extra:
     variables = {"arena_events": calendar, "arena_capacity_model": MODEL, "event_scaling_now": NOW, **extra}
     varfile.write_text(json.dumps(variables))
     result = run(
-        ["ansible-playbook", "-i", "inventories/local", PLAYBOOK, "-e", f"@{varfile}", *options],
+        ["ansible-playbook", "-i", LAB_INVENTORY, PLAYBOOK, "-e", f"@{varfile}", *options],
         base_env({"ANSIBLE_INVENTORY_UNPARSED_WARNING": "False"}),
     )
     output = result.stdout + result.stderr
@@ -118,7 +118,7 @@ def play_refused(tmp_path: Path, calendar: list[dict[str, Any]], **extra: Any) -
     variables = {"arena_events": calendar, "arena_capacity_model": MODEL, "event_scaling_now": NOW, **extra}
     varfile.write_text(json.dumps(variables))
     result = run(
-        ["ansible-playbook", "-i", "inventories/local", PLAYBOOK, "-e", f"@{varfile}"],
+        ["ansible-playbook", "-i", LAB_INVENTORY, PLAYBOOK, "-e", f"@{varfile}"],
         base_env({"ANSIBLE_INVENTORY_UNPARSED_WARNING": "False", "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}),
     )
     assert result.returncode == 2, result.stdout[-4000:] + result.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""playbooks/event_scaling.yml against the emulator, through inventories/local.
+"""playbooks/event_scaling.yml against the emulator, through inventories/local's group_vars (arena_testlib.LAB_INVENTORY).
 
 The platform's Auto Scaling groups are created by events_fixtures.py with the names, tags and mixed
 instances policy of roles/platform_autoscaling (checked by
@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
-from arena_testlib import base_env, run
+from arena_testlib import LAB_INVENTORY, base_env, run
 from events_play import (  # this directory is on sys.path (pytest's rootdir-relative import)
     MADRID,
     MADRID_ACTIONS,
@@ -220,7 +220,7 @@ def test_a_group_that_disagrees_with_the_model_is_refused_untouched(
     model["tiers"]["web"]["max_size"] = 5
     varfile.write_text(json.dumps({"arena_events": [MADRID], "event_scaling_now": NOW, "arena_capacity_model": model}))
     result = run(
-        ["ansible-playbook", "-i", "inventories/local", PLAYBOOK, "-e", f"@{varfile}"],
+        ["ansible-playbook", "-i", LAB_INVENTORY, PLAYBOOK, "-e", f"@{varfile}"],
         base_env({"ANSIBLE_INVENTORY_UNPARSED_WARNING": "False"}),
     )
     output = result.stdout + result.stderr

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 import platform_fixtures
-from arena_testlib import REPO_ROOT, base_env, kill_tree, run
+from arena_testlib import LAB_INVENTORY, REPO_ROOT, base_env, kill_tree, run
 
 TIERS = platform_fixtures.TIERS
 PREFIX = "arena-local"
@@ -38,7 +38,7 @@ def timed(step: str, started: float) -> None:
 def playbook(name: str, step: str, *extra: str) -> str:
     """Run a playbook to its end; it must succeed. Returns its output."""
     started = time.monotonic()
-    cmd = ["ansible-playbook", "-i", "inventories/local", f"playbooks/{name}", *extra]
+    cmd = ["ansible-playbook", "-i", LAB_INVENTORY, f"playbooks/{name}", *extra]
     result = run(cmd, base_env(), timeout=RUN_TIMEOUT)
     timed(step, started)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
@@ -51,7 +51,7 @@ def killed_at(name: str, banner: str, step: str) -> str:
     that task."""
     started = time.monotonic()
     env = base_env({"PYTHONUNBUFFERED": "1"})
-    cmd = ["ansible-playbook", "-i", "inventories/local", f"playbooks/{name}"]
+    cmd = ["ansible-playbook", "-i", LAB_INVENTORY, f"playbooks/{name}"]
     with subprocess.Popen(
         cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     ) as proc:

@@ -27,7 +27,7 @@ from typing import Any
 
 import boto3
 import pytest
-from arena_testlib import REPO_ROOT, base_env, kill_tree, run
+from arena_testlib import LAB_INVENTORY, REPO_ROOT, base_env, kill_tree, run
 
 LOCK = "/arena/local/lock"
 # A run that takes the lock, waits until the file {go} exists, then gives the lock back.
@@ -125,7 +125,7 @@ def foreign_lock(ssm: Any, expires_in: int) -> dict[str, Any]:
 
 
 def playbook(path: str | Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return run(["ansible-playbook", "-i", "inventories/local", str(path), *extra], base_env(), timeout=300)
+    return run(["ansible-playbook", "-i", LAB_INVENTORY, str(path), *extra], base_env(), timeout=300)
 
 
 def said(result: subprocess.CompletedProcess[str]) -> str:
@@ -149,7 +149,7 @@ class Holder:
         play = tmp_path / "holder.yml"
         play.write_text(HOLDER.format(go=self.go))
         self.proc = subprocess.Popen(
-            ["ansible-playbook", "-i", "inventories/local", str(play)],
+            ["ansible-playbook", "-i", LAB_INVENTORY, str(play)],
             cwd=REPO_ROOT,
             env=base_env(),
             stdout=subprocess.PIPE,
@@ -195,7 +195,7 @@ def test_a_second_run_refuses_naming_the_holder_and_a_waiting_one_proceeds_after
         [
             "ansible-playbook",
             "-i",
-            "inventories/local",
+            LAB_INVENTORY,
             str(lock_play(tmp_path)),
             "-e",
             "platform_lock_wait=120",

@@ -27,7 +27,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from arena_testlib import REPO_ROOT, base_env, cache_core_inputs, kill_tree, reset_emulator
+from arena_testlib import LAB_INVENTORY, REPO_ROOT, base_env, cache_core_inputs, kill_tree, reset_emulator
 
 ENV = "local"
 CACHE = "arena-local-cache"
@@ -194,8 +194,7 @@ def core(tmp_path: Path, proxy: Proxy, cache_play: Path) -> Path:
 def play(proxy: Proxy, extra: Path, *args: str, interrupt: Interrupt | None = None) -> tuple[int, str]:
     """Run the cache part through the proxy; with `interrupt`, expect it killed there."""
     env = base_env({"AWS_URL": proxy.url, "AWS_ENDPOINT_URL": proxy.url, "PYTHONUNBUFFERED": "1"})
-    # The static inventory beside the lab's group_vars: the dynamic one would only list instances.
-    cmd = ["ansible-playbook", "-i", "inventories/local/containers.yml", str(proxy.playbook), "-e", f"@{extra}", *args]
+    cmd = ["ansible-playbook", "-i", LAB_INVENTORY, str(proxy.playbook), "-e", f"@{extra}", *args]
     proxy.interrupt = interrupt
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     proxy.victim = proc

@@ -35,13 +35,11 @@ from typing import Any
 
 import boto3
 import pytest
-from arena_testlib import base_env, cache_core_inputs, reset_emulator, run, self_signed
+from arena_testlib import LAB_INVENTORY, base_env, cache_core_inputs, reset_emulator, run, self_signed
 from botocore.exceptions import ClientError
 from services_refusals import refused_cases
 
-# The static inventory beside the lab's group_vars: the services run on localhost, and the dynamic
-# inventory (one EC2 query per run) would only list instances.
-INVENTORY = ["-i", "inventories/local/containers.yml"]
+INVENTORY = ["-i", LAB_INVENTORY]
 PLAYBOOK = ["ansible-playbook", *INVENTORY, "playbooks/platform_services.yml"]
 ENV = "local"
 CACHE = "arena-local-cache"
