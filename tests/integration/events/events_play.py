@@ -1,7 +1,7 @@
 """Shared by the event-scaling integration tests: the calendar, the lab model, running the playbook
 against the emulator and reading the groups back.
 
-Only ever talks to the emulator (the tests' AWS_ENDPOINT_URL on loopback, through inventories/local).
+Only ever talks to the emulator (the tests' AWS_ENDPOINT_URL on loopback, with inventories/local's group_vars).
 """
 
 from __future__ import annotations

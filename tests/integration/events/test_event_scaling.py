@@ -1,4 +1,4 @@
-"""playbooks/event_scaling.yml against the emulator, through inventories/local's group_vars (arena_testlib.LAB_INVENTORY).
+"""playbooks/event_scaling.yml against the emulator, with inventories/local's group_vars (LAB_INVENTORY).
 
 The platform's Auto Scaling groups are created by events_fixtures.py with the names, tags and mixed
 instances policy of roles/platform_autoscaling (checked by
