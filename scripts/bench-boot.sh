@@ -75,9 +75,10 @@ for tier in "${tiers[@]}"; do
     port="$(free_port)" name="ami-bench-cab-${tier}" logf="${out_root}/${tier}/configure-at-boot-${n}.log"
     url="$(tier_url "$tier" "$port")"
     podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
-    t0=$(date +%s.%N)
     podman run -d --name "$name" --systemd=always --network slirp4netns:allow_host_loopback=true \
       --cap-add=NET_ADMIN -p "127.0.0.1:${port}:${health_port}" "$IMAGES_BASE_IMAGE" /sbin/init >/dev/null
+    # Timed from systemd's start, as scripts/lab/launch.py times a baked instance.
+    t0="$(podman inspect --format '{{.State.StartedAt.UnixNano}}' "$name" | awk '{ printf "%.9f", $1 / 1e9 }')"
     if ansible-playbook playbooks/bake.yml -i "${name}," -c podman \
         -e "bake_tier=${tier}" -e ansible_become=false -e "bake_apt_proxy=${cab_proxy}" \
         -e "@${out_root}/${tier}/bake-vars.yml" -e "@${work}/override.json" > "$logf" 2>&1 \

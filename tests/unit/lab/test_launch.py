@@ -138,3 +138,51 @@ def test_network_sysctls_of_an_image() -> None:
         "--sysctl=net.ipv4.conf.all.rp_filter=1",
         "--sysctl=net.ipv6.conf.all.accept_ra=0",
     ]
+
+
+def booted_at(started: float) -> object:
+    return launch.Booted(
+        tier="web",
+        instance_id="i-1",
+        container="c",
+        image="img",
+        ami_id="ami-1",
+        launch_template="lt",
+        launch_template_version="1",
+        base_url="http://127.0.0.1:1/",
+        health_url="http://127.0.0.1:1/healthz",
+        health_codes="200",
+        started=started,
+    )
+
+
+@pytest.mark.parametrize(
+    ("answers", "booted_ago", "boot_seconds"),
+    [
+        # Healthy at the third probe, well within the budget: timed from the instance's own start.
+        ([0, 503, 200], 2.0, pytest.approx(2.0, abs=0.5)),
+        # The instance answers 200 only after the budget: not healthy (a time over the budget was
+        # recorded before, and the gate passed it).
+        ([0, 0, 200], 12.0, None),
+    ],
+)
+def test_health_counts_only_within_the_budget(
+    monkeypatch: pytest.MonkeyPatch, answers: list[int], booted_ago: float, boot_seconds: object
+) -> None:
+    item = booted_at(launch.time.time() - booted_ago)
+    probes = iter(answers)
+    monkeypatch.setattr(launch, "probe", lambda url: next(probes))
+    monkeypatch.setattr(launch.time, "sleep", lambda seconds: None)
+    launch.watch_health(item, budget=10.0)
+    assert item.boot_seconds == boot_seconds
+    assert item.health_status == (200 if boot_seconds is not None else 0)
+
+
+def test_instances_are_watched_from_their_own_boot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Booting the next instances does not count against the first: each has a watcher at once."""
+    seen: list[str] = []
+    monkeypatch.setattr(launch, "probe", lambda url: seen.append(url) or 200)
+    first = booted_at(launch.time.time())
+    for watcher in launch.watch_all([first], budget=10.0):
+        watcher.join(timeout=5)
+    assert first.boot_seconds is not None and seen == [first.health_url]
