@@ -7,7 +7,10 @@ cd "$ARENA_ROOT"
 rc=0
 run() { echo "--- $*"; "$@" || rc=1; }
 run yamllint --strict .
-run ansible-lint --offline
+# ansible-lint's syntax checks (one ansible-playbook per playbook) load ansible.cfg's inventory,
+# inventories/local, whose aws_ec2 source imports the AWS SDK to find no emulator each time: its static
+# file has the same group_vars (as the tests' LAB_INVENTORY). 75 -> 61 CPU-s.
+ANSIBLE_INVENTORY="${ARENA_ROOT}/inventories/local/containers.yml" run ansible-lint --offline
 run ruff check .
 run ruff format --check .
 run scripts/role-docs.sh --check
