@@ -631,13 +631,12 @@ def watch_health(item: Booted, budget: float) -> None:
         time.sleep(0.05)
 
 
-def watch_all(booted: list[Booted], budget: float) -> list[threading.Thread]:
-    """One watcher per instance, started as soon as it boots, so that booting the next instances
-    does not count against the first."""
-    watchers = [threading.Thread(target=watch_health, args=(item, budget), daemon=True) for item in booted]
-    for watcher in watchers:
-        watcher.start()
-    return watchers
+def watch(item: Booted, budget: float) -> threading.Thread:
+    """A watcher for one instance, started as soon as it boots, so that booting the next instances
+    does not count against it."""
+    watcher = threading.Thread(target=watch_health, args=(item, budget), daemon=True)
+    watcher.start()
+    return watcher
 
 
 def down_one(name: str) -> None:
@@ -687,7 +686,7 @@ def main(argv: list[str] | None = None) -> int:
             for n, instance in enumerate(platform.instances(tier, args.count), start=1):
                 name = f"{args.name_prefix}-{tier}" + (f"-{n}" if args.count > 1 else "")
                 booted.append(boot(instance, name, Path(args.workdir)))
-                watchers += watch_all(booted[-1:], args.budget)
+                watchers.append(watch(booted[-1], args.budget))
     except LaunchError as err:
         print(f"launch.py: {err}", file=sys.stderr)
         return 2

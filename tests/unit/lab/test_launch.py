@@ -183,6 +183,5 @@ def test_instances_are_watched_from_their_own_boot(monkeypatch: pytest.MonkeyPat
     seen: list[str] = []
     monkeypatch.setattr(launch, "probe", lambda url: seen.append(url) or 200)
     first = booted_at(launch.time.time())
-    for watcher in launch.watch_all([first], budget=10.0):
-        watcher.join(timeout=5)
+    launch.watch(first, budget=10.0).join(timeout=5)
     assert first.boot_seconds is not None and seen == [first.health_url]
