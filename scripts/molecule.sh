@@ -59,11 +59,17 @@ export ARENA_DEPS_IMAGE
 mkdir -p "$LOGDIR"
 
 run_one() {
-  local item="$1" dir scen log start rc
+  local item="$1" dir scen log start rc state
   dir="${item%%:*}"; scen="${item#*:}"
   log="${LOGDIR}/$(echo "$dir" | tr '/.' '__')__${scen}.log"
   start=$SECONDS
-  (cd "$dir" && molecule test -s "$scen") > "$log" 2>&1 && rc=0 || rc=$?
+  # A fresh state directory for each run: the scenarios' test_sequence starts with create, not with a
+  # destroy (an ansible-playbook run, about 2.3 CPU-s), so no state an interrupted run left may say
+  # the instance exists; create replaces any container it left (podman run --replace).
+  state="${LOGDIR}/state/$(basename "$log" .log)"
+  rm -rf "$state"
+  mkdir -p "$state"
+  (cd "$dir" && MOLECULE_EPHEMERAL_DIRECTORY="$state" molecule test -s "$scen") > "$log" 2>&1 && rc=0 || rc=$?
   printf '%-40s %-7s %4d s\n' "$item" "$([[ $rc -eq 0 ]] && echo passed || echo FAILED)" $((SECONDS - start)) \
     >> "${LOGDIR}/summary"
   if ((rc != 0)); then
