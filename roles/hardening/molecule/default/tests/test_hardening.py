@@ -195,7 +195,9 @@ def test_aide_baseline_then_check_reports_a_changed_file(host):
     host.check_output("cp -p /var/lib/aide/aide.db.new /var/lib/aide/aide.db")
     assert host.run("aide --check --config /etc/aide/aide.conf").rc == 0
     host.check_output("echo tampered >> /etc/issue.net")
-    check = host.run("aide --check --config /etc/aide/aide.conf")
+    # The whole baseline and a clean check of it above; the tampered file is found within /etc (a
+    # third scan of the whole filesystem would cost about 6 CPU-seconds more).
+    check = host.run("aide --check --limit '^/etc/' --config /etc/aide/aide.conf")
     # aide's exit code is a bit mask of added (1), removed (2) and changed (4) entries.
     assert check.rc & 4, check.stdout
     assert "/etc/issue.net" in check.stdout
