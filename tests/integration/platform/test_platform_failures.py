@@ -43,7 +43,8 @@ def test_teardown_of_an_empty_environment_succeeds_and_changes_nothing(aws: dict
 # the cache and static content made and the relay's IAM user without its policy or key. A third point,
 # the core up to the instance roles without launch templates, was dropped in issue 15: what it made
 # is a subset of the services point's, and the absent paths of the roles it had not reached meet
-# nothing, as in the empty teardown above (about 65 CPU-seconds of `make test`).
+# nothing, as in the empty teardown above (a killed create and its teardown: about 35 CPU-s,
+# docs/benchmarks.md).
 CREATE_FAILURES = {
     "network: NAT gateway and its address, no routes": "platform_network : Routes | Route the public subnets",
     "services: cache and static made, relay user without policy": "platform_email : Smtp | Allow the user to send",
