@@ -229,7 +229,7 @@ def parse_utc(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(events=calendars(), model=models())
 def test_property_plan_covers_every_kick_off_and_returns_to_baseline(
     schedule: ModuleType, capacity: ModuleType, calendar: ModuleType, events: list[dict[str, Any]], model: Any

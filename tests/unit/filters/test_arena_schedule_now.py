@@ -227,7 +227,7 @@ def level_at(actions: list[dict[str, Any]], tier: str, moment: str, start: int) 
     return level
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(
     offsets=st.lists(st.integers(min_value=0, max_value=8 * 60), min_size=1, max_size=4),
     viewers=st.lists(st.integers(min_value=0, max_value=60000), min_size=4, max_size=4),
