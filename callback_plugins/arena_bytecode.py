@@ -42,6 +42,11 @@ from ansible.executor import module_common
 from ansible.plugins.callback import CallbackBase
 from ansible.utils.display import Display
 
+try:  # ansible-core >= 2.19 tags what it reads with the file it came from
+    from ansible._internal._datatag._tags import Origin
+except ImportError:
+    Origin = None  # absent on older ansible-core: payloads then get compiled bytecode only
+
 DOCUMENTATION = """
     name: arena_bytecode
     type: aggregate
@@ -115,11 +120,7 @@ def bytecode(name: str, source: bytes, origin: str | None) -> bytes | None:
 
 def _origin_path(data: Any) -> str | None:
     """The file a payload source was read from, when ansible-core tagged it with its origin."""
-    try:
-        from ansible._internal._datatag._tags import Origin  # noqa: PLC0415 -- ansible-core >= 2.19 only
-    except ImportError:
-        return None
-    origin = Origin.get_tag(data)
+    origin = Origin.get_tag(data) if Origin else None
     return origin.path if origin and origin.path and origin.path.endswith(".py") else None
 
 
@@ -151,17 +152,16 @@ class _WithBytecode:
 def _wrap(function: Any) -> Any:
     """`function` with its `zf` argument (the fourth, or the first) given the bytecode writer."""
 
+    position = list(inspect.signature(function).parameters).index("zf")
+
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         args = list(args)
-        position = wrapper.zf_position  # type: ignore[attr-defined]
         if "zf" in kwargs:
             kwargs["zf"] = _WithBytecode(kwargs["zf"])
         elif len(args) > position:
             args[position] = _WithBytecode(args[position])
         return function(*args, **kwargs)
 
-    parameters = list(inspect.signature(function).parameters)
-    wrapper.zf_position = parameters.index("zf")  # type: ignore[attr-defined]
     wrapper.arena_bytecode = True  # type: ignore[attr-defined]
     wrapper.__wrapped__ = function  # type: ignore[attr-defined]
     return wrapper
