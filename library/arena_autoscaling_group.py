@@ -36,6 +36,16 @@ options:
     description: Version of the launch template; C($Latest) follows new versions at the next refresh.
     type: str
     default: $Latest
+  pin_launch_template_version:
+    description:
+      - Keep the group on a numbered version. A new group (or one on C($Latest), C($Default) or another
+        template) gets the number I(launch_template_version) resolves to now (EC2
+        DescribeLaunchTemplates); an existing group on a numbered version of the template keeps it.
+      - Releases move a pinned group to a new version with an instance refresh
+        (arena_autoscaling_instance_refresh), which is what AWS needs to roll one back; a platform run
+        then never rolls a new image out by itself.
+    type: bool
+    default: false
   subnet_ids:
     description: Subnets of the group (spread over two availability zones or more).
     type: list
@@ -359,6 +369,30 @@ def ensure_present(module, client, group: dict[str, Any] | None) -> list[str]:
     return actions
 
 
+def pinned_version(group: dict[str, Any] | None, params: dict[str, Any], ec2, check_mode: bool) -> str:
+    """The numbered version a pinned group is on: its own, or what launch_template_version resolves to."""
+    spec = (((group or {}).get("MixedInstancesPolicy") or {}).get("LaunchTemplate") or {}).get(
+        "LaunchTemplateSpecification"
+    ) or {}
+    current = str(spec.get("Version", ""))
+    if spec.get("LaunchTemplateName") == params["launch_template"] and current.isdigit():
+        return current
+    wanted = str(params["launch_template_version"])
+    if wanted.isdigit():
+        return wanted
+    try:
+        template = ec2.describe_launch_templates(LaunchTemplateNames=[params["launch_template"]], aws_retry=True)[
+            "LaunchTemplates"
+        ][0]
+    except botocore.exceptions.ClientError as e:
+        # In check mode the template may be one this run would create: its first version.
+        if check_mode and e.response["Error"]["Code"] == "InvalidLaunchTemplateName.NotFoundException":
+            return "1"
+        raise
+    key = "LatestVersionNumber" if wanted.lower() == "$latest" else "DefaultVersionNumber"
+    return str(template[key])
+
+
 def main() -> None:
     module = AnsibleAWSModule(
         argument_spec={
@@ -366,6 +400,7 @@ def main() -> None:
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "launch_template": {"type": "str"},
             "launch_template_version": {"type": "str", "default": "$Latest"},
+            "pin_launch_template_version": {"type": "bool", "default": False},
             "subnet_ids": {"type": "list", "elements": "str"},
             "min_size": {"type": "int"},
             "max_size": {"type": "int"},
@@ -398,6 +433,9 @@ def main() -> None:
                     client.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True, aws_retry=True)
             result = {"changed": bool(actions), "actions": actions, "auto_scaling_group": {}}
             module.exit_json(**with_diff(module, result, group_view(group), {}))
+        if module.params["pin_launch_template_version"]:
+            ec2 = module.client("ec2", retry_decorator=RETRY)
+            module.params["launch_template_version"] = pinned_version(group, module.params, ec2, module.check_mode)
         actions = ensure_present(module, client, group)
         after = describe(client, name) if actions and not module.check_mode else group
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:

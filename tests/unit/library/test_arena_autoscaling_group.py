@@ -238,3 +238,53 @@ def test_update_retries_throttling_and_scaling_activity(
     ]
     result = run_retried(mod, wanted, "autoscaling", calls, (operation, code))
     assert result["actions"] == ["UpdateAutoScalingGroup MaxSize,MixedInstancesPolicy", "CreateOrUpdateTags"]
+
+
+LT_ANSWER = {
+    "LaunchTemplates": [
+        {
+            "LaunchTemplateId": "lt-0123456789abcdef0",
+            "LaunchTemplateName": NAME,
+            "DefaultVersionNumber": 7,
+            "LatestVersionNumber": 9,
+        }
+    ]
+}
+
+
+@pytest.mark.parametrize(("wanted", "number"), [("$Default", "7"), ("$Latest", "9")])
+def test_a_new_pinned_group_gets_the_version_number_now(
+    mod: ModuleType, stub_client: Any, wanted: str, number: str
+) -> None:
+    """Pinned: AWS rolls back an instance refresh only between numbered versions (RefreshPreferences,
+    https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RefreshPreferences.html)."""
+    ec2, stub = stub_client("ec2", mod.RETRY, strict=True)
+    stub.add_response("describe_launch_templates", LT_ANSWER, {"LaunchTemplateNames": [NAME]})
+    assert mod.pinned_version(None, params(launch_template_version=wanted), ec2, check_mode=False) == number
+
+
+def test_an_existing_pinned_group_keeps_its_version(mod: ModuleType, stub_client: Any) -> None:
+    """A release moved it (instance refresh); a platform run does not move it back or forward."""
+    ec2, _ = stub_client("ec2", mod.RETRY, strict=True)  # nothing queued: no call
+    group = existing(mod, params(launch_template_version="4"))
+    assert mod.pinned_version(group, params(launch_template_version="$Default"), ec2, check_mode=False) == "4"
+
+
+def test_a_group_on_a_moving_version_is_pinned(mod: ModuleType, stub_client: Any) -> None:
+    ec2, stub = stub_client("ec2", mod.RETRY, strict=True)
+    stub.add_response("describe_launch_templates", LT_ANSWER, {"LaunchTemplateNames": [NAME]})
+    group = existing(mod, params(launch_template_version="$Latest"))
+    assert mod.pinned_version(group, params(launch_template_version="$Default"), ec2, check_mode=False) == "7"
+    assert mod.update_request(group, params(launch_template_version="7"))["MixedInstancesPolicy"]["LaunchTemplate"][
+        "LaunchTemplateSpecification"
+    ] == {"LaunchTemplateName": NAME, "Version": "7"}
+
+
+def test_check_mode_before_the_template_exists_plans_its_first_version(mod: ModuleType, stub_client: Any) -> None:
+    ec2, stub = stub_client("ec2", mod.RETRY, strict=True)
+    stub.add_client_error(
+        "describe_launch_templates",
+        "InvalidLaunchTemplateName.NotFoundException",
+        expected_params={"LaunchTemplateNames": [NAME]},
+    )
+    assert mod.pinned_version(None, params(launch_template_version="$Default"), ec2, check_mode=True) == "1"
