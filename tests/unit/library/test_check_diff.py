@@ -85,6 +85,8 @@ def ssm_case(_tmp: Path) -> Case:
 GROUP = "arena-staging-web"
 LB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/arena-staging-web/50dc6c495c0c9188"
 GROUP_ANSWER = auto_scaling_groups(GROUP)
+LT_ID = "lt-0123456789abcdef0"
+AMI = "ami-0123456789abcdef0"
 
 
 def alb_reservation_case(_tmp: Path) -> Case:
@@ -103,14 +105,66 @@ def alb_reservation_case(_tmp: Path) -> Case:
 
 
 def instance_refresh_case(_tmp: Path) -> Case:
+    """A group on version 4 of its template; the default is version 5: check mode would refresh."""
+    spec = {"LaunchTemplateId": LT_ID, "LaunchTemplateName": GROUP, "Version": "4"}
+    group = auto_scaling_groups(
+        GROUP, MixedInstancesPolicy={"LaunchTemplate": {"LaunchTemplateSpecification": spec}}, Instances=[]
+    )
+    version = {"LaunchTemplateId": LT_ID, "VersionNumber": 5, "LaunchTemplateData": {"ImageId": AMI}}
     return (
         "library/arena_autoscaling_instance_refresh.py",
         {"name": GROUP},
         {
             "autoscaling": [
-                ("describe_auto_scaling_groups", GROUP_ANSWER),
+                ("describe_auto_scaling_groups", group),
                 ("describe_instance_refreshes", {"InstanceRefreshes": []}),
-            ]
+            ],
+            "ec2": [("describe_launch_template_versions", {"LaunchTemplateVersions": [version]})],
+            "cloudwatch": [],  # no alarms named: no call
+        },
+    )
+
+
+def launch_template_release_case(_tmp: Path) -> Case:
+    """The default version launches another AMI: check mode would release a version with this one."""
+    default = {
+        "LaunchTemplateId": LT_ID,
+        "VersionNumber": 4,
+        "LaunchTemplateData": {"ImageId": "ami-0fedcba9876543210"},
+    }
+    return (
+        "library/arena_launch_template_release.py",
+        {"name": GROUP, "image_id": AMI},
+        {"ec2": [("describe_launch_template_versions", {"LaunchTemplateVersions": [default]})]},
+    )
+
+
+def image_lifecycle_case(_tmp: Path) -> Case:
+    """An old web image no one uses: check mode would deregister it (and deprecate the newest)."""
+
+    def image(n: int, created: str) -> dict[str, Any]:
+        return {
+            "ImageId": f"ami-000000000000000{n}",
+            "Name": f"arena-web-{n}",
+            "CreationDate": created,
+            "State": "available",
+            "BlockDeviceMappings": [{"DeviceName": "/dev/xvda", "Ebs": {"SnapshotId": f"snap-0{n}"}}],
+            "Tags": [{"Key": "Project", "Value": "arena"}, {"Key": "Tier", "Value": "web"}],
+        }
+
+    not_found = ("get_parameter_history", {"Error": {"Code": "ParameterNotFound"}})
+    images = [image(2, "2026-02-01T00:00:00.000Z"), image(1, "2026-01-01T00:00:00.000Z")]
+    return (
+        "library/arena_image_lifecycle.py",
+        {"environment": "staging", "tiers": ["web"], "keep_releases": 1},
+        {
+            "ec2": [
+                ("describe_images", {"Images": images}),
+                ("describe_launch_templates", {"LaunchTemplates": []}),
+                ("describe_instances", {"Reservations": []}),
+            ],
+            "autoscaling": [("describe_auto_scaling_groups", {"AutoScalingGroups": []})],
+            "ssm": [not_found, not_found],
         },
     )
 
@@ -312,6 +366,8 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "library/arena_cloudfront_distribution.py": cloudfront_distribution_case,
     "library/arena_alb_capacity_reservation.py": alb_reservation_case,
     "library/arena_autoscaling_instance_refresh.py": instance_refresh_case,
+    "library/arena_launch_template_release.py": launch_template_release_case,
+    "library/arena_image_lifecycle.py": image_lifecycle_case,
     "library/arena_scheduled_actions.py": scheduled_actions_case,
     "library/arena_warm_pool.py": warm_pool_case,
     "library/arena_files.py": files_case,
