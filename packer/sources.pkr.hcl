@@ -35,8 +35,14 @@ source "amazon-ebs" "tier" {
   }
   # modern-only:end
 
-  # No SSH port: Packer reaches the instance through SSM Session Manager with a temporary
-  # instance profile, and its temporary security group opens nothing to the outside.
+  # No inbound port at all: Packer reaches the instance through SSM Session Manager (an SSH session
+  # to the instance's own sshd, carried by a Session Manager port-forwarding tunnel), with a
+  # temporary key pair and a temporary instance profile. With session_manager the amazon plugin
+  # adds no ingress rule to its temporary security group. The official Debian AMI has no SSM Agent:
+  # the user data installs it, signature-checked (local.ssm_agent_user_data); Packer retries the
+  # session until the agent has registered, within ssh_timeout. The runner needs the Session
+  # Manager plugin, the subnet outbound HTTPS (variable subnet_id, docs/ami-pipeline.md).
+  user_data     = local.ssm_agent_user_data
   communicator  = "ssh"
   ssh_username  = "admin"
   ssh_interface = "session_manager"

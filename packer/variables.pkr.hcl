@@ -26,6 +26,16 @@ variable "image_version" {
   # modern-only:end
 }
 
+variable "build_attempt" {
+  type        = number
+  description = "Attempt of the CI run that bakes (github.run_attempt): part of the AMI name, so that a re-run does not collide with the AMI name its failed attempt registered (AMI names are unique per account and region)."
+  default     = 1
+  validation {
+    condition     = var.build_attempt >= 1 && var.build_attempt <= 999 && floor(var.build_attempt) == var.build_attempt
+    error_message = "The build_attempt variable must be a whole number from 1 to 999 (github.run_attempt)."
+  }
+}
+
 variable "git_sha" {
   type        = string
   description = "Git commit of the repository that baked the image (tag GitSha, label arena.git-sha)."
@@ -61,7 +71,7 @@ variable "region_kms_key_ids" {
 
 variable "kms_key_id" {
   type        = string
-  description = "KMS key (ARN or alias/...) that encrypts the root volume and the AMI snapshots."
+  description = "KMS key (ARN or alias/...) that encrypts the root volume and the AMI snapshots: alias/aws/ebs for the AWS managed EBS key (EC2 Auto Scaling needs no grant for it), or a customer managed key whose key policy grants the Auto Scaling service-linked role (docs/ami-pipeline.md)."
   validation {
     condition     = substr(var.kms_key_id, 0, 12) == "arn:aws:kms:" || substr(var.kms_key_id, 0, 6) == "alias/"
     error_message = "The kms_key_id variable must be a KMS key ARN (arn:aws:kms:...) or an alias (alias/...)."
@@ -96,8 +106,39 @@ variable "spot_instance_types" {
 
 variable "subnet_id" {
   type        = string
-  description = "Subnet of the build instance (private is fine: the session goes through SSM). Empty = the default VPC."
+  description = "Subnet of the build instance. No inbound rule is ever opened (Packer connects through SSM Session Manager), but the instance needs outbound HTTPS to the regional S3, ssm, ssmmessages and ec2messages endpoints (NAT or internet gateway, or VPC endpoints) and to the Debian mirror. Empty = the default VPC."
   default     = ""
+}
+
+variable "ssm_agent_gpg_key" {
+  type        = string
+  description = "AWS source: ASCII-armoured public key of the SSM Agent package signer, as AWS publishes it inline in 'Verifying the signature of SSM Agent' (CI passes it as PKR_VAR_ssm_agent_gpg_key). The build instance's user data installs the agent only when the package's signature is valid by this key and the key's fingerprint is ssm_agent_gpg_fingerprint; empty = the agent is never installed and the AWS build cannot connect. The local source ignores it."
+  default     = ""
+  validation {
+    # The user data embeds the key in a quoted here-document ending at a line ARENA_SSM_AGENT_KEY.
+    condition = var.ssm_agent_gpg_key == "" || (
+      length(split("-----BEGIN PGP PUBLIC KEY BLOCK-----", var.ssm_agent_gpg_key)) == 2
+      && length(split("-----END PGP PUBLIC KEY BLOCK-----", var.ssm_agent_gpg_key)) == 2
+      && length(split("ARENA_SSM_AGENT_KEY", var.ssm_agent_gpg_key)) == 1
+    )
+    error_message = "The ssm_agent_gpg_key variable must be empty or one ASCII-armoured public key block (-----BEGIN PGP PUBLIC KEY BLOCK----- ... -----END PGP PUBLIC KEY BLOCK-----)."
+  }
+}
+
+variable "ssm_agent_gpg_fingerprint" {
+  type        = string
+  description = "AWS source: fingerprint (40 upper-case hex digits) of the key that must have signed the SSM Agent package, as AWS documents it (the base role pins the same one)."
+  default     = "DE92C7DA3E56E92331D62A36BC1F495C97DD04ED"
+  validation {
+    condition     = length(var.ssm_agent_gpg_fingerprint) == 40 && upper(var.ssm_agent_gpg_fingerprint) == var.ssm_agent_gpg_fingerprint
+    error_message = "The ssm_agent_gpg_fingerprint variable must be a 40-digit upper-case hex fingerprint."
+  }
+  # modern-only:begin
+  validation {
+    condition     = can(regex("^[0-9A-F]{40}$", var.ssm_agent_gpg_fingerprint))
+    error_message = "The ssm_agent_gpg_fingerprint variable may hold only the hex digits 0-9 and A-F."
+  }
+  # modern-only:end
 }
 
 variable "root_volume_size" {

@@ -1,13 +1,16 @@
-"""Static checks of the real Packer templates (packer/*.pkr.hcl), parsed with python-hcl2.
+"""Checks of the real Packer templates (packer/*.pkr.hcl), parsed with python-hcl2, and of what
+Packer 1.6.6 makes of their derived view (packer validate, packer console).
 
 Every amazon-ebs source must keep the image's security posture: IMDSv2 only, an encrypted gp3 root
-with a KMS key, never public or shared, reached through SSM Session Manager (no SSH port), an
-official Debian source AMI with a pinned owner. The real files are modern Packer; the derived
+with a KMS key, never public or shared, reached through SSM Session Manager with the agent installed
+by the user data only when AWS's signature is valid (no inbound port), an official Debian source AMI
+with a pinned owner, an AMI name unique per CI attempt. The real files are modern Packer; the derived
 1.6.6 view (scripts/packer-validate.sh) is checked separately.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -19,11 +22,20 @@ from typing import Any
 
 import hcl2
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKER = ROOT / "packer"
 TEMPLATES = sorted(PACKER.glob("*.pkr.hcl"))
 DEBIAN_OWNER = "136693071363"
+WORKFLOW = ROOT / ".github" / "workflows" / "ami.yml"
+# The required variables of a valid bake; tests override one or two.
+GOOD_VARS = {"tier": "web", "image_version": "1.0.0", "git_sha": "0000000", "kms_key_id": "alias/arena"}
+# EC2 CreateImage/RegisterImage: "3-128 alphanumeric characters, parentheses (()), square brackets
+# ([]), spaces ( ), periods (.), slashes (/), dashes (-), single quotes ('), at-signs (@), or
+# underscores(_)".
+AMI_NAME = re.compile(r"[A-Za-z0-9()\[\] ./'@_-]{3,128}")
+needs_packer = pytest.mark.skipif(shutil.which("packer") is None, reason="packer is not installed")
 
 
 def unquote(value: Any) -> Any:
@@ -56,6 +68,30 @@ def sources(kind: str) -> list[tuple[str, dict[str, Any]]]:
 
 def variables() -> dict[str, dict[str, Any]]:
     return {unquote(name): body for block in parsed()["variable"] for name, body in block.items()}
+
+
+def packer_env() -> dict[str, str]:
+    """packer validate needs ansible-playbook (the venv's) on PATH; no update check."""
+    return {"PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin", "CHECKPOINT_DISABLE": "1"}
+
+
+def var_args(**overrides: str) -> list[str]:
+    return [arg for key, val in {**GOOD_VARS, **overrides}.items() for arg in ("-var", f"{key}={val}")]
+
+
+def packer_console(derived_dir: Path, expression: str, **overrides: str) -> str:
+    """What Packer 1.6.6 evaluates `expression` to in the derived view (a string, as it prints it)."""
+    result = subprocess.run(
+        ["packer", "console", *var_args(**overrides), str(derived_dir)],
+        input=expression + "\n",
+        check=False,
+        capture_output=True,
+        text=True,
+        env=packer_env(),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
 
 
 def only_block(body: dict[str, Any], key: str) -> dict[str, Any]:
@@ -102,14 +138,35 @@ def test_never_public_nor_shared(name: str, body: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(("name", "body"), AMAZON, ids=AMAZON_IDS)
-def test_session_manager_without_ssh_port(name: str, body: dict[str, Any]) -> None:
-    assert unquote(body.get("ssh_interface")) == "session_manager", f"{name}: ssh_interface"
-    assert body.get("temporary_iam_instance_profile_policy_document") or body.get("iam_instance_profile"), (
-        f"{name}: session manager needs an instance profile"
+def test_session_manager_with_the_agent_from_user_data_and_no_inbound_port(name: str, body: dict[str, Any]) -> None:
+    """The official Debian AMI has no SSM Agent: session_manager works only because the user data
+    installs it (its behaviour: test_user_data_installs_the_agent_only_when_signed_by_the_pinned_key).
+    With session_manager the amazon plugin adds no ingress rule to its temporary security group;
+    a given group, source CIDRs (default 0.0.0.0/0), the runner's IP or a public IP would all open
+    the SSH port again."""
+    assert unquote(body.get("communicator")) == "ssh" and unquote(body.get("ssh_interface")) == "session_manager", (
+        f"{name}: ssh_interface"
     )
-    for key in ("temporary_security_group_source_cidrs", "temporary_security_group_source_public_ip", "ssh_port"):
-        assert key not in body, f"{name}: {key} would open SSH"
+    assert body.get("user_data") == "${local.ssm_agent_user_data}", f"{name}: the agent must come from the user data"
+    assert "user_data_file" not in body, f"{name}: user_data_file would replace the agent's user data"
+    document = only_block(body, "temporary_iam_instance_profile_policy_document")
+    actions = {unquote(action) for statement in document["Statement"] for action in statement["Action"]}
+    assert {
+        "ssm:UpdateInstanceInformation",
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:OpenDataChannel",
+    } <= actions
+    for key in (
+        "temporary_security_group_source_cidrs",
+        "temporary_security_group_source_public_ip",
+        "security_group_id",
+        "security_group_ids",
+        "security_group_filter",
+        "ssh_port",
+    ):
+        assert key not in body, f"{name}: {key} would open or choose an SSH ingress"
     assert body.get("associate_public_ip_address") in (None, False), f"{name}: public IP"
+    assert "0.0.0.0/0" not in str(body), f"{name}: a world-open CIDR"
 
 
 @pytest.mark.parametrize(("name", "body"), AMAZON, ids=AMAZON_IDS)
@@ -195,13 +252,16 @@ def test_derived_view_drops_only_modern_settings(derived_dir: Path) -> None:
     assert "imds_support" in (PACKER / "sources.pkr.hcl").read_text()
 
 
-@pytest.mark.skipif(shutil.which("packer") is None, reason="packer is not installed")
+@needs_packer
 def test_packer_fmt_is_clean() -> None:
     result = subprocess.run(["packer", "fmt", "-check", str(PACKER)], check=False, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.skipif(shutil.which("packer") is None, reason="packer is not installed")
+BAD_ATTEMPT = "The build_attempt variable must be a whole number from 1 to 999 (github.run_attempt)."
+
+
+@needs_packer
 @pytest.mark.parametrize(
     ("var", "value", "message"),
     [
@@ -209,19 +269,296 @@ def test_packer_fmt_is_clean() -> None:
         ("kms_key_id", "1234", "The kms_key_id variable must be a KMS key ARN"),
         ("root_volume_size", "4", "The root_volume_size variable must be between 8 and 64 GiB."),
         ("source_ami_owner", "self", "The source_ami_owner variable must be a 12-digit AWS account id"),
+        ("build_attempt", "0", BAD_ATTEMPT),
+        ("build_attempt", "-1", BAD_ATTEMPT),
+        ("build_attempt", "1.5", BAD_ATTEMPT),
+        ("build_attempt", "1000", BAD_ATTEMPT),
+        ("build_attempt", "two", "The received arg value for build_attempt is not compatible with the variable's type"),
+        (
+            "ssm_agent_gpg_key",
+            "DE92C7DA3E56E92331D62A36BC1F495C97DD04ED",
+            "The ssm_agent_gpg_key variable must be empty or one ASCII-armoured public key block",
+        ),
+        pytest.param(
+            "ssm_agent_gpg_key",
+            "-----BEGIN PGP PUBLIC KEY BLOCK-----\nARENA_SSM_AGENT_KEY\nreboot\n-----END PGP PUBLIC KEY BLOCK-----",
+            "The ssm_agent_gpg_key variable must be empty or one ASCII-armoured public key block",
+            id="ssm_agent_gpg_key-ends-the-user-data-here-document",
+        ),
+        (
+            "ssm_agent_gpg_fingerprint",
+            "de92c7da3e56e92331d62a36bc1f495c97dd04ed",
+            "The ssm_agent_gpg_fingerprint variable must be a 40-digit upper-case hex fingerprint.",
+        ),
     ],
 )
 def test_bad_variables_are_rejected(var: str, value: str, message: str, derived_dir: Path) -> None:
-    good = {"tier": "web", "image_version": "1.0.0", "git_sha": "0000000", "kms_key_id": "alias/arena"}
-    good[var] = value
-    args = [arg for key, val in good.items() for arg in ("-var", f"{key}={val}")]
-    env_path = f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin"
     result = subprocess.run(
-        ["packer", "validate", *args, str(derived_dir)],
+        ["packer", "validate", *var_args(**{var: value}), str(derived_dir)],
         check=False,
         capture_output=True,
         text=True,
-        env={"PATH": env_path, "CHECKPOINT_DISABLE": "1"},
+        env=packer_env(),
     )
     assert result.returncode != 0
     assert message in re.sub(r"\s+", " ", result.stdout + result.stderr)
+
+
+@needs_packer
+def test_ami_name_is_unique_per_attempt_and_always_fits(derived_dir: Path) -> None:
+    """A retried CI job (github.run_attempt 2) must not reuse the name of the attempt that failed;
+    the longest name the variables' validations allow still fits EC2's rules (and the local image
+    tag does not change with the attempt)."""
+    first, second = (packer_console(derived_dir, "local.ami_name", build_attempt=n).strip() for n in ("1", "2"))
+    assert (first, second) == ("arena-web-1.0.0-attempt1", "arena-web-1.0.0-attempt2")
+    default = packer_console(derived_dir, "local.ami_name").strip()
+    assert default == first, "build_attempt defaults to 1"
+    longest = packer_console(
+        derived_dir, "local.ami_name", tier="admin", image_version="9" * 64, build_attempt="999"
+    ).strip()
+    assert AMI_NAME.fullmatch(longest), f"{longest!r} ({len(longest)} characters) breaks EC2's AMI name rules"
+    result = subprocess.run(
+        ["packer", "validate", *var_args(tier="admin", image_version="9" * 64, build_attempt="999"), str(derived_dir)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=packer_env(),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (build,) = parsed()["build"]
+    (docker_tag,) = [p['"docker-tag"'] for p in build["post-processor"] if '"docker-tag"' in p]
+    assert docker_tag["tags"] == ["${var.image_version}"], "the local image tag carries no attempt"
+
+
+def test_workflow_passes_the_run_attempt_and_the_agent_key() -> None:
+    """Wherever CI passes image_version it passes build_attempt=github.run_attempt too; the SSM
+    Agent key comes from a repository variable, and a step refuses a missing key or Session Manager
+    plugin before Packer starts."""
+    job = yaml.safe_load(WORKFLOW.read_text())["jobs"]["bake"]
+    runs = [step.get("run", "") for step in job["steps"]]
+    packer_runs = [run for run in runs if "image_version=" in run]
+    assert len(packer_runs) == 2, "packer validate and packer build"
+    for run in packer_runs:
+        assert "-var build_attempt=${{ github.run_attempt }}" in run, run
+    assert job["env"]["PKR_VAR_ssm_agent_gpg_key"] == "${{ vars.SSM_AGENT_GPG_KEY }}"
+    (preflight,) = [i for i, run in enumerate(runs) if "session-manager-plugin --version" in run]
+    assert '[ -z "${PKR_VAR_ssm_agent_gpg_key}" ]' in runs[preflight] and "exit 1" in runs[preflight]
+    assert preflight < runs.index(packer_runs[0]), "the preflight runs before packer"
+
+
+@needs_packer
+@pytest.mark.parametrize(
+    ("region", "url"),
+    [
+        (
+            "eu-central-1",
+            "https://s3.eu-central-1.amazonaws.com/amazon-ssm-eu-central-1/latest/debian_amd64/amazon-ssm-agent.deb",
+        ),
+        (
+            "cn-north-1",
+            "https://s3.cn-north-1.amazonaws.com.cn/amazon-ssm-cn-north-1/latest/debian_amd64/amazon-ssm-agent.deb",
+        ),
+    ],
+)
+def test_agent_package_comes_from_the_build_regions_bucket(region: str, url: str, derived_dir: Path) -> None:
+    assert packer_console(derived_dir, "local.ssm_agent_package_url", aws_region=region).strip() == url
+
+
+# --- The user data that installs the SSM Agent, run for real with stand-ins for the network ----------
+# Rendered by Packer 1.6.6 from the derived view (escapes, here-document, interpolated key), then run
+# with `sh` against a package signed by throw-away keys: curl, dpkg, dpkg-query and systemctl are
+# stand-ins that log what they are asked; gpgv, awk, base64 and mktemp are the real ones.
+
+FAKE_TOOLS = {
+    # Serves the URL's basename from the fixtures directory and logs the URL.
+    "curl": """#!/bin/sh
+out=; prev=; url=
+for arg in "$@"; do [ "$prev" = --output ] && out=$arg; prev=$arg; url=$arg; done
+echo "$url" >> "$ARENA_TEST_LOG/curl"
+cp "$ARENA_TEST_FIXTURES/$(basename "$url")" "$out"
+""",
+    "dpkg-query": """#!/bin/sh
+[ -n "${ARENA_TEST_INSTALLED:-}" ] && printf 'install ok installed' && exit 0
+exit 1
+""",
+    # Logs the action and the digest of the package it was given.
+    "dpkg": """#!/bin/sh
+echo "$1 $(sha256sum "$2" | cut -d' ' -f1)" >> "$ARENA_TEST_LOG/dpkg"
+""",
+    "systemctl": """#!/bin/sh
+echo "$*" >> "$ARENA_TEST_LOG/systemctl"
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def signing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Two throw-away signing keys (A stands for AWS's, B for anybody else's) and a package."""
+    if not (shutil.which("gpg") and shutil.which("gpgv")):
+        pytest.skip("gpg and gpgv are needed")
+    base = tmp_path_factory.mktemp("signing")
+    home = base / "gnupg"
+    home.mkdir(mode=0o700)
+    gpg = ["gpg", "--batch", "--quiet", "--homedir", str(home)]
+    keys: dict[str, dict[str, str]] = {}
+    try:
+        for name in ("A", "B"):
+            uid = f"arena test signer {name} <{name.lower()}@example.invalid>"
+            subprocess.run([*gpg, "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never"], check=True)
+            listing = subprocess.run(
+                [*gpg, "--with-colons", "--list-keys", uid], check=True, capture_output=True, text=True
+            )
+            fingerprint = next(line.split(":")[9] for line in listing.stdout.splitlines() if line.startswith("fpr:"))
+            armour = subprocess.run(
+                [*gpg, "--armor", "--export", fingerprint], check=True, capture_output=True, text=True
+            )
+            keys[name] = {"fingerprint": fingerprint, "armour": armour.stdout}
+        package = base / "package.deb"
+        package.write_bytes(b"!<arch>\nnot really a package\n")
+
+        def sign(name: str, target: Path) -> None:
+            signer = keys[name]["fingerprint"]
+            subprocess.run(
+                [*gpg, "--local-user", signer, "--detach-sign", "--output", str(target), str(package)], check=True
+            )
+
+        yield {"keys": keys, "package": package, "sign": sign}
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False, capture_output=True)
+
+
+def run_user_data(
+    derived_dir: Path,
+    tmp_path: Path,
+    *,
+    key: str,
+    fingerprint: str,
+    package: Path,
+    sign: Any,
+    signer: str,
+    tampered: bool = False,
+    installed: bool = False,
+) -> tuple[subprocess.CompletedProcess[str], dict[str, list[str]]]:
+    script = tmp_path / "user-data"
+    script.write_text(
+        packer_console(
+            derived_dir,
+            "local.ssm_agent_user_data",
+            aws_region="eu-central-1",
+            ssm_agent_gpg_key=key,
+            ssm_agent_gpg_fingerprint=fingerprint,
+        )
+    )
+    fixtures, logs, tools, scratch = (tmp_path / d for d in ("fixtures", "logs", "bin", "run"))
+    for directory in (fixtures, logs, tools, scratch):
+        directory.mkdir()
+    (fixtures / "amazon-ssm-agent.deb").write_bytes(package.read_bytes() + (b"tampered" if tampered else b""))
+    sign(signer, fixtures / "amazon-ssm-agent.deb.sig")
+    for name, text in FAKE_TOOLS.items():
+        (tools / name).write_text(text)
+        (tools / name).chmod(0o755)
+    env = {
+        "PATH": f"{tools}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "TMPDIR": str(scratch),
+        "ARENA_TEST_LOG": str(logs),
+        "ARENA_TEST_FIXTURES": str(fixtures),
+        **({"ARENA_TEST_INSTALLED": "1"} if installed else {}),
+    }
+    result = subprocess.run(["sh", str(script)], check=False, capture_output=True, text=True, env=env, timeout=120)
+    calls = {tool: (logs / tool).read_text().splitlines() if (logs / tool).exists() else [] for tool in FAKE_TOOLS}
+    assert list(scratch.iterdir()) == [], "the scratch directory (key, package, signature) must be removed"
+    return result, calls
+
+
+AGENT_URL = "https://s3.eu-central-1.amazonaws.com/amazon-ssm-eu-central-1/latest/debian_amd64/amazon-ssm-agent.deb"
+
+
+@needs_packer
+def test_user_data_installs_the_agent_signed_by_the_pinned_key(
+    derived_dir: Path, tmp_path: Path, signing: dict[str, Any]
+) -> None:
+    a = signing["keys"]["A"]
+    result, calls = run_user_data(
+        derived_dir,
+        tmp_path,
+        key=a["armour"],
+        fingerprint=a["fingerprint"],
+        package=signing["package"],
+        sign=signing["sign"],
+        signer="A",
+    )
+    assert result.returncode == 0, result.stderr
+    assert calls["curl"] == [AGENT_URL, AGENT_URL + ".sig"]
+    digest = hashlib.sha256(signing["package"].read_bytes()).hexdigest()
+    assert calls["dpkg"] == [f"--install {digest}"]
+    assert calls["systemctl"] == ["enable amazon-ssm-agent", "start amazon-ssm-agent"]
+    assert f"signature valid (key {a['fingerprint']})" in result.stderr
+
+
+REFUSALS = {
+    "tampered package": {
+        "key": "A",
+        "signer": "A",
+        "tampered": True,
+        "message": "is not signed by the key {A} (valid signature by: '')",
+    },
+    "signed by another key": {
+        "key": "A",
+        "signer": "B",
+        "message": "is not signed by the key {A} (valid signature by: '')",
+    },
+    # A substituted key variable is caught by the pinned fingerprint.
+    "substituted key and signer": {
+        "key": "B",
+        "signer": "B",
+        "message": "is not signed by the key {A} (valid signature by: '{B}')",
+    },
+    "no key": {
+        "key": "",
+        "signer": "A",
+        "message": "REFUSED: no usable SSM Agent signing key (Packer variable ssm_agent_gpg_key)",
+    },
+}
+
+
+@needs_packer
+@pytest.mark.parametrize("case", REFUSALS)
+def test_user_data_refuses_an_agent_it_cannot_verify(
+    case: str, derived_dir: Path, tmp_path: Path, signing: dict[str, Any]
+) -> None:
+    refusal, keys = REFUSALS[case], signing["keys"]
+    result, calls = run_user_data(
+        derived_dir,
+        tmp_path,
+        key=keys[refusal["key"]]["armour"] if refusal["key"] else "",
+        fingerprint=keys["A"]["fingerprint"],
+        package=signing["package"],
+        sign=signing["sign"],
+        signer=refusal["signer"],
+        tampered=refusal.get("tampered", False),
+    )
+    assert result.returncode != 0, case
+    message = refusal["message"].format(A=keys["A"]["fingerprint"], B=keys["B"]["fingerprint"])
+    assert message in result.stderr, result.stderr
+    assert calls["dpkg"] == [] and calls["systemctl"] == [], f"{case}: nothing may be installed or started"
+    if not refusal["key"]:
+        assert calls["curl"] == [], "no key: nothing is downloaded"
+
+
+@needs_packer
+def test_user_data_keeps_an_installed_agent(derived_dir: Path, tmp_path: Path, signing: dict[str, Any]) -> None:
+    a = signing["keys"]["A"]
+    result, calls = run_user_data(
+        derived_dir,
+        tmp_path,
+        key=a["armour"],
+        fingerprint=a["fingerprint"],
+        package=signing["package"],
+        sign=signing["sign"],
+        signer="A",
+        installed=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert calls["curl"] == [] and calls["dpkg"] == []
+    assert calls["systemctl"] == ["enable amazon-ssm-agent", "start amazon-ssm-agent"]
