@@ -103,16 +103,23 @@ lab_platform_up() {
     --skip-tags platform_services > "$1" 2>&1 || { tail -30 "$1" >&2; die "the lab platform (platform.yml core) failed: $1"; }
 }
 
-# lab_publish LOG TIER...: each tier's local bake registered as an AMI of the emulator and published
-# to /arena/local/images/<tier> (what the launch templates resolve).
+# lab_publish LOG TIER...: each tier's local bake released as an operator releases an AMI: registered
+# as an AMI of the emulator, published (a new default launch template version with its AMI id, and
+# /arena/local/images/<tier>), then rolled out (playbooks/rollout.yml: the group's instance refresh
+# onto that version, which the emulator ends at once). The platform must be up (lab_platform_up).
 lab_publish() {
   local logf="$1" tier
   shift
   for tier in "$@"; do
     ansible-playbook -i "${ARENA_ROOT}/inventories/local" "${ARENA_ROOT}/playbooks/publish_image.yml" \
       -e "publish_image_env=${LAB_ENVIRONMENT}" -e "publish_image_tier=${tier}" \
-      -e "publish_image_manifest=${ARENA_BAKE_DIR:-${ARENA_ROOT}/build/images}/${tier}/manifest.json" >> "$logf" 2>&1 \
+      -e "publish_image_manifest=${ARENA_BAKE_DIR:-${ARENA_ROOT}/build/images}/${tier}/manifest.json" \
+      -e "release_freeze_override=lab: a local bake published to the emulator" >> "$logf" 2>&1 \
       || { tail -30 "$logf" >&2; die "${tier}: publishing the local image failed: $logf"; }
+    ansible-playbook -i "${ARENA_ROOT}/inventories/local" "${ARENA_ROOT}/playbooks/rollout.yml" \
+      -e "{\"platform_autoscaling_refresh_tiers\": [\"${tier}\"]}" \
+      -e "release_freeze_override=lab: a local bake rolled out in the emulator" >> "$logf" 2>&1 \
+      || { tail -30 "$logf" >&2; die "${tier}: rolling the local image out failed: $logf"; }
   done
 }
 

@@ -317,6 +317,8 @@ def _platform_side(environment: str, overrides_json: str) -> Platform:
             **variables,
             "__platform_launch_templates_tier": {"key": tier, "value": tiers[tier]},
             "__platform_launch_templates_sg_ids": sg_ids,
+            # What tasks/present.yml reads from each tier's SSM record (an AMI id) before the templates.
+            "__platform_launch_templates_images": {t: "ami-0123456789abcdef0" for t in tiers},
         }
         policy = render("{{ lookup('ansible.builtin.template', 'instance_policy.json.j2') }}", tier_vars)
         platform.instance_policies[tier] = json.loads(policy)

@@ -174,7 +174,10 @@ def test_every_launch_template_version_in_use_is_hardened(aws: dict[str, Any], c
     ec2 = aws["ec2"]
     for tier, group in zip(TIERS, [groups_by_name(aws)[f"{PREFIX}-{t}"] for t in TIERS], strict=True):
         spec = group["MixedInstancesPolicy"]["LaunchTemplate"]["LaunchTemplateSpecification"]
-        versions = {spec["Version"]} | {i["LaunchTemplate"]["Version"] for i in group["Instances"]}
+        # Pinned to a numbered version (AWS rolls a refresh back only between numbered versions).
+        assert spec["Version"].isdigit(), (tier, spec["Version"])
+        versions = {spec["Version"]} | {str(i["LaunchTemplate"]["Version"]) for i in group["Instances"]}
+        image = aws["ssm"].get_parameter(Name=f"/arena/local/images/{tier}")["Parameter"]["Value"]
         # The emulator's DescribeLaunchTemplates leaves out tags set by CreateTags; DescribeTags has them.
         lt_tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [spec["LaunchTemplateId"]]}])["Tags"]
         assert_tagged({"Tags": lt_tags}, spec["LaunchTemplateName"], tier)
@@ -184,7 +187,7 @@ def test_every_launch_template_version_in_use_is_hardened(aws: dict[str, Any], c
             ][0]["LaunchTemplateData"]
             assert data["MetadataOptions"]["HttpTokens"] == "required", (tier, version)
             assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1, (tier, version)
-            assert data["ImageId"] == f"resolve:ssm:/arena/local/images/{tier}"
+            assert data["ImageId"] == image, (tier, version)  # the AMI id its SSM record names
             root = data["BlockDeviceMappings"][0]
             assert root["Ebs"]["Encrypted"] is True and root["Ebs"]["VolumeType"] == "gp3"
             assert data["NetworkInterfaces"][0]["AssociatePublicIpAddress"] is False
@@ -204,8 +207,8 @@ def test_launched_volumes_from_the_templates_are_encrypted(aws: dict[str, Any], 
     for instance in (i for r in reservations for i in r["Instances"]):
         assert "PublicIpAddress" not in instance, instance["InstanceId"]
         by_device = {m["DeviceName"]: m["Ebs"]["VolumeId"] for m in instance["BlockDeviceMappings"]}
-        # /dev/xvda comes from the launch template; the emulator adds its own unencrypted
-        # /dev/sda1 because it does not resolve resolve:ssm image ids (docs/platform.md).
+        # /dev/xvda comes from the launch template (the emulator may add the image's own root device
+        # beside it: docs/platform.md).
         volume = ec2.describe_volumes(VolumeIds=[by_device["/dev/xvda"]])["Volumes"][0]
         assert volume["Encrypted"] is True and volume["VolumeType"] == "gp3", instance["InstanceId"]
 

@@ -746,14 +746,27 @@ READ_ONLY_ACTIONS = LOCAL_ACTIONS | {
     "arena_instance_type_offerings_info",
     "community.aws.acm_certificate_info",
     "arena_kms_autoscaling_key_info",
+    "amazon.aws.ec2_ami_info",
 }
 ACM_DOC = "https://docs.aws.amazon.com/acm/latest/APIReference/API_ListCertificates.html"
 
 
+# Image parameters that name no AMI of the account (the templates carry each parameter's AMI id).
+GONE_IMAGES = {"platform_launch_templates_image_parameter_prefix": "/arena/local/gone-images"}
+
+
 def seed_images(endpoint: str) -> None:
+    """The tier image parameters, each naming an AMI the emulator has; GONE_IMAGES' name none."""
+    ec2 = client(endpoint, "ec2")
+    image = next(
+        i["ImageId"] for i in ec2.describe_images(Owners=["amazon"])["Images"] if i.get("RootDeviceName") == "/dev/xvda"
+    )
     for tier in ("web", "api", "admin"):
         client(endpoint, "ssm").put_parameter(
-            Name=f"/arena/local/images/{tier}", Value="ami-12345678", Type="String", Overwrite=True
+            Name=f"/arena/local/images/{tier}", Value=image, Type="String", Overwrite=True
+        )
+        client(endpoint, "ssm").put_parameter(
+            Name=f"/arena/local/gone-images/{tier}", Value="ami-0000000000000dead", Type="String", Overwrite=True
         )
 
 
@@ -775,7 +788,12 @@ def pending_certificate(emulator: str) -> str:
 @pytest.fixture(scope="module")
 def preflight_refusals(emulator: str, pending_certificate: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """The preflight cases that need images (and a certificate) in the emulator: one run."""
-    cases = [NOT_OFFERED, NO_CERTIFICATE, {"platform_load_balancers_certificate_arn": pending_certificate}]
+    cases = [
+        NOT_OFFERED,
+        NO_CERTIFICATE,
+        {"platform_load_balancers_certificate_arn": pending_certificate},
+        GONE_IMAGES,
+    ]
     run = run_cases(tmp_path_factory.mktemp("platform-preflight"), emulator, cases)
     return Run(run, what_the_platform_made(emulator))
 
@@ -791,9 +809,20 @@ def test_missing_image_parameter_is_refused_before_any_change(refusals: Run) -> 
     assert refused_in_preflight(refusals, NO_IMAGES) == (
         "platform_launch_templates : Preflight | Require each tier's image parameter in SSM",
         "platform_launch_templates_image_parameter_prefix /arena/local/images: no SSM parameter "
-        "/arena/local/images/web, /arena/local/images/api, /arena/local/images/admin in eu-west-1; the launch "
-        "templates resolve each tier's image id from it. Publish the tier images first (playbooks/publish_image.yml).",
+        "/arena/local/images/web, /arena/local/images/api, /arena/local/images/admin in eu-west-1; it names "
+        "each tier's image. Publish the tier images first (playbooks/publish_image.yml).",
     )
+
+
+def test_image_parameters_naming_no_ami_are_refused_before_any_change(preflight_refusals: Run) -> None:
+    """The templates launch the AMI id each parameter names: one the account does not have (deregistered,
+    never shared) is refused before any change, naming the parameters (DescribeImages, read-only)."""
+    name, msg = refused_in_preflight(preflight_refusals, GONE_IMAGES)
+    assert name == "platform_launch_templates : Preflight | Require each to be an available AMI"
+    assert msg.startswith(
+        "/arena/local/gone-images/web = ami-0000000000000dead, /arena/local/gone-images/api = ami-0000000000000dead, "
+        "/arena/local/gone-images/admin = ami-0000000000000dead: not an available AMI of this account in eu-west-1"
+    ), msg
 
 
 def test_instance_type_not_offered_is_refused_before_any_change(preflight_refusals: Run) -> None:
