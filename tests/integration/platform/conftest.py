@@ -23,7 +23,20 @@ def aws() -> Iterator[dict[str, Any]]:
     reset_emulator()
     # What the platform consumes from elsewhere: tier image parameters and a certificate.
     platform_fixtures.seed()
-    names = ("ec2", "elbv2", "autoscaling", "iam", "s3", "ssm", "acm", "elasticache", "cloudfront", "sesv2", "sns")
+    names = (
+        "ec2",
+        "elbv2",
+        "autoscaling",
+        "iam",
+        "s3",
+        "ssm",
+        "acm",
+        "elasticache",
+        "cloudfront",
+        "sesv2",
+        "sns",
+        "cloudwatch",
+    )
     yield {n: boto3.client(n) for n in names}
     print(f"\nplatform timings (s): {json.dumps(TIMINGS)}")
     TIMINGS.clear()

@@ -229,6 +229,23 @@ def test_instance_roles_read_only_their_own_parameters(aws: dict[str, Any], crea
         assert [p["InstanceProfileName"] for p in profiles] == [role]
 
 
+def test_release_alarms_watch_each_tiers_target_group(aws: dict[str, Any], created: str) -> None:
+    """The alarms a release's instance refresh names (playbooks/rollout.yml): per tier, the 5xx share
+    (metric math over the tier's target group) and its unhealthy hosts."""
+    cloudwatch = aws["cloudwatch"]
+    names = [f"{PREFIX}-{t}-{kind}" for t in TIERS for kind in ("target-5xx", "unhealthy-hosts")]
+    alarms = {a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]}
+    assert sorted(alarms) == sorted(names)
+    for tier in TIERS:
+        share, hosts = alarms[f"{PREFIX}-{tier}-target-5xx"], alarms[f"{PREFIX}-{tier}-unhealthy-hosts"]
+        assert [m.get("ReturnData") for m in share["Metrics"]] == [False, False, True]
+        assert share["Metrics"][2]["Expression"] == "IF(requests >= 20, 100 * errors / requests, 0)"
+        for dims in [share["Metrics"][0]["MetricStat"]["Metric"]["Dimensions"], hosts["Dimensions"]]:
+            values = {d["Name"]: d["Value"] for d in dims}
+            assert values["TargetGroup"].startswith(f"targetgroup/{PREFIX}-{tier}/"), (tier, values)
+            assert values["LoadBalancer"].startswith("app/"), (tier, values)
+
+
 def test_autoscaling_groups(aws: dict[str, Any], created: str) -> None:
     groups = groups_by_name(aws)
     assert len(groups) == 3

@@ -125,6 +125,25 @@ def instance_refresh_case(_tmp: Path) -> Case:
     )
 
 
+def metric_alarms_case(_tmp: Path) -> Case:
+    """An alarm whose threshold differs: check mode would write it."""
+    alarm = {
+        "AlarmName": "arena-staging-web-unhealthy-hosts",
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        "Threshold": 1,
+        "EvaluationPeriods": 3,
+        "Namespace": "AWS/ApplicationELB",
+        "MetricName": "UnHealthyHostCount",
+        "Statistic": "Maximum",
+        "Period": 60,
+    }
+    return (
+        "library/arena_cloudwatch_metric_alarms.py",
+        {"alarms": [alarm]},
+        {"cloudwatch": [("describe_alarms", {"MetricAlarms": [{**alarm, "Threshold": 2.0}]})]},
+    )
+
+
 def launch_template_release_case(_tmp: Path) -> Case:
     """The default version launches another AMI: check mode would release a version with this one."""
     default = {
@@ -367,6 +386,7 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "library/arena_alb_capacity_reservation.py": alb_reservation_case,
     "library/arena_autoscaling_instance_refresh.py": instance_refresh_case,
     "library/arena_launch_template_release.py": launch_template_release_case,
+    "library/arena_cloudwatch_metric_alarms.py": metric_alarms_case,
     "library/arena_image_lifecycle.py": image_lifecycle_case,
     "library/arena_scheduled_actions.py": scheduled_actions_case,
     "library/arena_warm_pool.py": warm_pool_case,
