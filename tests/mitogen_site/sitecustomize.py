@@ -22,6 +22,12 @@ What it does, nothing else:
   that every forked module child inherits them. Only third-party code is loaded there, no Ansible
   module_utils: the fork parent stays free of anything a module's own module_utils could clash
   with, as Mitogen intends.
+- In the controller: Mitogen waits ``CONNECT_TIMEOUT`` seconds for a target interpreter to start,
+  not its default 30 (``mitogen.parent.Options.connect_timeout``; a ``local`` connection passes no
+  timeout of its own, and ANSIBLE_TIMEOUT does not reach it). The warm-up above runs while the
+  target starts: with make test's five stages on two cores one start took longer than 30 s and its
+  play failed UNREACHABLE ("Connection timed out") before its first module. A slow start under load
+  is no fault of the playbook under test.
 
 Measured on the quiet machine (docs/benchmarks.md): a platform create 39-41 -> 29-30 CPU-s, its
 teardown 29-31 -> 19 CPU-s, the same results. tests/unit/test_mitogen_site.py proves a forked
@@ -41,6 +47,9 @@ from typing import Any
 
 # The services the playbooks, roles and custom modules call (amazon.aws, community.aws, library/):
 # a service missing here still works, its model is then parsed in each module child.
+# Seconds the controller waits for a Mitogen target interpreter to start (Mitogen's default: 30).
+CONNECT_TIMEOUT = 180.0
+
 WARM_SERVICES = (
     "acm",
     "autoscaling",
@@ -80,13 +89,21 @@ def _keep_parsed_files(loaders: ModuleType) -> None:
     loader_class.load_file = load_file
 
 
-class _PatchBotocoreLoaders(importlib.abc.MetaPathFinder):
-    """Finds botocore.loaders as Python would and patches it right after it executes."""
+def _wait_longer_for_targets(parent: ModuleType) -> None:
+    """Mitogen's connect timeout of a target interpreter: CONNECT_TIMEOUT (the class default)."""
+    parent.Options.connect_timeout = CONNECT_TIMEOUT
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Finds module `name` as Python would and runs `patch` on it right after it executes."""
+
+    def __init__(self, name: str, patch: Callable[[ModuleType], None]) -> None:
+        self.name, self.patch = name, patch
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        if fullname != "botocore.loaders":
+        if fullname != self.name:
             return None
         sys.meta_path.remove(self)  # once per process
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
@@ -96,7 +113,7 @@ class _PatchBotocoreLoaders(importlib.abc.MetaPathFinder):
 
         def exec_module(module: ModuleType) -> None:
             execute(module)
-            _keep_parsed_files(module)
+            self.patch(module)
 
         spec.loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
@@ -120,6 +137,10 @@ def _warm() -> None:
 
 
 if "botocore.loaders" not in sys.modules:
-    sys.meta_path.insert(0, _PatchBotocoreLoaders())
+    sys.meta_path.insert(0, _PatchOnImport("botocore.loaders", _keep_parsed_files))
+if "mitogen.parent" in sys.modules:
+    _wait_longer_for_targets(sys.modules["mitogen.parent"])
+else:
+    sys.meta_path.insert(0, _PatchOnImport("mitogen.parent", _wait_longer_for_targets))
 if "(mitogen:" in (getattr(sys, "orig_argv", None) or sys.argv or [""])[0]:
     _warm()

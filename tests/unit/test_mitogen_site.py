@@ -103,3 +103,20 @@ print(json.dumps({
     assert result["same"] is True, "two sessions parsed the STS model twice"
     assert [path for path in result["sts_files"] if path.endswith("service-2")], result
     assert result["operations"] > 5, "the shared model builds a working client"
+
+
+def test_the_controller_waits_longer_than_mitogens_30_s_for_a_target_to_start() -> None:
+    """A target interpreter warms boto3 up while it starts (above): under make test's load one start
+    took over Mitogen's 30-s connect timeout and its play failed UNREACHABLE. With this site the
+    controller waits CONNECT_TIMEOUT (a `local` connection passes no timeout of its own); without it,
+    Mitogen's default. (By hand: a target that sleeps 25 s at start-up failed at 31 s, and connects
+    with the site.)"""
+    script = "import mitogen.parent; print(mitogen.parent.Options.connect_timeout)"
+    base = {"PATH": "/usr/bin:/bin"}
+
+    def timeout(env: dict[str, str]) -> float:
+        done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+        return float(done.stdout)
+
+    assert timeout({**base, "PYTHONPATH": str(MITOGEN_SITE)}) == 180.0
+    assert timeout({**base, "PYTHONPATH": ""}) == 30.0
