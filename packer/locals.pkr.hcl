@@ -93,6 +93,8 @@ locals {
   # Arguments of playbooks/bake.yml, the same for every source.
   bake_arguments = concat(
     ["-e", "bake_tier=${var.tier}", "-e", "bake_git_sha=${var.git_sha}", "-e", "bake_apt_proxy=${var.bake_apt_proxy}"],
+    # The security index the bake's upgrade used, fetched next to the manifest for the image gate.
+    ["-e", "bake_patch_index_dir=${abspath(var.manifest_dir)}/${var.tier}/apt"],
     var.bake_extra_vars_file == "" ? [] : ["-e", "@${var.bake_extra_vars_file}"],
   )
   # How ansible reaches the local build container (the docker source): the lab podman connection,

@@ -4,7 +4,8 @@
 # localhost/arena-<tier>:<version>; then a CycloneDX SBOM is written next to the Packer manifest.
 #   scripts/bake.sh                 bake web, api and admin in parallel, print a summary table
 #   scripts/bake.sh web admin       bake only these
-# Outputs per tier in build/images/<tier>/: manifest.json, sbom.cdx.json, bake.log, bake-vars.yml.
+# Outputs per tier in build/images/<tier>/: manifest.json, sbom.cdx.json, bake.log, bake-vars.yml, apt/ (the
+# security index the bake patched from: playbooks/tasks/apt_patch.yml).
 # Environment: ARENA_IMAGE_VERSION (default <UTC date>-<short git sha>), ARENA_BAKE_DIR.
 source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
@@ -74,7 +75,7 @@ write_vars() {
 bake_one() {
   local tier="$1" dir="${out_root}/$1" start rc=0
   mkdir -p "$dir"
-  rm -f "${dir}/manifest.json" "${dir}/sbom.cdx.json"
+  rm -rf "${dir}/manifest.json" "${dir}/sbom.cdx.json" "${dir}/apt"
   write_vars "$tier" "${dir}/bake-vars.yml"
   start=$SECONDS
   podman rm -f -t 0 "ami-bake-${tier}" >/dev/null 2>&1 || true

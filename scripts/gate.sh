@@ -10,13 +10,16 @@
 #   5. first boot read every runtime tier of the image (runtime_config_tiers: e.g. api + mail) from
 #      the AWS emulator's SSM (/arena/local/<name>/, a marker value per run) with the instance role's
 #      credentials and the environment of its instance tags;
-#   6. the Lynis hardening index as on an instance reaches bake_gate_lynis_min (85, admin 88), once
-#      per image;
+#   6. the Lynis hardening index as on an instance reaches bake_gate_lynis_min (packer/tiers/<tier>.yml),
+#      once per image;
 #   7. tests/lab on the same instances: what the whole tier does (tests/lab/test_tier_images.py: the
 #      load balancer's path through the loaded firewall, the first-boot unit's order, no MTA without
 #      mail, the mail relay to the SES endpoint from SSM with TLS first, the API counting in Redis,
 #      admin's TLS versions, login and allow-list behind the load balancer) and the platform contract
-#      (tests/lab/test_launch_contract.py).
+#      (tests/lab/test_launch_contract.py);
+#   8. no pending security update: every installed package of the booted image against the security
+#      suite's index its bake patched from (build/images/<tier>/apt, fetched by
+#      playbooks/tasks/apt_patch.yml before image_cleanup removed the lists; scripts/apt_security.py).
 # The tiers are gated side by side: published in parallel, launched together from their groups (one
 # scripts/lab/launch.py run), then each image's checks and Lynis in parallel with tests/lab.
 # Expectations per tier come from packer/tiers/<tier>.yml (bake_gate_*). Any failure fails the gate.
@@ -106,9 +109,9 @@ print("" if v is None else v)' "$launched" "$1" "$2" 2>/dev/null
 
 gate_one() {
   local tier="$1" name="ami-gate-$1" image fails=() elapsed start=$SECONDS
-  local ports lynis_min rt health="-" state="-" code
+  local ports lynis_min rt health="-" state="-" code security="-" pending_list
   local lynis="-" reports="${out_root}/$1/gate" listening="-"
-  image="$(image_of "$tier")" || { echo "${tier}|-|-|-|-|-|-|-|FAILED: no manifest (run make bake)"; touch "${work}/checked-${tier}"; return 1; }
+  image="$(image_of "$tier")" || { echo "${tier}|-|-|-|-|-|-|-|-|FAILED: no manifest (run make bake)"; touch "${work}/checked-${tier}"; return 1; }
   ports="$(tier_value "$tier" bake_gate_listen_ports | tr -d '[] ')"
   lynis_min="$(tier_value "$tier" bake_gate_lynis_min)"
   rm -rf "$reports"
@@ -116,7 +119,7 @@ gate_one() {
   if [[ "$(launched_field "$tier" container)" != "$name" ]]; then
     touch "${work}/checked-${tier}"
     cat "${out_root}/gate-launch.txt" >&2
-    echo "${tier}|${image}|-|-|-|-|${lynis_min}|$((SECONDS - start))|FAILED: not launched (${out_root#"${ARENA_ROOT}"/}/gate-launch.txt)"
+    echo "${tier}|${image}|-|-|-|-|-|${lynis_min}|$((SECONDS - start))|FAILED: not launched (${out_root#"${ARENA_ROOT}"/}/gate-launch.txt)"
     return 1
   fi
   python3 -c 'import json,sys; json.dump([n for n in json.load(open(sys.argv[1])) if n["tier"]==sys.argv[2]], open(sys.argv[3],"w"), indent=1)' \
@@ -160,6 +163,19 @@ gate_one() {
     podman exec "$name" grep -qsx "GATE_MARKER=${marker}" "/etc/arena/runtime/${rt}.env" \
       || fails+=("runtime config ${rt} not read from the emulator")
   done
+  # 8. No pending security update, against the index the bake used (exit 2: no index, also refused).
+  if podman exec "$name" dpkg-query -W -f '${Package} ${Architecture} ${Version} ${db:Status-Abbrev}\n' \
+      > "${reports}/installed.txt" 2>/dev/null; then
+    if pending_list="$(python3 scripts/apt_security.py "${out_root}/${tier}/apt" < "${reports}/installed.txt" 2>&1)"; then
+      security=0
+    else
+      security="$(grep -c ' -> ' <<< "$pending_list" || true)"
+      printf '%s\n' "$pending_list" > "${reports}/security-pending.txt"
+      fails+=("pending security updates: $(head -5 <<< "$pending_list" | paste -sd, -)")
+    fi
+  else
+    fails+=("dpkg-query failed on the instance")
+  fi
   # The quick checks are done: tests/lab may now act on the instance (it restarts boot units).
   touch "${work}/checked-${tier}"
 
@@ -171,11 +187,10 @@ gate_one() {
   podman cp "${name}:/var/log/lynis-report.dat" "${reports}/lynis-report.dat" 2>/dev/null || true
   podman cp "${name}:/var/log/lynis.log" "${reports}/lynis.log" 2>/dev/null || true
   podman exec "$name" sh -c 'cat /etc/sysctl.d/*.conf' > "${reports}/sysctl.txt" 2>/dev/null || true
-  podman exec "$name" systemctl list-unit-files --state=enabled --no-legend > "${reports}/enabled-units.txt" 2>/dev/null || true
   if read -r idx_container idx_instance keys < <(python3 scripts/image_gate.py lynis \
-      "${reports}/lynis.log" "${reports}/lynis-report.dat" "${reports}/sysctl.txt" "${reports}/enabled-units.txt"); then
+      "${reports}/lynis.log" "${reports}/lynis-report.dat" "${reports}/sysctl.txt"); then
     lynis="${idx_container}/${idx_instance}"
-    echo "re-counted as on an instance (kernel-global keys, auditd): ${keys}" >> "${reports}/lynis.txt"
+    echo "re-counted as on an instance (kernel-global sysctl keys): ${keys}" >> "${reports}/lynis.txt"
     # Where the points went (test id, points lost in the container), for the docs and a failing gate.
     python3 scripts/image_gate.py lost "${reports}/lynis.log" > "${reports}/lynis-lost.txt" || true
     ((idx_instance >= lynis_min)) \
@@ -187,7 +202,7 @@ gate_one() {
   podman exec "$name" journalctl -b --no-pager > "${reports}/journal.txt" 2>&1 || true
   local result=passed
   ((${#fails[@]} == 0)) || result="FAILED: $(IFS=';'; echo "${fails[*]}")"
-  echo "${tier}|${image}|${health}|${state:-?}|${listening}|${lynis}|${lynis_min}|$((SECONDS - start))|${result}"
+  echo "${tier}|${image}|${health}|${state:-?}|${listening}|${security}|${lynis}|${lynis_min}|$((SECONDS - start))|${result}"
   ((${#fails[@]} == 0))
 }
 
@@ -222,11 +237,12 @@ for tier in "${tiers[@]}"; do
 done
 [[ "${ARENA_GATE_KEEP:-0}" == 1 ]] || python3 scripts/lab/launch.py down --name-prefix ami-gate || true
 
-printf '\n%-6s %-40s %-13s %-8s %-9s %-11s %-6s %s\n' TIER IMAGE HEALTH SYSTEMD LISTENING 'LYNIS C/I' GATE_S RESULT
+printf '\n%-6s %-40s %-13s %-8s %-9s %-8s %-11s %-6s %s\n' TIER IMAGE HEALTH SYSTEMD LISTENING SEC_PEND 'LYNIS C/I' GATE_S RESULT
 for row in "${rows[@]}"; do
-  IFS='|' read -r t i h s p l m g r <<< "$row"
-  printf '%-6s %-40s %-13s %-8s %-9s %-11s %-6s %s\n' "$t" "$i" "$h" "$s" "$p" "${l} >=${m}" "$g" "$r"
+  IFS='|' read -r t i h s p x l m g r <<< "$row"
+  printf '%-6s %-40s %-13s %-8s %-9s %-8s %-11s %-6s %s\n' "$t" "$i" "$h" "$s" "$p" "$x" "${l} >=${m}" "$g" "$r"
 done
+echo "SEC_PEND: security updates pending on the booted image, against the index its bake patched from (refused unless 0)."
 echo "LYNIS C/I: hardening index in the gate container / as on an instance (the minimum applies to the latter)."
 echo "tests/lab (the tiers' behaviour on these instances; the platform contract when api is gated): ${lab} ($(tail -1 "${out_root}/gate-lab.txt"))"
 exit "$rc"
