@@ -93,6 +93,11 @@ source "docker" "local" {
   commit = true
   # systemd as PID 1 while baking, so the roles manage services as on an instance.
   run_command = ["-d", "--systemd=always", "--name", "${var.local_container_name}-${var.tier}", "{{ .Image }}", "/sbin/init"]
+  # The builder bind-mounts its upload directory here. Its default, /packer-files, would leave an
+  # empty mount point directory in the committed image; /run is a tmpfs in a --systemd=always
+  # container, so a mount point below it never reaches the image (image_cleanup fails the bake on
+  # a /packer-files). The ansible provisioner reaches the container through podman, not uploads.
+  container_dir = "/run/packer-files"
   # One LABEL per change string (podman's commit takes them one by one).
   changes = concat(
     [for key, value in local.image_tags : "LABEL arena.${lower(key)}=${value}"],

@@ -53,6 +53,18 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SOURCES
 # Each container gets its own machine-id at boot; no caches or logs in the image.
 : > "${rootfs}/etc/machine-id"
+# debootstrap copies this host's /etc/hostname and /etc/resolv.conf into the tree (its chroot needs
+# the resolver). Neither belongs in an image, and a bake cannot fix them later: inside a podman
+# container both are bind mounts, so the committed layer keeps whatever the base image has. As in
+# Debian's own cloud images (debian-cloud-images, config_space/bookworm/scripts/LAST/10-cleanup),
+# /etc/hostname is empty: no static name, so DHCP's or cloud-init's applies at boot, else
+# "localhost" (hostname(5)). resolv.conf is empty too, not absent: podman mounts its own over it in
+# every container, and over a missing file it would leave an empty mount point (mode 0755) in every
+# committed image instead. Both 0644, as Debian ships them.
+for f in hostname resolv.conf; do
+  rm -f "${rootfs}/etc/${f}"
+  install -m 0644 /dev/null "${rootfs}/etc/${f}"
+done
 rm -f "${rootfs}/var/lib/dbus/machine-id"
 rm -rf "${rootfs}"/var/lib/apt/lists/* "${rootfs}"/var/cache/apt/*.bin "${rootfs}"/var/cache/apt/archives/*.deb \
        "${rootfs}"/var/log/*.log "${rootfs}"/tmp/* "${rootfs}"/var/tmp/*

@@ -44,12 +44,18 @@ CASES = [
     ),
 ]
 SPEC_CASE: dict[str, object] = {"image_cleanup_verify_enabled": "sometimes"}
+# The component toggles added for the build machine's hostname, resolver and SSM Agent state.
+TOGGLE_CASES: list[dict[str, object]] = [
+    {"image_cleanup_hostname_enabled": "sometimes"},
+    {"image_cleanup_resolv_conf_enabled": "sometimes"},
+    {"image_cleanup_ssm_agent_enabled": "sometimes"},
+]
 
 
 @pytest.fixture(scope="module")
 def cases_run(tmp_path_factory: pytest.TempPathFactory) -> CasesRun:
     """One --check run of the role for every case of this file (one inventory host each)."""
-    cases = [extra_vars for extra_vars, _ in CASES] + [SPEC_CASE]
+    cases = [extra_vars for extra_vars, _ in CASES] + [SPEC_CASE, *TOGGLE_CASES]
     return role_input_run(tmp_path_factory.mktemp("image_cleanup"), "image_cleanup", cases)
 
 
@@ -74,5 +80,15 @@ def test_argument_spec_rejects_wrong_types(cases_run: CasesRun) -> None:
     _, out = failure(cases_run, SPEC_CASE)
     assert (
         "argument 'image_cleanup_verify_enabled' is of type str and we were unable to convert to bool: "
+        "The value 'sometimes' is not a valid boolean." in out
+    ), out
+
+
+@pytest.mark.parametrize("extra_vars", TOGGLE_CASES)
+def test_argument_spec_rejects_a_toggle_that_is_not_a_bool(cases_run: CasesRun, extra_vars: dict[str, object]) -> None:
+    _, out = failure(cases_run, extra_vars)
+    (name,) = extra_vars
+    assert (
+        f"argument '{name}' is of type str and we were unable to convert to bool: "
         "The value 'sometimes' is not a valid boolean." in out
     ), out
