@@ -21,7 +21,8 @@ Each instance is three containers, all named after it: `<name>-net` (the instanc
 namespace, slirp4netns with the host's loopback at 10.0.2.2, the image's network sysctls, the
 published port), `<name>-imds` (the metadata stand-in in a namespace of its own, reached at
 169.254.169.254 over a veth pair: nothing is added to the instance) and `<name>` (the image,
-systemd as PID 1, CAP_NET_ADMIN so its nftables ruleset loads as on an instance).
+systemd as PID 1, CAP_NET_ADMIN so its nftables ruleset loads as on an instance, /tmp mounted
+with the options of the image's tmp.mount, which systemd skips in a container).
 The one lab-only input the image gets is the emulator's endpoint
 (`/etc/arena/runtime/source.conf`: ENDPOINT_URL only): on AWS that is the regional endpoint.
 Everything else (region, environment, credentials) the image finds itself, as on EC2.
@@ -29,6 +30,7 @@ Everything else (region, environment, credentials) the image finds itself, as on
     launch.py up --tiers web,api,admin [--count N] [--name-prefix P] [--json FILE]
     launch.py scale --tiers web --count N      set the groups' desired capacity (and have N instances recorded)
     launch.py down --name-prefix P             remove what `up` started
+    launch.py tmp-mount IMAGE                  the --tmpfs option IMAGE's instances get (its tmp.mount)
 Needs AWS_URL (the emulator on loopback) and AWS_REGION: run through scripts/with-emulator.sh or
 after `source .lab/emulator.env`.
 """
@@ -393,6 +395,22 @@ def network_sysctls(sysctl_text: str) -> list[str]:
     return out
 
 
+# The options of a tmpfs an image's tmp.mount asks for that podman's --tmpfs takes (size and inode
+# counts are the instance's memory's; a container's are its runtime's).
+TMPFS_OPTIONS = ("nosuid", "nodev", "noexec", "ro", "rw")
+
+
+def tmp_mount(unit_text: str, enabled: bool) -> list[str]:
+    """`--tmpfs=/tmp:...` for an image whose enabled tmp.mount mounts /tmp (roles/hardening mounts):
+    systemd mounts it at boot on an instance, and skips it in a container, whose runtime mounts /tmp
+    (podman: nosuid,nodev, exec allowed). [] when the image has none or it is not enabled."""
+    options = next((line.split("=", 1)[1] for line in unit_text.splitlines() if line.startswith("Options=")), None)
+    if not enabled or options is None:
+        return []
+    kept = [opt for opt in options.split(",") if opt in TMPFS_OPTIONS or opt.startswith("mode=")]
+    return [f"--tmpfs=/tmp:{','.join(kept)}"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Booting: podman and the veth pair (root).
 # ---------------------------------------------------------------------------------------------
@@ -426,6 +444,17 @@ def image_network_sysctls(image: str) -> list[str]:
             "cat /etc/sysctl.d/*.conf 2>/dev/null || true",
         )
     )
+
+
+@functools.cache
+def image_tmp_mount(image: str) -> list[str]:
+    """The `--tmpfs` option of an image's tmp.mount (read once per image and run)."""
+    script = (
+        "cat /etc/systemd/system/tmp.mount 2>/dev/null; "
+        "test -e /etc/systemd/system/local-fs.target.wants/tmp.mount && echo ARENA_ENABLED=1; true"
+    )
+    text = _run("podman", "run", "--rm", "--entrypoint", "/bin/sh", image, "-c", script)
+    return tmp_mount(text, "ARENA_ENABLED=1" in text.splitlines())
 
 
 def _pid(container: str) -> str:
@@ -573,6 +602,7 @@ def boot(instance: Instance, name: str, workdir: Path) -> Booted:
         "--network",
         f"container:{name}-net",
         "--cap-add=NET_ADMIN",
+        *image_tmp_mount(instance.image),
         "-v",
         f"{work / 'source.conf'}:/etc/arena/runtime/source.conf:ro,Z",
         "--label",
@@ -658,6 +688,8 @@ def down(prefix: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    # `tmp-mount IMAGE`: the --tmpfs option an instance of IMAGE gets (scripts/hardening/score.sh).
+    sub.add_parser("tmp-mount").add_argument("image")
     for command in ("up", "scale", "down"):
         p = sub.add_parser(command)
         p.add_argument("--name-prefix", default="arena-lab")
@@ -671,9 +703,14 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--json", help="write what was booted here")
             p.add_argument("--workdir", default=str(Path(os.environ.get("ARENA_LAB_DIR", ROOT / ".lab")) / "launch"))
     args = parser.parse_args(argv)
+    # The commands that need no platform.
+    plain = {
+        "down": lambda: down(args.name_prefix),
+        "tmp-mount": lambda: print(" ".join(image_tmp_mount(args.image))),
+    }
     try:
-        if args.command == "down":
-            down(args.name_prefix)
+        if args.command in plain:
+            plain[args.command]()
             return 0
         platform = Platform(args.project, args.environment)
         tiers = [t for t in args.tiers.split(",") if t]

@@ -27,10 +27,12 @@ import subprocess
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from arena_contracts import image_side, image_variables, render
+from arena_nodelib import cis_logfile_problems
 from lab_instances import call, on_node, tier_file
 
 TIERS = ["web", "api", "admin"]
@@ -107,6 +109,30 @@ def test_the_tier_hardening_profile_holds_on_the_instance(instances, tier: str) 
     assert faillock.split() == ["deny", "=", str(deny)]
     status = on_node(container, "dpkg-query -W -f='${Status}' openssh-server 2>/dev/null; true").stdout
     assert ("install ok installed" in status) == sshd, status
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_tmp_is_mounted_noexec_on_the_instance(instances, tier: str) -> None:
+    """CIS 1.1.2.1.2-1.1.2.1.4 as the instance runs: /tmp mounted as the image's tmp.mount says
+    (nodev, nosuid, noexec; the lab mounts it so, systemd skips the unit in a container), and a
+    program written there cannot run."""
+    container = node(instances, tier)["container"]
+    options = on_node(container, "findmnt -n -o OPTIONS /tmp").stdout.strip().split(",")
+    assert {"nodev", "nosuid", "noexec"} <= set(options), options
+    script = (
+        'f=$(mktemp /tmp/gate.XXXXXX) && printf \'#!/bin/sh\\n\' > "$f" && chmod 0755 "$f" && "$f"; '
+        'rc=$?; rm -f "$f"; exit $rc'
+    )
+    assert on_node(container, script, check=False).returncode == 126
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_log_files_within_cis_masks_on_the_instance(instances, tier: str) -> None:
+    """CIS 6.1.4.1 on the whole tier as it boots (the tier roles' own logs included, e.g. nginx's),
+    after the boot-time tmpfiles rules of roles/hardening (logfiles). The gate's Lynis, which runs
+    beside these tests and is no part of the image, is left out."""
+    container = node(instances, tier)["container"]
+    assert cis_logfile_problems(lambda script: on_node(container, script).stdout, ignore=r"^/var/log/lynis") == []
 
 
 @pytest.mark.parametrize("tier", NO_MAIL_TIERS)
@@ -272,3 +298,33 @@ def test_admin_speaks_tls_1_2_and_1_3_only(admin, version: str, accepted: bool) 
     else:
         assert handshake.returncode != 0
         assert "alert protocol version" in handshake.stdout + handshake.stderr
+
+
+def committed_file(image: str, path: str) -> bytes | None:
+    """A file of the image's committed layer (None when absent), read from a created, never started
+    container: a running instance's /etc/hostname and /etc/resolv.conf are podman's bind mounts."""
+    created = subprocess.run(["podman", "create", image], capture_output=True, text=True, check=True, timeout=120)
+    container = created.stdout.strip()
+    try:
+        root = subprocess.run(["podman", "mount", container], capture_output=True, text=True, check=True, timeout=60)
+        try:
+            target = Path(root.stdout.strip()) / path.lstrip("/")
+            if not (target.exists() or target.is_symlink()):
+                return None
+            return b"<directory>" if target.is_dir() else target.read_bytes()
+        finally:
+            subprocess.run(["podman", "umount", container], capture_output=True, check=False, timeout=60)
+    finally:
+        subprocess.run(["podman", "rm", "-f", container], capture_output=True, check=False, timeout=60)
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_the_image_carries_no_build_machine_leftovers(instances, tier: str) -> None:
+    """The committed image (what every instance starts from), not the instance: no static hostname,
+    no build resolver, no Packer mount point, no second copy of the AIDE baseline."""
+    image = node(instances, tier)["image"]
+    assert committed_file(image, "/etc/hostname") == b""
+    assert b"nameserver" not in (committed_file(image, "/etc/resolv.conf") or b"")
+    assert committed_file(image, "/packer-files") is None
+    assert committed_file(image, "/var/lib/aide/aide.db.new") is None
+    assert committed_file(image, "/var/lib/aide/aide.db") is not None

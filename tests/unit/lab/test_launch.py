@@ -140,6 +140,15 @@ def test_network_sysctls_of_an_image() -> None:
     ]
 
 
+def test_tmp_mounted_as_the_images_tmp_mount_says() -> None:
+    """systemd skips an image's tmp.mount in a container (roles/hardening mounts), so the lab mounts
+    /tmp with its options; only the ones podman's --tmpfs takes, and only when the unit is enabled."""
+    unit = "[Mount]\nWhat=tmpfs\nOptions=mode=1777,strictatime,nosuid,nodev,noexec,size=25%%,nr_inodes=1m\n"
+    assert launch.tmp_mount(unit, enabled=True) == ["--tmpfs=/tmp:mode=1777,nosuid,nodev,noexec"]
+    assert launch.tmp_mount(unit, enabled=False) == []
+    assert launch.tmp_mount("", enabled=True) == []
+
+
 def booted_at(started: float) -> object:
     return launch.Booted(
         tier="web",

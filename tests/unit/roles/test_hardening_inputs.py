@@ -26,25 +26,83 @@ CASES = [
         {"hardening_ssh_enabled": True},
         "Validate | Profile and component toggles",
         "unknown component toggle(s) hardening_ssh_enabled; known components: packages, sysctl, modules, "
-        "logindefs, pam, shell, coredump, permissions, suid, auditd, acct, aide, journald, cron, banners, sudo, "
+        "logindefs, pam, shell, coredump, permissions, suid, auditd, acct, aide, journald, logfiles, mounts, cron, "
+        "banners, "
+        "sudo, "
         "firewall, sshd",
         id="unknown-component-toggle",
     ),
     pytest.param(
         {"hardening_login_pass_min_days": -1},
-        "Validate | Password ageing, timeouts and ports",
+        "Validate | Password ageing, timeouts, sizes and ports",
         "hardening_login_pass_min_days must be >= 0, got -1",
         id="negative-password-age",
     ),
     pytest.param(
         {"hardening_login_pass_min_days": 30, "hardening_login_pass_max_days": 7},
-        "Validate | Password ageing, timeouts and ports",
+        "Validate | Password ageing, timeouts, sizes and ports",
         "hardening_login_pass_min_days (30) must not exceed hardening_login_pass_max_days (7)",
         id="min-age-above-max-age",
     ),
     pytest.param(
+        {"hardening_mounts_tmp_size": "150%"},
+        "Validate | Password ageing, timeouts, sizes and ports",
+        "hardening_mounts_tmp_size must be a share of memory such as 25% (1-100) or a size such as 512M, got 150%",
+        id="tmp-size-above-memory",
+    ),
+    pytest.param(
+        {"hardening_mounts_tmp_size": "1 GB"},
+        "Validate | Password ageing, timeouts, sizes and ports",
+        "hardening_mounts_tmp_size must be a share of memory such as 25% (1-100) or a size such as 512M, got 1 GB",
+        id="tmp-size-not-a-size",
+    ),
+    pytest.param(
+        {"hardening_login_inactive_days": 60},
+        "Validate | Password ageing, timeouts, sizes and ports",
+        "hardening_login_inactive_days must be 0-45 (CIS 5.4.1.5), got 60",
+        id="inactive-days-above-cis-limit",
+    ),
+    pytest.param(
+        {"hardening_login_inactive_days": -1},
+        "Validate | Password ageing, timeouts, sizes and ports",
+        "hardening_login_inactive_days must be 0-45 (CIS 5.4.1.5), got -1",
+        id="inactive-days-negative",
+    ),
+    pytest.param(
+        {"hardening_login_yescrypt_cost_factor": 12},
+        "Validate | Password ageing, timeouts, sizes and ports",
+        "hardening_login_yescrypt_cost_factor must be 1-11, got 12",
+        id="yescrypt-cost-out-of-range",
+    ),
+    pytest.param(
+        {"hardening_login_encrypt_method": "MD5"},
+        SPEC_TASK,
+        "value of hardening_login_encrypt_method must be one of: YESCRYPT, SHA512, got: MD5",
+        id="encrypt-method-not-a-choice",
+    ),
+    pytest.param(
+        {"hardening_pam_su_group": "Su Group"},
+        "Validate | su group and log file modes",
+        "hardening_pam_su_group must be a group name (lower case letters, digits, _ and -), got Su Group",
+        id="su-group-not-a-group-name",
+    ),
+    pytest.param(
+        {"hardening_logfiles": [{"path": "/var/log/dpkg.log", "mode": 416, "owner": "root", "group": "adm"}]},
+        "Validate | su group and log file modes",
+        'hardening_logfiles: every entry needs a path under /var/log/, a quoted octal mode such as "0640", owner and '
+        "group; bad: /var/log/dpkg.log",
+        id="logfile-mode-unquoted",
+    ),
+    pytest.param(
+        {"hardening_logfiles": [{"path": "/etc/passwd", "mode": "0640", "owner": "root", "group": "adm"}]},
+        "Validate | su group and log file modes",
+        'hardening_logfiles: every entry needs a path under /var/log/, a quoted octal mode such as "0640", owner and '
+        "group; bad: /etc/passwd",
+        id="logfile-outside-var-log",
+    ),
+    pytest.param(
         {"hardening_umask": "0x27"},
-        "Validate | Password ageing, timeouts and ports",
+        "Validate | Password ageing, timeouts, sizes and ports",
         "hardening_umask must be an octal umask such as 027, got 0x27",
         id="umask-not-octal",
     ),
@@ -54,7 +112,7 @@ CASES = [
                 {"name": "http", "proto": "tcp", "ports": [80, 70000], "sources": ["10.0.0.0/8"]}
             ]
         },
-        "Validate | Password ageing, timeouts and ports",
+        "Validate | Password ageing, timeouts, sizes and ports",
         "hardening_firewall_rules / hardening_sshd_port: ports must be 1-65535, got 70000",
         id="port-out-of-range",
     ),

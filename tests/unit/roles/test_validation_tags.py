@@ -42,7 +42,7 @@ CASES: dict[str, tuple[dict[str, Any], str, str]] = {
     "hardening": (
         {"hardening_profile": "web", "hardening_umask": "0x27"},
         "hardening_sshd",
-        "hardening : Validate | Password ageing, timeouts and ports",
+        "hardening : Validate | Password ageing, timeouts, sizes and ports",
     ),
     "image_cleanup": ({"image_cleanup_extra_paths": ["/etc"]}, "image_cleanup_apt", "image_cleanup : Validate | "),
     "base": ({"base_chronyd_enabled": False}, "base_chrony", "base : Validate | No unknown component toggle"),

@@ -79,7 +79,17 @@ def test_journal_is_persistent_with_limits(host):
     assert journal.is_directory and journal.group == "systemd-journal"
     assert "File path: /var/log/journal/" in host.check_output("journalctl --header")
     config = host.check_output("systemd-analyze cat-config systemd/journald.conf")
-    for line in ["Storage=persistent", "SystemMaxUse=500M", "SystemMaxFileSize=50M", "RuntimeMaxUse=64M"]:
+    # Every key of CIS Debian 12 6.1.1.3 (rotation), 6.1.2.3 (Compress) and 6.1.2.4 (Storage): base owns them.
+    for line in [
+        "Storage=persistent",
+        "Compress=yes",
+        "SystemMaxUse=500M",
+        "SystemKeepFree=1G",
+        "SystemMaxFileSize=50M",
+        "RuntimeMaxUse=64M",
+        "RuntimeKeepFree=64M",
+        "MaxFileSec=1week",
+    ]:
         assert line in config.splitlines()
     # journald reports the effective cap each time it (re)starts; the last report is after the drop-in.
     reports = [
