@@ -6,8 +6,7 @@
                                             expectations from the tier facts of tiers.yml, as JSON
     image_gate.py boot-budget               seconds an image may take from boot to healthy (tiers.yml)
     image_gate.py ports ALLOWED < ss-output list listening ports, exit 1 on unexpected ones
-    image_gate.py lynis LOG REPORT SYSCTL [UNITS]   Lynis index in the container and as on an instance
-                                            (UNITS: the image's enabled unit files)
+    image_gate.py lynis LOG REPORT SYSCTL   Lynis index in the container and as on an instance
     image_gate.py lost LOG                  Lynis tests that gave fewer than their maximum points
 
 seed: every runtime tier of packer/tiers/<TIER>.yml (runtime_config_tiers) gets GATE_MARKER=MARKER
@@ -176,13 +175,13 @@ def unexpected(listening: Iterable[str], allowed_tcp: Iterable[int]) -> list[str
     return [entry for entry in listening if entry not in allowed]
 
 
-def lynis_indexes(log: str, report: str, sysctl_text: str, units: str = "") -> tuple[int, int, list[str]]:
-    """(index in the container, index as on an instance, re-counted items: sysctl keys, auditd)."""
+def lynis_indexes(log: str, report: str, sysctl_text: str) -> tuple[int, int, list[str]]:
+    """(index in the container, index as on an instance, the re-counted kernel-global sysctl keys)."""
     match = re.search(r"^hardening_index=(\d+)$", report, re.MULTILINE)
     if not match:
         raise GateError("no hardening_index in the Lynis report")
     try:
-        on_instance, _, _, keys = instance_index(log, sysctl_text, units)
+        on_instance, _, _, keys = instance_index(log, sysctl_text)
     except ValueError as err:
         raise GateError(f"Lynis log: {err}") from None
     return int(match[1]), on_instance, keys
@@ -250,7 +249,7 @@ def main(argv: list[str]) -> int:  # noqa: PLR0911 -- one return per command and
             bad = unexpected(listening, allowed)
             print(",".join(listening) or "none", ",".join(bad) or "-")
             return 1 if bad else 0
-        if len(argv) in (5, 6) and argv[1] == "lynis":
+        if len(argv) == 5 and argv[1] == "lynis":
             texts = [Path(path).read_text(errors="replace") for path in argv[2:]]
             container, on_instance, keys = lynis_indexes(*texts)
             print(container, on_instance, ",".join(keys) or "-")

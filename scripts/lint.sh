@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Static checks: yamllint, ansible-lint (profile production), ruff, role docs and defaults against
-# their argument specs (scripts/role-docs.sh --check), and Packer when packer/ has
+# their argument specs (scripts/role-docs.sh --check), the hardening exceptions table of
+# docs/hardening.md against roles/hardening/vars/exceptions.yml, and Packer when packer/ has
 # templates (fmt -check, and validate on the 1.6.6-compatible view when its script exists).
 source "$(dirname "$0")/lib.sh"
 cd "$ARENA_ROOT"
@@ -14,6 +15,7 @@ ANSIBLE_INVENTORY="${ARENA_ROOT}/inventories/local/containers.yml" run ansible-l
 run ruff check .
 run ruff format --check .
 run scripts/role-docs.sh --check
+run "$ARENA_VENV/bin/python" scripts/hardening/exceptions.py --check-docs
 if compgen -G "packer/*.pkr.hcl" >/dev/null; then
   run packer fmt -check -diff packer/
   if [[ -x scripts/packer-validate.sh ]]; then run scripts/packer-validate.sh; fi

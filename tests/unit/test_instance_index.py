@@ -58,16 +58,9 @@ AUDITD_LOG = "\n".join(
         "Hardening: assigned maximum (1). Currently having 160 points (out of 200)",
     ]
 )
-ENABLED = "auditd.service                 enabled enabled\nnginx.service enabled enabled\n"
 
 
-def test_auditd_recounted_only_when_the_image_enables_it(mod: ModuleType) -> None:
-    assert mod.instance_index(AUDITD_LOG, "", ENABLED) == (80, 161, 200, ["auditd"])
-    # Not enabled in the image (or no unit list): the container's point stands.
-    assert mod.instance_index(AUDITD_LOG, "", "nginx.service enabled enabled\n")[3] == []
-    assert mod.instance_index(AUDITD_LOG, "")[1] == 160
-
-
-def test_auditd_not_recounted_when_lynis_found_it_running(mod: ModuleType) -> None:
-    running = AUDITD_LOG.replace("Result: auditd not active", "Result: auditd running").replace("(0 of 1)", "(1 of 1)")
-    assert mod.instance_index(running, "", ENABLED)[1:] == (160, 200, [])
+def test_auditd_is_not_recounted(mod: ModuleType) -> None:
+    """Issue 17: nothing but the kernel-global sysctl keys is re-counted, not even auditd, which an
+    instance runs and a container cannot."""
+    assert mod.instance_index(AUDITD_LOG, "") == (80, 160, 200, [])
