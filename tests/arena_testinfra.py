@@ -89,7 +89,7 @@ def eventually(read: Callable[[], str], *expected: str, timeout: float = 15.0) -
         time.sleep(0.5)  # the writer catches up on its own; polled, bounded by the deadline
 
 
-def unit_journal(host: Any, unit: str, *expected: str, args: str | None = None, timeout: float = 15.0) -> str:
+def unit_journal(host: Any, unit: str, *expected: str, args: str | None = None, timeout: float = 60.0) -> str:
     """The unit's journal once it holds every EXPECTED text, or as it is after TIMEOUT seconds.
 
     By default only what the unit's latest run wrote (its InvocationID), so an earlier run's lines
@@ -97,7 +97,9 @@ def unit_journal(host: Any, unit: str, *expected: str, args: str | None = None, 
     (`journalctl -u UNIT ARGS`) reads something else. A unit's output reaches journald through a
     stream that journald reads on its own time: read right after `systemctl restart` returns, the
     journal can still lack the last lines. Each poll asks journald to write what it has first
-    (`journalctl --sync`)."""
+    (`journalctl --sync`). 60 s, not 15: in a loaded `make test` (two cores, five stages side by side)
+    a failed unit's lines were once not readable after 15 s; a unit that writes them is found at the
+    first poll all the same."""
     if args is None:
         invocation = f"$(systemctl show --property InvocationID --value {unit})"
         command = f"journalctl --sync; journalctl _SYSTEMD_INVOCATION_ID={invocation} --no-pager -o cat"
