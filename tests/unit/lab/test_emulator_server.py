@@ -19,6 +19,8 @@ from botocore.exceptions import ClientError
 
 ROOT = Path(__file__).resolve().parents[3]
 REGION = "eu-west-1"
+# How long the server may take to answer its first request (imports included).
+STARTUP_SECONDS = 120
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +35,18 @@ def endpoint() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        # A deadline, not a count of tries: under make test's load the server's imports alone took
+        # over 10 s, and a fixed count of quick refusals handed the tests a server not yet listening.
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
             try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=5)
                 break
             except OSError:
                 assert server.poll() is None, "emulator_server.py exited at start"
-                time.sleep(0.05)
+                if time.monotonic() > deadline:
+                    pytest.fail(f"emulator_server.py did not answer on {url} within {STARTUP_SECONDS} s")
+                time.sleep(0.1)
         yield url
     finally:
         server.terminate()
