@@ -42,7 +42,7 @@ emulator-down: ## Stop the AWS emulator
 emulator-status: ## Is the AWS emulator running, and where
 	@scripts/emulator.sh status
 
-test: setup ## All checks side by side: images (bake + gate), molecule, integration, unit, lint
+test: host venv ## All checks side by side: images (bake + gate), molecule, integration, unit, lint (the lab's images built meanwhile)
 	@scripts/test.sh
 
 lint: venv ## ansible-lint (production), yamllint, ruff, packer fmt/validate

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the lab's base image localhost/arena-base:<release> (Debian minbase + python3 + systemd +
-# dbus) with debootstrap and `podman import`. No registry is needed. The image is labelled with a
+# dbus) with debootstrap and `podman import`, then patched from the release's -security and -updates
+# suites (below). No registry is needed. The image is labelled with a
 # hash of its recipe (this script, the release, the package list); it is rebuilt only when that
 # hash changes, or with FORCE=1.
 #   usage: scripts/base-image.sh [RELEASE]      (default: $DEBIAN_RELEASE or bookworm)
@@ -73,11 +74,37 @@ for unit in systemd-remount-fs.service getty@tty1.service console-getty.service;
   ln -sf /dev/null "${rootfs}/etc/systemd/system/${unit}"
 done
 
-tar -C "$rootfs" -c . | podman import --quiet \
+unpatched="${IMAGE}-unpatched"
+tar -C "$rootfs" -c . | podman import --quiet - "$unpatched" >/dev/null
+
+# Patched as its build day leaves it, as Debian's own cloud images are (debian-cloud-images builds
+# from the release's -security and -updates suites): the lab's stand-in for the official AMI the
+# bake starts from. debootstrap takes the point release only. The bake still patches
+# (playbooks/tasks/apt_patch.yml): whatever Debian published after this image was built, as with an
+# AMI of last week. Host networking reaches the host's apt-cacher-ng; no service starts.
+build="arena-base-patch-$$"
+trap 'podman rm -f -t 0 "$build" >/dev/null 2>&1 || true; podman rmi "$unpatched" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+podman run -d --name "$build" --network host "$unpatched" sleep infinity >/dev/null
+proxy=""
+[[ "$FETCH_MIRROR" == "$MIRROR" ]] || proxy="$PROXY"
+# shellcheck disable=SC2016 # expanded inside the build container, not here
+podman exec -i -e DEBIAN_FRONTEND=noninteractive -e PROXY="$proxy" "$build" bash -euo pipefail -c '
+    apt_opts=(-qq -y -o Acquire::Retries=5)
+    [[ -z "$PROXY" ]] || apt_opts+=(-o "Acquire::http::Proxy=$PROXY")
+    printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
+    apt-get "${apt_opts[@]}" update
+    apt-get "${apt_opts[@]}" upgrade --with-new-pkgs >/tmp/upgrade.log 2>&1 || { tail -30 /tmp/upgrade.log >&2; exit 1; }
+    echo "patched: $(grep -c "^Unpacking " /tmp/upgrade.log || true) packages"
+    rm -f /usr/sbin/policy-rc.d
+    rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb /var/log/apt/* \
+           /var/log/dpkg.log /var/log/alternatives.log /tmp/* /var/tmp/*
+  ' >&2 || die "patching the base image failed"
+podman commit --quiet \
   --change "LABEL=arena.recipe=${RECIPE}" \
   --change "LABEL=arena.debian-release=${RELEASE}" \
   --change "LABEL=org.opencontainers.image.title=arena-base" \
   --change 'CMD=["/sbin/init"]' \
   --change "ENV=container=podman" \
-  - "$IMAGE" >/dev/null
+  "$build" "$IMAGE" >/dev/null
 log "built $IMAGE in $((SECONDS - start)) s"
