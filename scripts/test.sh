@@ -35,12 +35,28 @@ wait_for_pid() {
   while kill -0 "$1" 2>/dev/null; do sleep 1; done
   grep -q '^LAB IMAGES READY$' "$2" || { echo "the lab's container images were not built: ${2}"; return 1; }
 }
+# CPU-seconds per stage, where the cgroup v1 cpuacct controller is writable (root on this kind of
+# machine): each stage's processes in a cgroup of their own (what they start stays in it, daemons
+# such as the emulators too), read when the run ends. The containers' own processes (their systemd
+# and services) are podman's (libpod_parent), one line for all. Elsewhere the line is left out.
+cpu_root="/sys/fs/cgroup/cpuacct/arena-test-$$"
+mkdir "$cpu_root" 2>/dev/null || cpu_root=""
+cpu_track() { # STAGE PID
+  [[ -n "$cpu_root" ]] || return 0
+  mkdir -p "${cpu_root}/$1" && { echo "$2" > "${cpu_root}/$1/cgroup.procs"; } 2>/dev/null || true
+}
+cpu_ns() { cat "$1/cpuacct.usage" 2>/dev/null || echo 0; }
+pods_start="$(cpu_ns /sys/fs/cgroup/cpuacct/libpod_parent)"
+read -r _ u n s _ _ q sq _ < /proc/stat
+busy_start=$((u + n + s + q + sq))
 total_start=$SECONDS
 failed=0
 for group in ${ARENA_TEST_STAGES:-images,molecule,integration,unit,lint}; do
   IFS=, read -r -a stages <<< "$group"
   if ((${#stages[@]} == 1)); then
-    make --no-print-directory "${stages[0]}" || failed=1
+    make --no-print-directory "${stages[0]}" &
+    cpu_track "${stages[0]}" $!
+    wait $! || failed=1
     continue
   fi
   log "running ${stages[*]} at the same time; logs in ${logdir}/<stage>.log"
@@ -50,8 +66,12 @@ for group in ${ARENA_TEST_STAGES:-images,molecule,integration,unit,lint}; do
   for stage in "${stages[@]}"; do
     if [[ " ${CONTAINER_STAGES} " == *" ${stage} "* ]]; then
       if [[ -z "$lab_images" ]]; then
-        { scripts/stage.sh lab-images make --no-print-directory base-image deps-image && echo "LAB IMAGES READY"; } > "${logdir}/lab-images.log" 2>&1 &
+        # First in line for the CPU (nice -10: what it starts, the build containers included, inherits
+        # it): the stages that wait for it are the longest of the run.
+        { nice -n -10 scripts/stage.sh lab-images make --no-print-directory base-image deps-image \
+            && echo "LAB IMAGES READY"; } > "${logdir}/lab-images.log" 2>&1 &
         lab_images=$!
+        cpu_track lab-images "$lab_images"
       fi
       ( wait_for_pid "$lab_images" "${logdir}/lab-images.log" \
           && exec make --no-print-directory "$stage" ) > "${logdir}/${stage}.log" 2>&1 &
@@ -59,6 +79,7 @@ for group in ${ARENA_TEST_STAGES:-images,molecule,integration,unit,lint}; do
       make --no-print-directory "$stage" > "${logdir}/${stage}.log" 2>&1 &
     fi
     pids[$stage]=$!
+    cpu_track "$stage" "${pids[$stage]}"
   done
   if [[ -n "$lab_images" ]]; then
     wait "$lab_images" || failed=1
@@ -73,6 +94,18 @@ done
 printf '\n%-14s %-8s %10s\n' STAGE RESULT SECONDS
 while read -r name status secs; do printf '%-14s %-8s %10s\n' "$name" "$status" "$secs"; done < "$report"
 printf '%-14s %-8s %10s\n' total "$([[ $failed -eq 0 ]] && echo passed || echo FAILED)" "$((SECONDS - total_start))"
+if [[ -n "$cpu_root" ]]; then
+  read -r _ u n s _ _ q sq _ < /proc/stat
+  line="CPU-seconds:"
+  for dir in "$cpu_root"/*/; do
+    line+=" $(basename "$dir") $(($(cpu_ns "$dir") / 1000000000))"
+    rmdir "$dir" 2>/dev/null || true
+  done
+  line+=" containers $((($(cpu_ns /sys/fs/cgroup/cpuacct/libpod_parent) - pods_start) / 1000000000))"
+  line+="; the machine busy $(((u + n + s + q + sq - busy_start) / $(getconf CLK_TCK))) of $(((SECONDS - total_start) * $(nproc)))"
+  echo "$line"
+  rmdir "$cpu_root" 2>/dev/null || true
+fi
 if [[ -s "$why" ]]; then
   printf '\nWHY (full logs under %s):\n' "$ARENA_LAB_DIR"
   cat "$why"
