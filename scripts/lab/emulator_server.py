@@ -42,6 +42,11 @@ does on AWS; none of them makes the emulator accept more than AWS does.
   release can read the key an image's volumes are encrypted with:
   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Snapshot.html
   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RegisterImage.html
+- RequestCertificate (ACM; moto issues a requested certificate 60 s after the request). AWS keeps
+  it PENDING_VALIDATION until its validation is done, which the lab never does, and after 72 hours
+  of attempts gives it VALIDATION_TIMED_OUT. With moto's 60 s, a refusal of a pending certificate
+  saw an ISSUED one when its run reached the check over a minute late under load (CI, 2026-12-06):
+  https://docs.aws.amazon.com/acm/latest/APIReference/API_CertificateDetail.html
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from moto import server
+from moto.acm.models import CertBundle
 from moto.autoscaling.exceptions import ValidationError
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import ActionResult, EmptyResult
@@ -294,6 +300,19 @@ def register_image(self: AmisResponse) -> ActionResult:
     return result
 
 
+_check_certificate = CertBundle.check
+# "ACM makes repeated attempts to validate a certificate for 72 hours and then times out."
+VALIDATION_ATTEMPTS = timedelta(hours=72)
+
+
+def check_certificate(self: CertBundle) -> None:
+    if self.type == "AMAZON_ISSUED" and self.status == "PENDING_VALIDATION":
+        if utcnow() - self.created_at > VALIDATION_ATTEMPTS:
+            self.status = "VALIDATION_TIMED_OUT"
+        return
+    _check_certificate(self)
+
+
 def patch() -> None:
     ElastiCacheBackend.delete_cache_subnet_group = delete_cache_subnet_group
     ElastiCacheResponse.delete_cache_subnet_group = delete_cache_subnet_group_response
@@ -306,6 +325,7 @@ def patch() -> None:
     AmisResponse.enable_image_deprecation = enable_image_deprecation
     EBSBackend.create_snapshot = create_snapshot
     AmisResponse.register_image = register_image
+    CertBundle.check = check_certificate
 
 
 def main(argv: list[str]) -> None:

@@ -293,8 +293,8 @@ def test_static_publish_invalidates_changed_paths_only(first_run: str, tmp_path:
 def certificate_refusals(core: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The three certificate cases, refused in one --check run of the services' validation play
     (services_refusals.refused_cases; that a refusal there stops the playbook before its services
-    play is proven in test_services_inputs.py). The pending certificate's case runs first: the
-    emulator issues a requested certificate after 60 s."""
+    play is proven in test_services_inputs.py). A requested certificate stays PENDING_VALIDATION in
+    the lab's emulator, as on AWS until it is validated (scripts/lab/emulator_server.py)."""
     pending = us_east_1("acm").request_certificate(DomainName=ALIAS)["CertificateArn"]
     cert, key = self_signed(ALIAS)
     elsewhere = client("acm").import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]

@@ -4,6 +4,7 @@ the AWS API reference gives; the server is the real entry point that scripts/emu
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -11,11 +12,15 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
 import pytest
+from arena_testlib import self_signed
 from botocore.exceptions import ClientError
+from moto.acm.models import AWSCertificateManagerBackend
+from moto.core import DEFAULT_ACCOUNT_ID
 
 ROOT = Path(__file__).resolve().parents[3]
 REGION = "eu-west-1"
@@ -144,3 +149,31 @@ def test_a_user_without_service_specific_credentials_lists_none_and_can_be_delet
     assert iam.list_service_specific_credentials(UserName="lab-relay")["ServiceSpecificCredentials"] == []
     iam.delete_user(UserName="lab-relay")
     assert error_code(lambda: iam.list_service_specific_credentials(UserName="lab-relay")) == "NoSuchEntity"
+
+
+def test_a_requested_certificate_stays_pending_until_its_validation_times_out() -> None:
+    """In-process with the request moved back in time (the server's clock cannot be): plain moto
+    issues a requested certificate after 60 s; AWS keeps it pending, then times it out at 72 h."""
+    spec = importlib.util.spec_from_file_location("emulator_server_under_test", ROOT / "scripts/lab/emulator_server.py")
+    assert spec and spec.loader
+    emulator_server = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(emulator_server)  # defines the patches; patch() is not called here
+
+    backend = AWSCertificateManagerBackend(REGION, DEFAULT_ACCOUNT_ID)
+
+    def requested(hours_ago: float):
+        bundle = backend.get_certificate(backend.request_certificate("cdn.example.test", None, [], []))
+        bundle.created_at -= timedelta(hours=hours_ago)
+        return bundle
+
+    plain = requested(0.1)
+    plain.check()
+    assert plain.status == "ISSUED"  # moto's own behaviour, which the lab replaces
+    for hours, status in ((0.1, "PENDING_VALIDATION"), (71.9, "PENDING_VALIDATION"), (72.1, "VALIDATION_TIMED_OUT")):
+        bundle = requested(hours)
+        emulator_server.check_certificate(bundle)
+        assert bundle.status == status, hours
+    cert, key = self_signed("cdn.example.test")
+    imported = backend.get_certificate(backend.import_certificate(cert, key, chain=None, arn=None, tags=[]))
+    emulator_server.check_certificate(imported)
+    assert imported.status == "ISSUED"
