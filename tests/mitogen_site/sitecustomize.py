@@ -69,6 +69,30 @@ WARM_SERVICES = (
 )
 
 
+def _keep_listings(loaders: ModuleType) -> None:
+    """Make Loader's directory listings (``list_available_services``, ``determine_latest_version``)
+    once per process and search path, not once per Loader: their own cache lives on the Loader, and
+    amazon.aws makes a session, so a Loader, per module call. The listing walks every service
+    directory of botocore's data (about 420, a ``listdir`` and two ``stat`` calls each): a tenth of
+    a platform create's CPU before this (docs/benchmarks.md)."""
+    loader_class = loaders.Loader
+    for name in ("list_available_services", "determine_latest_version"):
+        listing: Callable[..., Any] = getattr(loader_class, name)
+        cache: dict[tuple[Any, ...], Any] = {}
+
+        def cached(self: Any, *args: Any, _listing: Callable[..., Any] = listing, _cache: dict = cache) -> Any:
+            key = (tuple(self.search_paths), *args)
+            try:
+                return _cache[key]
+            except KeyError:
+                value = _cache[key] = _listing(self, *args)
+                return value
+
+        cached.arena_cache = cache  # type: ignore[attr-defined]
+        cached.__doc__ = listing.__doc__
+        setattr(loader_class, name, cached)
+
+
 def _keep_parsed_files(loaders: ModuleType) -> None:
     """Make JSONFileLoader.load_file parse each file once per process (its cache: ``arena_cache``)."""
     loader_class = loaders.JSONFileLoader
@@ -87,6 +111,7 @@ def _keep_parsed_files(loaders: ModuleType) -> None:
     load_file.arena_cache = cache  # type: ignore[attr-defined]
     load_file.__doc__ = parse.__doc__
     loader_class.load_file = load_file
+    _keep_listings(loaders)
 
 
 def _wait_longer_for_targets(parent: ModuleType) -> None:

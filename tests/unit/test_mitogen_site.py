@@ -83,10 +83,17 @@ def test_forked_aws_module_children_start_with_boto3_and_the_models_loaded(tmp_p
 
 
 def test_a_model_file_is_parsed_once_per_process_and_shared_by_sessions() -> None:
+    """And botocore's data directories are listed once per process, not once per session's Loader:
+    amazon.aws makes a session per module call. os.listdir is counted after the first session."""
     script = """
 import json
+import os
 import boto3
 from botocore.loaders import JSONFileLoader
+boto3.session.Session(region_name="eu-west-1").client("sts", endpoint_url="http://127.0.0.1:9")
+listed = []
+_listdir = os.listdir
+os.listdir = lambda path=".": listed.append(path) or _listdir(path)
 first = boto3.session.Session(region_name="eu-west-1")._loader.load_service_model("sts", "service-2")
 second = boto3.session.Session(region_name="eu-west-1")._loader.load_service_model("sts", "service-2")
 client = boto3.session.Session(region_name="eu-west-1").client("sts", endpoint_url="http://127.0.0.1:9")
@@ -95,6 +102,7 @@ print(json.dumps({
     "same": first is second,
     "sts_files": sorted(p.split("/botocore/data/")[-1] for p in cache if "/data/sts/" in p),
     "operations": len(client.meta.service_model.operation_names),
+    "listed": len(listed),
 }))
 """
     env = {"PYTHONPATH": str(MITOGEN_SITE), "PATH": "/usr/bin:/bin"}
@@ -103,6 +111,7 @@ print(json.dumps({
     assert result["same"] is True, "two sessions parsed the STS model twice"
     assert [path for path in result["sts_files"] if path.endswith("service-2")], result
     assert result["operations"] > 5, "the shared model builds a working client"
+    assert result["listed"] == 0, f"later sessions listed botocore's data {result['listed']} times"
 
 
 def test_the_controller_waits_longer_than_mitogens_30_s_for_a_target_to_start() -> None:
