@@ -3,14 +3,29 @@
 # (or the Python that built the venv) changes: the hash is stamped inside the venv.
 source "$(dirname "$0")/lib.sh"
 
-PYTHON="${PYTHON:-python3}"
+# Debian's own Python 3.11 (python3-venv: scripts/setup-host.sh), not whichever python3 comes first
+# on PATH: Debian builds it with profile-guided and link-time optimisation and links libpython into
+# the executable, and everything the lab runs on the host is Python (ansible-playbook and its
+# workers, molecule, pytest, the emulator). A Python built from source without those (this machine's
+# pyenv 3.11.7, --enable-shared only) used 25 % more CPU for the same tests (docs/benchmarks.md).
+# PYTHON=... picks another; the venv is made again when its interpreter is not that one.
+PYTHON="${PYTHON:-/usr/bin/python3.11}"
+[[ -x "$PYTHON" ]] && "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null \
+  || die "no Python with venv at $PYTHON: run 'make host' (Debian's python3-venv), or set PYTHON="
+python_path="$(readlink -f "$(command -v "$PYTHON")")"
 stamp="${ARENA_VENV}/.arena-requirements.sha256"
-want="$(recipe_hash "${ARENA_ROOT}/requirements.txt" "$("$PYTHON" -c 'import sys; print(sys.version)')")"
+want="$(recipe_hash "${ARENA_ROOT}/requirements.txt" "interpreter ${python_path} $("$PYTHON" -c 'import sys; print(sys.version)')")"
 if [[ -x "${ARENA_VENV}/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   log ".venv is up to date"
   exit 0
 fi
 start=$SECONDS
+# A venv is bound to the interpreter it was made from (pyvenv.cfg): another one means a new venv.
+if [[ -x "${ARENA_VENV}/bin/python" ]] \
+  && [[ "$(readlink -f "$("${ARENA_VENV}/bin/python" -c 'import sys; print(sys._base_executable)')")" != "$python_path" ]]; then
+  log ".venv was made from another Python: making it again from ${python_path}"
+  rm -rf "${ARENA_VENV:?}"
+fi
 [[ -x "${ARENA_VENV}/bin/python" ]] || "$PYTHON" -m venv "$ARENA_VENV"
 # uv installs the pinned set with parallel downloads and unpacking: about 1 s from its cache, where
 # pip took 46-72 s alone at the start of every clean-clone `make test`. uv's own pin is the one in
