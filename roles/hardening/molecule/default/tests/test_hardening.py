@@ -355,23 +355,29 @@ def test_aide_configured_and_daily_check_skipped_without_baseline(host):
 
 def test_aide_baseline_then_check_reports_a_changed_file(host):
     """The baseline as tasks/aide_baseline.yml builds it (straight into aide.db, no aide.db.new beside
-    it), a clean check of it after the daily timers' work, then a changed file reported."""
-    init = host.run("aide --init --config /etc/aide/aide.conf -B 'database_out=file:/var/lib/aide/aide.db'")
-    assert init.rc == 0, init.stderr
-    assert not host.file("/var/lib/aide/aide.db.new").exists
-    # What a day's timers do between two checks (systemd-tmpfiles-clean.service: its start makes
-    # /run/systemd/temporary-credentials, which failed the clean check in CI) is no change.
-    host.check_output("systemctl start systemd-tmpfiles-clean.service")
-    clean = host.run("aide --check --config /etc/aide/aide.conf")
-    assert clean.rc == 0, clean.stdout.partition("Detailed information")[0]
-    host.check_output("echo tampered >> /etc/issue.net")
-    # The whole baseline and a clean check of it above; the tampered file is found within /etc (a
-    # third scan of the whole filesystem would cost about 6 CPU-seconds more).
-    check = host.run("aide --check --limit '^/etc/' --config /etc/aide/aide.conf")
-    # aide's exit code is a bit mask of added (1), removed (2) and changed (4) entries.
-    assert check.rc & 4, check.stdout
-    assert "/etc/issue.net" in check.stdout
-    host.check_output("rm -f /var/lib/aide/aide.db")
+    it), a clean check of it after the daily timers' work, then a changed file reported. The host is
+    left as it was (no baseline, the banner untouched) whatever fails, so verify can run again."""
+    try:
+        init = host.run("aide --init --config /etc/aide/aide.conf -B 'database_out=file:/var/lib/aide/aide.db'")
+        assert init.rc == 0, init.stderr
+        assert not host.file("/var/lib/aide/aide.db.new").exists
+        # What a day's timers do between two checks (systemd-tmpfiles-clean.service: its start makes
+        # /run/systemd/temporary-credentials, which failed the clean check in CI) is no change.
+        host.check_output("systemctl start systemd-tmpfiles-clean.service")
+        clean = host.run("aide --check --config /etc/aide/aide.conf")
+        assert clean.rc == 0, clean.stdout.partition("Detailed information")[0]
+        host.check_output("cp -p /etc/issue.net /etc/issue.net.arena-test && echo tampered >> /etc/issue.net")
+        # The whole baseline and a clean check of it above; the tampered file is found within /etc (a
+        # third scan of the whole filesystem would cost about 6 CPU-seconds more).
+        check = host.run("aide --check --limit '^/etc/' --config /etc/aide/aide.conf")
+        # aide's exit code is a bit mask of added (1), removed (2) and changed (4) entries.
+        assert check.rc & 4, check.stdout
+        assert "/etc/issue.net" in check.stdout
+    finally:
+        host.run(
+            "rm -f /var/lib/aide/aide.db; "
+            "if [ -e /etc/issue.net.arena-test ]; then mv /etc/issue.net.arena-test /etc/issue.net; fi"
+        )
 
 
 def test_every_component_on(host):
