@@ -16,7 +16,9 @@ What it does, nothing else:
   imports botocore pays for nothing). botocore already shares one parsed model between all the
   clients of a session and builds clients without changing it (``botocore.translate`` copies
   before it merges); this shares it between the sessions of one process, which amazon.aws makes
-  one per module call. The files are botocore's own data, which do not change during a run.
+  one per module call. Its listings of the data directories (``Loader.list_available_services``,
+  ``determine_latest_version``) are kept the same way, per search path. The files are botocore's own
+  data, which do not change during a run.
 - In Mitogen's target interpreter only (its process name holds ``(mitogen:``), before it forks
   its fork parent: boto3 imported and the models of the services this repository calls loaded, so
   that every forked module child inherits them. Only third-party code is loaded there, no Ansible
@@ -40,7 +42,7 @@ import contextlib
 import importlib.abc
 import importlib.machinery
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import Any
@@ -69,49 +71,36 @@ WARM_SERVICES = (
 )
 
 
-def _keep_listings(loaders: ModuleType) -> None:
-    """Make Loader's directory listings (``list_available_services``, ``determine_latest_version``)
-    once per process and search path, not once per Loader: their own cache lives on the Loader, and
-    amazon.aws makes a session, so a Loader, per module call. The listing walks every service
-    directory of botocore's data (about 420, a ``listdir`` and two ``stat`` calls each): a tenth of
-    a platform create's CPU before this (docs/benchmarks.md)."""
-    loader_class = loaders.Loader
-    for name in ("list_available_services", "determine_latest_version"):
-        listing: Callable[..., Any] = getattr(loader_class, name)
-        cache: dict[tuple[Any, ...], Any] = {}
+def _keep_per_process(cls: type, name: str, key: Callable[..., Hashable]) -> None:
+    """Make method `name` of `cls` answer each key once per process (its cache: ``arena_cache``).
+    An answer of None (botocore: no such file) is not kept."""
+    method: Callable[..., Any] = getattr(cls, name)
+    cache: dict[Hashable, Any] = {}
 
-        def cached(self: Any, *args: Any, _listing: Callable[..., Any] = listing, _cache: dict = cache) -> Any:
-            key = (tuple(self.search_paths), *args)
-            try:
-                return _cache[key]
-            except KeyError:
-                value = _cache[key] = _listing(self, *args)
-                return value
-
-        cached.arena_cache = cache  # type: ignore[attr-defined]
-        cached.__doc__ = listing.__doc__
-        setattr(loader_class, name, cached)
-
-
-def _keep_parsed_files(loaders: ModuleType) -> None:
-    """Make JSONFileLoader.load_file parse each file once per process (its cache: ``arena_cache``)."""
-    loader_class = loaders.JSONFileLoader
-    parse: Callable[[Any, str], Any] = loader_class.load_file
-    cache: dict[str, Any] = {}
-
-    def load_file(self: Any, file_path: str) -> Any:
+    def cached(self: Any, *args: Any) -> Any:
+        k = key(self, *args)
         try:
-            return cache[file_path]
+            return cache[k]
         except KeyError:
-            data = parse(self, file_path)
-            if data is not None:
-                cache[file_path] = data
-            return data
+            value = method(self, *args)
+            if value is not None:
+                cache[k] = value
+            return value
 
-    load_file.arena_cache = cache  # type: ignore[attr-defined]
-    load_file.__doc__ = parse.__doc__
-    loader_class.load_file = load_file
-    _keep_listings(loaders)
+    cached.arena_cache = cache  # type: ignore[attr-defined]
+    cached.__doc__ = method.__doc__
+    setattr(cls, name, cached)
+
+
+def _keep_botocore_data(loaders: ModuleType) -> None:
+    """What botocore reads from its data directory, once per process instead of once per session:
+    amazon.aws makes a session, so a Loader, per module call, and botocore's own caches live on the
+    Loader. ``JSONFileLoader.load_file`` parses each file once; ``Loader.list_available_services`` and
+    ``determine_latest_version`` list the directories once per search path (the listing walks about
+    420 service directories, about 600 ``listdir`` calls and 12 ms a Loader; docs/benchmarks.md)."""
+    _keep_per_process(loaders.JSONFileLoader, "load_file", lambda _self, path: path)
+    for name in ("list_available_services", "determine_latest_version"):
+        _keep_per_process(loaders.Loader, name, lambda self, *args: (tuple(self.search_paths), *args))
 
 
 def _wait_longer_for_targets(parent: ModuleType) -> None:
@@ -162,7 +151,7 @@ def _warm() -> None:
 
 
 if "botocore.loaders" not in sys.modules:
-    sys.meta_path.insert(0, _PatchOnImport("botocore.loaders", _keep_parsed_files))
+    sys.meta_path.insert(0, _PatchOnImport("botocore.loaders", _keep_botocore_data))
 if "mitogen.parent" in sys.modules:
     _wait_longer_for_targets(sys.modules["mitogen.parent"])
 else:
