@@ -10,11 +10,12 @@ source "$(dirname "$0")/lib.sh"
 # pyenv 3.11.7, --enable-shared only) used 25 % more CPU for the same tests (docs/benchmarks.md).
 # PYTHON=... picks another; the venv is made again when its interpreter is not that one.
 PYTHON="${PYTHON:-/usr/bin/python3.11}"
-[[ -x "$PYTHON" ]] && "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null \
+# One start of it (this runs in every stage): that it can make a venv, its real path, its version.
+interpreter="$("$PYTHON" -c 'import ensurepip, os, sys, venv; print(os.path.realpath(sys.executable), sys.version)' 2>/dev/null)" \
   || die "no Python with venv at $PYTHON: run 'make host' (Debian's python3-venv), or set PYTHON="
-python_path="$(readlink -f "$(command -v "$PYTHON")")"
+python_path="${interpreter%% *}"
 stamp="${ARENA_VENV}/.arena-requirements.sha256"
-want="$(recipe_hash "${ARENA_ROOT}/requirements.txt" "interpreter ${python_path} $("$PYTHON" -c 'import sys; print(sys.version)')")"
+want="$(recipe_hash "${ARENA_ROOT}/requirements.txt" "interpreter ${interpreter}")"
 if [[ -x "${ARENA_VENV}/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   log ".venv is up to date"
   exit 0
@@ -22,7 +23,7 @@ fi
 start=$SECONDS
 # A venv is bound to the interpreter it was made from (pyvenv.cfg): another one means a new venv.
 if [[ -x "${ARENA_VENV}/bin/python" ]] \
-  && [[ "$(readlink -f "$("${ARENA_VENV}/bin/python" -c 'import sys; print(sys._base_executable)')")" != "$python_path" ]]; then
+  && [[ "$("${ARENA_VENV}/bin/python" -c 'import os, sys; print(os.path.realpath(sys._base_executable))')" != "$python_path" ]]; then
   log ".venv was made from another Python: making it again from ${python_path}"
   rm -rf "${ARENA_VENV:?}"
 fi
