@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 # on PATH: Debian builds it with profile-guided and link-time optimisation and links libpython into
 # the executable, and everything the lab runs on the host is Python (ansible-playbook and its
 # workers, molecule, pytest, the emulator). A Python built from source without those (this machine's
-# pyenv 3.11.7, --enable-shared only) used 25 % more CPU for the same tests (docs/benchmarks.md).
+# pyenv 3.11.7, --enable-shared only) used 12-18 % more CPU for the same tests (docs/benchmarks.md).
 # PYTHON=... picks another; the venv is made again when its interpreter is not that one.
 PYTHON="${PYTHON:-/usr/bin/python3.11}"
 # One start of it (this runs in every stage): that it can make a venv, its real path, its version.
