@@ -19,9 +19,18 @@ What it does, nothing else:
   one per module call. Its listings of the data directories (``Loader.list_available_services``,
   ``determine_latest_version``) are kept the same way, per search path. The files are botocore's own
   data, which do not change during a run.
+- In every process, too: what botocore builds for each client from a model it shares, once per
+  process instead of once per session. ``ClientCreator._create_methods`` (a function per API
+  operation, about 600 for EC2, each with its lazy docstring) is kept per shared model (each client
+  class gets its own copy of the dict, which the ``creating-client-class`` handlers may extend), and
+  every ``EventAliaser`` with botocore's default aliases shares one alias cache (a session registers
+  about 150 handlers, each name aliased again per session). Both are pure functions of what they
+  are keyed by.
 - In Mitogen's target interpreter only (its process name holds ``(mitogen:``), before it forks
-  its fork parent: boto3 imported and the models of the services this repository calls loaded, so
-  that every forked module child inherits them. Only third-party code is loaded there, no Ansible
+  its fork parent: boto3 imported, the models of the services this repository calls loaded, and a
+  client of each made through a boto3 session (amazon.aws makes its clients so: boto3's data
+  directory is on that loader's search path, which keys the listings), so that every forked module
+  child inherits them. Only third-party code is loaded there, no Ansible
   module_utils: the fork parent stays free of anything a module's own module_utils could clash
   with, as Mitogen intends.
 - In the controller: Mitogen waits ``CONNECT_TIMEOUT`` seconds for a target interpreter to start,
@@ -32,7 +41,9 @@ What it does, nothing else:
   is no fault of the playbook under test.
 
 Measured on the quiet machine (docs/benchmarks.md): a platform create 39-41 -> 29-30 CPU-s, its
-teardown 29-31 -> 19 CPU-s, the same results. tests/unit/test_mitogen_site.py proves a forked
+teardown 29-31 -> 19 CPU-s, the same results; with the client methods and the alias cache, a
+platform create 29.4-29.7 -> 27.7-28.3 CPU-s, and an EC2 client of a new boto3 session 5 ms
+instead of 117-207 ms (the first one: 147 ms). tests/unit/test_mitogen_site.py proves a forked
 module child starts with the models loaded.
 """
 
@@ -103,6 +114,40 @@ def _keep_botocore_data(loaders: ModuleType) -> None:
         _keep_per_process(loaders.Loader, name, lambda self, *args: (tuple(self.search_paths), *args))
 
 
+def _keep_client_methods(client: ModuleType) -> None:
+    """``ClientCreator._create_methods`` once per shared service model and process; a copy each time.
+    The model's description is kept in the entry, so the id in the key cannot be another's."""
+    creator = client.ClientCreator
+    method = creator._create_methods
+    cache: dict[Hashable, tuple[Any, dict[str, Any]]] = {}
+
+    def cached(self: Any, service_model: Any) -> dict[str, Any]:
+        description = service_model._service_description
+        key = (id(description), service_model.service_name, service_model.api_version)
+        entry = cache.get(key)
+        if entry is None or entry[0] is not description:
+            entry = cache[key] = (description, method(self, service_model))
+        return dict(entry[1])
+
+    cached.arena_cache = cache  # type: ignore[attr-defined]
+    creator._create_methods = cached
+
+
+def _share_alias_cache(hooks: ModuleType) -> None:
+    """One alias cache per process for every ``EventAliaser`` with botocore's default aliases."""
+    aliaser = hooks.EventAliaser
+    init = aliaser.__init__
+    shared: dict[str, str] = {}
+
+    def __init__(self: Any, event_emitter: Any, event_aliases: Any = None) -> None:
+        init(self, event_emitter, event_aliases)
+        if self._event_aliases is hooks.EVENT_ALIASES:
+            self._alias_name_cache = shared
+
+    aliaser.__init__ = __init__
+    aliaser.arena_alias_cache = shared
+
+
 def _wait_longer_for_targets(parent: ModuleType) -> None:
     """Mitogen's connect timeout of a target interpreter: CONNECT_TIMEOUT (the class default)."""
     parent.Options.connect_timeout = CONNECT_TIMEOUT
@@ -137,21 +182,29 @@ def _warm() -> None:
     """Import boto3 and load the models of WARM_SERVICES (Mitogen's target, before its fork parent)."""
     # Imported here, not at the top: every other process that starts with this PYTHONPATH must not
     # pay for boto3 (0.15 CPU-s) unless it uses it.
-    import boto3  # noqa: PLC0415, F401  -- imported for the forked children to inherit
+    import boto3.session  # noqa: PLC0415  -- imported for the forked children to inherit
     import botocore.exceptions  # noqa: PLC0415  -- as above
     import botocore.session  # noqa: PLC0415  -- as above
 
-    session = botocore.session.get_session()
+    session = boto3.session.Session(
+        aws_access_key_id="warm-up", aws_secret_access_key="warm-up", region_name="us-east-1"
+    )._session  # as amazon.aws makes them; explicit keys: no credential chain (IMDS) is asked
     loader = session.get_component("data_loader")
     session.get_component("endpoint_resolver")  # endpoints.json, partitions
     for service in WARM_SERVICES:
         for type_name in ("service-2", "endpoint-rule-set-1", "paginators-1", "waiters-2"):
             with contextlib.suppress(botocore.exceptions.DataNotFoundError):  # not every service has waiters
                 loader.load_service_model(service, type_name)
+        session.create_client(service)  # its methods and aliases, for every later client of it
 
 
-if "botocore.loaders" not in sys.modules:
-    sys.meta_path.insert(0, _PatchOnImport("botocore.loaders", _keep_botocore_data))
+for _name, _patch in (
+    ("botocore.loaders", _keep_botocore_data),
+    ("botocore.client", _keep_client_methods),
+    ("botocore.hooks", _share_alias_cache),
+):
+    if _name not in sys.modules:
+        sys.meta_path.insert(0, _PatchOnImport(_name, _patch))
 if "mitogen.parent" in sys.modules:
     _wait_longer_for_targets(sys.modules["mitogen.parent"])
 else:

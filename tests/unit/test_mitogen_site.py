@@ -3,8 +3,9 @@
 A probe module imports a module_util of this repository, so Mitogen runs it in a forked child, as
 it runs every collection module. Under the tests' executor the child must find boto3 imported and
 the EC2 model parsed before the module imported anything; with PYTHONPATH emptied, the same probe
-must find neither, so the test can fail. A second test pins what the cache changes: one parse per
-file and process, the same object for every session.
+must find neither, so the test can fail. A second test pins what the caches change: one parse per
+file and process, the same object for every session; a client's methods built once per service and
+process (each client class its own); one alias cache for every session.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import sys
 
 # What the process held before this module imported anything.
 WARM = "boto3" in sys.modules
+CLIENT = sys.modules.get("botocore.client")
+CLIENT_CLASSES = len(getattr(CLIENT.ClientCreator._create_methods, "arena_cache", {})) if CLIENT else 0
 from ansible.module_utils.arena_diff import diff  # a module_util of the repository: Mitogen forks
 from ansible.module_utils.basic import AnsibleModule
 
@@ -34,6 +37,7 @@ def main():
     module.exit_json(
         changed=False,
         boto3_before_import=WARM,
+        client_methods_before_import=CLIENT_CLASSES,
         cached=sorted(path.split("/botocore/data/")[-1] for path in cache),
         pid=os.getpid(),
         diff_loaded=callable(diff),
@@ -74,11 +78,14 @@ def test_forked_aws_module_children_start_with_boto3_and_the_models_loaded(tmp_p
     assert warm[0]["pid"] != warm[1]["pid"], "Mitogen did not fork the probe: the test measures nothing"
     for result in warm:
         assert result["boto3_before_import"] is True, result
+        # The fork parent made a client of each warmed service: their methods are built.
+        assert result["client_methods_before_import"] >= 10, result
         assert any(path.startswith("ec2/") and "/service-2" in path for path in result["cached"]), result
         assert "endpoints" in result["cached"], result
 
     cold = probe(tmp_path, {"PYTHONPATH": ""})
     assert cold[0]["boto3_before_import"] is False, cold[0]
+    assert cold[0]["client_methods_before_import"] == 0, cold[0]
     assert cold[0]["cached"] == [], cold[0]
 
 
@@ -98,11 +105,28 @@ first = boto3.session.Session(region_name="eu-west-1")._loader.load_service_mode
 second = boto3.session.Session(region_name="eu-west-1")._loader.load_service_model("sts", "service-2")
 client = boto3.session.Session(region_name="eu-west-1").client("sts", endpoint_url="http://127.0.0.1:9")
 cache = JSONFileLoader.load_file.arena_cache
+listed_by_sts = len(listed)
+# Client classes: after the first client of a service, a new session's client builds no method.
+from botocore.client import ClientCreator
+built = []
+_build = ClientCreator._create_api_method
+ClientCreator._create_api_method = lambda self, *a: built.append(a[1]) or _build(self, *a)
+again = boto3.session.Session(region_name="eu-west-1").client("sts", endpoint_url="http://127.0.0.1:9")
+sts_built = len(built)
+ec2 = boto3.session.Session(region_name="eu-west-1").client("ec2", endpoint_url="http://127.0.0.1:9")
+public = lambda c: sorted(n for n in dir(c) if not n.startswith("_"))
+aliasers = [s._session.get_component("event_emitter") for s in (boto3.session.Session(), boto3.session.Session())]
 print(json.dumps({
     "same": first is second,
     "sts_files": sorted(p.split("/botocore/data/")[-1] for p in cache if "/data/sts/" in p),
     "operations": len(client.meta.service_model.operation_names),
-    "listed": len(listed),
+    "listed": listed_by_sts,
+    "sts_built_again": sts_built,
+    "ec2_built": len(built) - sts_built,
+    "sts_methods": public(again) == public(client),
+    "ec2_has_own": hasattr(ec2, "describe_vpcs") and not hasattr(again, "describe_vpcs"),
+    "own_class": type(again) is not type(client),
+    "one_alias_cache": aliasers[0]._alias_name_cache is aliasers[1]._alias_name_cache,
 }))
 """
     env = {"PYTHONPATH": str(MITOGEN_SITE), "PATH": "/usr/bin:/bin"}
@@ -112,6 +136,10 @@ print(json.dumps({
     assert [path for path in result["sts_files"] if path.endswith("service-2")], result
     assert result["operations"] > 5, "the shared model builds a working client"
     assert result["listed"] == 0, f"later sessions listed botocore's data {result['listed']} times"
+    assert result["sts_built_again"] == 0, "a second STS client built its methods again"
+    assert result["ec2_built"] > 500, "the EC2 client's methods were not its own"
+    assert result["sts_methods"] and result["ec2_has_own"] and result["own_class"], result
+    assert result["one_alias_cache"], "each session aliased botocore's event names again"
 
 
 def test_the_controller_waits_longer_than_mitogens_30_s_for_a_target_to_start() -> None:
