@@ -27,7 +27,7 @@ export ARENA_STAGE_REPORT="$report"
 export ARENA_STAGE_WHY="$why"
 logdir="${ARENA_LAB_DIR}/test"
 mkdir -p "$logdir"
-# Module payloads kept across the run's ansible-playbook runs (callback_plugins/arena_payload_cache.py),
+# Module payloads kept across the run's ansible-playbook runs (callback_plugins/arena_payloads.py),
 # in this run's lab dir: every `make test` starts without them, so its figures do not depend on
 # what earlier runs on the machine left in ~/.cache.
 export ARENA_PAYLOAD_CACHE="${ARENA_PAYLOAD_CACHE:-${ARENA_LAB_DIR}/ansiballz}"

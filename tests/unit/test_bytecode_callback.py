@@ -1,4 +1,4 @@
-"""callback_plugins/arena_bytecode.py: module payloads carry bytecode, and a target uses it.
+"""callback_plugins/arena_payloads.py: module payloads carry bytecode, and a target uses it.
 
 End to end: a playbook runs ansible.builtin.stat on localhost through a plain (non-Mitogen)
 connection with the repository's ansible.cfg and keeps the payload (ANSIBLE_KEEP_REMOTE_FILES). The
@@ -27,7 +27,7 @@ from types import ModuleType
 from arena_loader import load_source
 from arena_testlib import REPO_ROOT, VENV_BIN, base_env, run
 
-arena_bytecode = load_source("callback_plugins/arena_bytecode.py")
+arena_payloads = load_source("callback_plugins/arena_payloads.py")
 
 PLAYBOOK = """- name: A module through a plain connection
   hosts: localhost
@@ -118,7 +118,7 @@ def test_a_target_with_the_controllers_python_compiles_nothing_of_the_payload(tm
     assert sorted(name for name in names if name.endswith(".pyc")) == sorted(name + "c" for name in sources)
     assert compiled_by(with_plugin) == []
 
-    without = tmp_path / "callbacks-without-arena_bytecode"
+    without = tmp_path / "callbacks-without-arena_payloads"
     without.mkdir()
     shutil.copy(REPO_ROOT / "callback_plugins" / "arena_preload.py", without)
     plain = kept_payload(tmp_path, without)
@@ -129,7 +129,7 @@ def test_a_target_with_the_controllers_python_compiles_nothing_of_the_payload(tm
 
 def test_bytecode_of_another_python_is_ignored_for_the_source(tmp_path: Path) -> None:
     source = b"VALUE = 'from the source'\n"
-    pyc = arena_bytecode.bytecode("probe_mod.py", source, None)
+    pyc = arena_payloads.bytecode("probe_mod.py", source, None)
     assert pyc is not None
     archive = tmp_path / "payload.zip"
     with zipfile.ZipFile(archive, "w") as zf:
@@ -145,11 +145,11 @@ def test_code_names_the_payload_file_and_a_foreign_pycache_is_not_used(tmp_path:
     path.write_text("def where():\n    return 1\n", encoding="utf-8")
     py_compile.compile(str(path), cfile=importlib.util.cache_from_source(str(path)))
     source = path.read_bytes()
-    assert arena_bytecode._cached_code(str(path), source) is not None
+    assert arena_payloads._cached_code(str(path), source) is not None
 
     other = b"def where():\n    return 22\n"  # another source than the one __pycache__ was made from
-    assert arena_bytecode._cached_code(str(path), other) is None
-    pyc = arena_bytecode.bytecode("ansible/module_utils/mod.py", other, str(path))
+    assert arena_payloads._cached_code(str(path), other) is None
+    pyc = arena_payloads.bytecode("ansible/module_utils/mod.py", other, str(path))
     assert pyc is not None
     archive = tmp_path / "payload.zip"
     with zipfile.ZipFile(archive, "w") as zf:
@@ -162,9 +162,9 @@ def test_code_names_the_payload_file_and_a_foreign_pycache_is_not_used(tmp_path:
 
 
 def test_patch_is_idempotent() -> None:
-    assert arena_bytecode.patch()
-    assert arena_bytecode.patch()
+    assert arena_payloads.patch()
+    assert arena_payloads.patch()
     from ansible.executor import module_common  # noqa: PLC0415 -- after the patch
 
-    assert module_common.recursive_finder.arena_bytecode
-    assert not getattr(module_common.recursive_finder.__wrapped__, "arena_bytecode", False)
+    assert module_common.recursive_finder.arena_payloads
+    assert not getattr(module_common.recursive_finder.__wrapped__, "arena_payloads", False)

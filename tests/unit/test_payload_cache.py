@@ -1,4 +1,4 @@
-"""callback_plugins/arena_payload_cache.py: module payloads kept across runs, never a stale one.
+"""callback_plugins/arena_payloads.py: module payloads kept across runs, never a stale one.
 
 End to end: a module of a temporary library that imports a module_utils file of a temporary
 module_utils path runs on localhost through a plain (non-Mitogen) connection, in one
@@ -23,7 +23,7 @@ import pytest
 from arena_loader import load_source
 from arena_testlib import REPO_ROOT, base_env, run
 
-arena_payload_cache = load_source("callback_plugins/arena_payload_cache.py")
+arena_payloads = load_source("callback_plugins/arena_payloads.py")
 
 MODULE = """#!/usr/bin/python
 from ansible.module_utils.basic import AnsibleModule
@@ -90,7 +90,7 @@ class Lab:
         lines = output.splitlines()
         answers = [line.split("ANSWER=", 1)[1].strip().strip("\"'") for line in lines if "ANSWER=" in line]
         assert len(answers) == 1, output[-3000:]
-        said = [line for line in lines if f"arena_payload_cache: {NAME}" in line]
+        said = [line for line in lines if f"arena_payloads: {NAME}" in line]
         assert len(said) <= 1, said
         if not said:
             return answers[0], "nothing"
@@ -126,22 +126,22 @@ def test_without_the_plugin_nothing_is_kept(tmp_path: Path) -> None:
 def test_an_entry_whose_source_changed_is_not_used(tmp_path: Path) -> None:
     source = tmp_path / "util.py"
     source.write_text("A = 1\n", encoding="utf-8")
-    arena_payload_cache.store_entry(str(tmp_path / "c"), "ab" * 32, {str(source)}, b"payload")
-    assert arena_payload_cache.load_entry(str(tmp_path / "c"), "ab" * 32) == b"payload"
+    arena_payloads.store_entry(str(tmp_path / "c"), "ab" * 32, {str(source)}, b"payload")
+    assert arena_payloads.load_entry(str(tmp_path / "c"), "ab" * 32) == b"payload"
     stat = source.stat()
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))  # same size, another time
-    assert arena_payload_cache.load_entry(str(tmp_path / "c"), "ab" * 32) is None
+    assert arena_payloads.load_entry(str(tmp_path / "c"), "ab" * 32) is None
     source.unlink()
-    assert arena_payload_cache.load_entry(str(tmp_path / "c"), "ab" * 32) is None
+    assert arena_payloads.load_entry(str(tmp_path / "c"), "ab" * 32) is None
     # A source that is gone when the payload is built: nothing kept.
-    arena_payload_cache.store_entry(str(tmp_path / "d"), "cd" * 32, {str(source)}, b"payload")
+    arena_payloads.store_entry(str(tmp_path / "d"), "cd" * 32, {str(source)}, b"payload")
     assert not (tmp_path / "d").exists()
 
 
 def test_a_member_of_unknown_origin_is_noticed() -> None:
     zf = zipfile.ZipFile(BytesIO(), "w")
-    recorder = arena_payload_cache._Recorder(zf)
-    build = arena_payload_cache._build
+    recorder = arena_payloads._PayloadWriter(zf)
+    build = arena_payloads._build
     build.sources, build.unknown, build.module_member = set(), False, "ansible/modules/probe.py"
     try:
         recorder.writestr("ansible/__init__.py", b"# ansible-core's own stub\n")
@@ -159,27 +159,27 @@ def test_a_member_of_unknown_origin_is_noticed() -> None:
 def test_prune_removes_old_entries_at_most_once_a_day(tmp_path: Path) -> None:
     directory = tmp_path / "c"
     for key, age_days in (("aa" * 32, 20), ("bb" * 32, 1)):
-        arena_payload_cache.store_entry(str(directory), key, set(), b"payload")
+        arena_payloads.store_entry(str(directory), key, set(), b"payload")
         path = directory / key[:2] / key
         when = time.time() - age_days * 86400
         os.utime(path, (when, when))
     now = time.time()
-    assert arena_payload_cache.prune(str(directory), now) == 1
+    assert arena_payloads.prune(str(directory), now) == 1
     assert not (directory / "aa" / ("aa" * 32)).exists()
     assert (directory / "bb" / ("bb" * 32)).exists()
     later = now + 14 * 86400  # the other entry is old now, but the last prune was less than a day ago
     os.utime(directory / ".pruned", (now, now))
-    assert arena_payload_cache.prune(str(directory), now + 3600) == 0
-    assert arena_payload_cache.prune(str(directory), later) == 1
+    assert arena_payloads.prune(str(directory), now + 3600) == 0
+    assert arena_payloads.prune(str(directory), later) == 1
 
 
 @pytest.mark.parametrize("value", ["off", "OFF"])
 def test_off_turns_it_off(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("ARENA_PAYLOAD_CACHE", value)
-    assert arena_payload_cache.cache_dir() is None
+    assert arena_payloads.cache_dir() is None
 
 
 def test_default_directory_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("ARENA_PAYLOAD_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert arena_payload_cache.cache_dir() == str(tmp_path / "arena-infra" / "ansiballz")
+    assert arena_payloads.cache_dir() == str(tmp_path / "arena-infra" / "ansiballz")
