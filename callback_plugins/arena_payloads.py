@@ -187,30 +187,30 @@ def _stat(path: str) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns]
 
 
-def _search_dirs() -> list[str]:
-    """The configured module_utils directories and every directory under them."""
+def _search_dirs() -> list[list[Any]]:
+    """The configured module_utils directories and every directory under them, each with its stat
+    (a file added to one changes its time)."""
     found = []
     for root in C.DEFAULT_MODULE_UTILS_PATH or []:
         for current, _dirs, _files in os.walk(root):
             found.append(current)
-    return sorted(found)
+    return [[current, _stat(current)] for current in sorted(found)]
 
 
 def _collection_paths() -> list[str]:
     return [str(path) for path in AnsibleCollectionConfig.collection_paths or []]
 
 
-def payload_name(module_name: str, module_path: str, compression: str, task_vars: dict[str, Any]) -> str | None:
-    """The file name ansible-core gives the payload in the run's cache (``_find_module_utils``:
-    ``<module fqn>-<compression>-<extensions>``); None when the payload has extensions (debugger,
-    coverage), which this plugin does not keep."""
-    try:
-        fqn = module_common._get_ansible_module_fqn(module_path)
-    except ValueError:
-        fqn = f"ansible.legacy.{module_name}"
+def payload_fqn(module_name: str, module_path: str, task_vars: dict[str, Any]) -> str | None:
+    """The module's name in its payload as ``_find_module_utils`` gives it (the payload's file in the
+    run's cache is ``<fqn>-<compression>-<extensions>``); None when the payload has extensions
+    (debugger, coverage), which this plugin does not keep."""
     if _builder.ExtensionManager.create(task_vars=task_vars).extension_names:
         return None
-    return f"{fqn}-{compression}-none"
+    try:
+        return module_common._get_ansible_module_fqn(module_path)
+    except ValueError:
+        return f"ansible.legacy.{module_name}"
 
 
 def entry_key(name: str, module_path: str, module_data: bytes) -> str:
@@ -253,7 +253,7 @@ def load_entry(directory: str, key: str) -> bytes | None:
         return None
     if any(_stat(source) != recorded for source, recorded in manifest["files"]):
         return None
-    if manifest["dirs"] != [[current, _stat(current)] for current in _search_dirs()]:
+    if manifest["dirs"] != _search_dirs():
         return None
     with contextlib.suppress(OSError):
         os.utime(path)  # used: kept another MAX_AGE
@@ -264,9 +264,7 @@ def store_entry(directory: str, key: str, sources: set[str], payload: bytes) -> 
     files = [[source, _stat(source)] for source in sorted(sources)]
     if any(recorded is None for _source, recorded in files):
         return
-    manifest = json.dumps(
-        {"format": FORMAT, "files": files, "dirs": [[current, _stat(current)] for current in _search_dirs()]}
-    ).encode()
+    manifest = json.dumps({"format": FORMAT, "files": files, "dirs": _search_dirs()}).encode()
     _write_atomic(_entry_path(directory, key), len(manifest).to_bytes(8, "little") + manifest + payload)
 
 
@@ -358,16 +356,15 @@ def _cached_find(function: Any) -> Any:
 
     def wrapper(**kwargs: Any) -> Any:
         directory = cache_dir()
-        name = None
+        fqn = None
         if directory:
             try:
-                name = payload_name(
-                    kwargs["module_name"], kwargs["module_path"], kwargs["module_compression"], kwargs["task_vars"]
-                )
+                fqn = payload_fqn(kwargs["module_name"], kwargs["module_path"], kwargs["task_vars"])
             except Exception as error:  # an unknown shape of ansible-core's must never fail a task: no cache
                 display.vvv(f"arena_payloads: not used ({error!r})")
-        if not name:
+        if not fqn:
             return function(**kwargs)
+        name = f"{fqn}-{kwargs['module_compression']}-none"
         target = os.path.join(C.DEFAULT_LOCAL_TMP, "ansiballz_cache", name)
         if os.path.exists(target):  # built or placed earlier in this run
             return function(**kwargs)
@@ -378,8 +375,7 @@ def _cached_find(function: Any) -> Any:
             display.vvv(f"arena_payloads: {name} from {_entry_path(directory, key)}")
             return function(**kwargs)
         _build.sources, _build.unknown = set(), False
-        # The module's own member (``_add_module_to_zip``): the fqn's dots as slashes.
-        _build.module_member = name.removesuffix(f"-{kwargs['module_compression']}-none").replace(".", "/") + ".py"
+        _build.module_member = fqn.replace(".", "/") + ".py"  # the module itself (``_add_module_to_zip``)
         try:
             result = function(**kwargs)
             sources, unknown = _build.sources, _build.unknown
