@@ -96,6 +96,16 @@ options:
     type: list
     elements: str
     default: []
+  metrics_collection:
+    description:
+      - Group metrics to collect at one-minute granularity (EnableMetricsCollection; AWS publishes them
+        at no charge, U(https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-metrics.html)),
+        for example C(GroupMinSize) and C(GroupInServiceInstances), which the capacity shortfall alarm
+        compares. Metrics missing from the group's EnabledMetrics are enabled; others already enabled
+        are left on (DisableMetricsCollection is one of the emulator's gaps).
+    type: list
+    elements: str
+    default: []
   tags:
     description: Tags of the group, propagated to its instances at launch.
     type: dict
@@ -290,18 +300,22 @@ def group_view(group: dict[str, Any] | None) -> dict[str, Any]:
         "instance_types": [o.get("InstanceType") for o in template.get("Overrides", [])],
         "instances_distribution": {k: distribution.get(k) for k in managed},
         "target_group_arns": sorted(group.get("TargetGroupARNs", [])),
+        "metrics_collection": sorted(m.get("Metric") for m in group.get("EnabledMetrics", [])),
         "tags": {t["Key"]: t["Value"] for t in sorted(group.get("Tags", []), key=lambda t: t["Key"])},
     }
 
 
 def wanted_view(group: dict[str, Any] | None, params: dict[str, Any]) -> dict[str, Any]:
     """The group as this run leaves it, in group_view's terms."""
-    if group is None:
-        return group_view(create_request(params))
-    tags = [{"Key": k, "Value": str(v)} for k, v in params["tags"].items()]
-    return group_view(
-        {**group, **update_request(group, params), "TargetGroupARNs": params["target_group_arns"], "Tags": tags}
+    enabled = sorted(
+        {m.get("Metric") for m in (group or {}).get("EnabledMetrics", [])} | set(params.get("metrics_collection") or [])
     )
+    metrics = {"EnabledMetrics": [{"Metric": m, "Granularity": "1Minute"} for m in enabled]}
+    if group is None:
+        return group_view({**create_request(params), **metrics})
+    tags = [{"Key": k, "Value": str(v)} for k, v in params["tags"].items()]
+    changed = update_request(group, params)
+    return group_view({**group, **changed, "TargetGroupARNs": params["target_group_arns"], "Tags": tags, **metrics})
 
 
 def describe(client, name: str) -> dict[str, Any] | None:
@@ -329,6 +343,22 @@ def create_request(params: dict[str, Any]) -> dict[str, Any]:
     return request
 
 
+def metrics_to_enable(group: dict[str, Any] | None, params: dict[str, Any]) -> list[str]:
+    """The wanted group metrics the group does not collect yet (sorted)."""
+    enabled = {m.get("Metric") for m in (group or {}).get("EnabledMetrics", [])}
+    return sorted(set(params.get("metrics_collection") or []) - enabled)
+
+
+def enable_metrics(client, name: str, metrics: list[str], check: bool) -> list[str]:
+    if not metrics:
+        return []
+    if not check:
+        client.enable_metrics_collection(
+            AutoScalingGroupName=name, Metrics=metrics, Granularity="1Minute", aws_retry=True
+        )
+    return ["EnableMetricsCollection " + ",".join(metrics)]
+
+
 def ensure_present(module, client, group: dict[str, Any] | None) -> list[str]:
     params = module.params
     name = params["name"]
@@ -336,8 +366,8 @@ def ensure_present(module, client, group: dict[str, Any] | None) -> list[str]:
     if group is None:
         if not check:
             client.create_auto_scaling_group(aws_retry=True, **create_request(params))
-        return ["CreateAutoScalingGroup"]
-    actions: list[str] = []
+        return ["CreateAutoScalingGroup", *enable_metrics(client, name, metrics_to_enable(None, params), check)]
+    actions: list[str] = enable_metrics(client, name, metrics_to_enable(group, params), check)
     request = update_request(group, params)
     if request:
         actions.append("UpdateAutoScalingGroup " + ",".join(sorted(request)))
@@ -414,6 +444,7 @@ def main() -> None:
             "health_check_grace_period": {"type": "int", "default": 300},
             "default_instance_warmup": {"type": "int"},
             "target_group_arns": {"type": "list", "elements": "str", "default": []},
+            "metrics_collection": {"type": "list", "elements": "str", "default": []},
             "tags": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,

@@ -34,6 +34,7 @@ def params(**overrides: Any) -> dict[str, Any]:
         "health_check_grace_period": 120,
         "default_instance_warmup": None,
         "target_group_arns": [TG],
+        "metrics_collection": [],
         "tags": {"Tier": "web", "Project": "arena"},
     }
     return {**base, **overrides}
@@ -134,6 +135,24 @@ def fake_module(p: dict[str, Any], check_mode: bool = False) -> SimpleNamespace:
     return SimpleNamespace(params=p, check_mode=check_mode)
 
 
+ANY_CREATE = {
+    k: ANY
+    for k in (
+        "AutoScalingGroupName",
+        "MixedInstancesPolicy",
+        "MinSize",
+        "MaxSize",
+        "DesiredCapacity",
+        "VPCZoneIdentifier",
+        "HealthCheckType",
+        "HealthCheckGracePeriod",
+        "CapacityRebalance",
+        "TargetGroupARNs",
+        "Tags",
+    )
+}
+
+
 def test_create_sends_the_full_group(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
     client, stub = stubbed
     p = params()
@@ -155,6 +174,42 @@ def test_create_sends_the_full_group(mod: ModuleType, stubbed: tuple[Any, Stubbe
         },
     )
     assert mod.ensure_present(fake_module(p), client, None) == ["CreateAutoScalingGroup"]
+
+
+GROUP_METRICS = ["GroupInServiceInstances", "GroupMinSize"]
+
+
+def test_a_new_group_collects_the_group_metrics_it_is_given(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    """GroupMinSize and GroupInServiceInstances exist only once collection is on (the capacity shortfall
+    alarm compares them): https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-metrics.html"""
+    client, stub = stubbed
+    p = params(metrics_collection=list(reversed(GROUP_METRICS)))
+    stub.add_response("create_auto_scaling_group", {}, ANY_CREATE)
+    stub.add_response(
+        "enable_metrics_collection",
+        {},
+        {"AutoScalingGroupName": NAME, "Metrics": GROUP_METRICS, "Granularity": "1Minute"},
+    )
+    actions = mod.ensure_present(fake_module(p), client, None)
+    assert actions == ["CreateAutoScalingGroup", "EnableMetricsCollection " + ",".join(GROUP_METRICS)]
+
+
+def test_metrics_already_collected_are_not_enabled_again(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
+    client, stub = stubbed  # only the missing metric is enabled; an extra one stays on
+    p = params(metrics_collection=GROUP_METRICS)
+    group = existing(mod, p)
+    group["EnabledMetrics"] = [
+        {"Metric": "GroupMinSize", "Granularity": "1Minute"},
+        {"Metric": "GroupTotalInstances", "Granularity": "1Minute"},
+    ]
+    stub.add_response(
+        "enable_metrics_collection",
+        {},
+        {"AutoScalingGroupName": NAME, "Metrics": ["GroupInServiceInstances"], "Granularity": "1Minute"},
+    )
+    assert mod.ensure_present(fake_module(p), client, group) == ["EnableMetricsCollection GroupInServiceInstances"]
+    group["EnabledMetrics"].append({"Metric": "GroupInServiceInstances", "Granularity": "1Minute"})
+    assert mod.ensure_present(fake_module(p), client, group) == []
 
 
 def test_update_detaches_old_target_groups(mod: ModuleType, stubbed: tuple[Any, Stubber]) -> None:
