@@ -1,14 +1,14 @@
 #!/usr/bin/python
 # Copyright: arena-infra contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A set of CloudWatch metric alarms (metric math included), idempotent, with retries."""
+"""A set of CloudWatch metric and composite alarms (metric math included), idempotent, with retries."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
 module: arena_cloudwatch_metric_alarms
-short_description: Create, update or delete a set of CloudWatch metric alarms
+short_description: Create, update or delete a set of CloudWatch metric and composite alarms
 description:
   - Each alarm is given as the arguments of PutMetricAlarm (API names, for example C(AlarmName),
     C(Metrics) for metric math, C(Threshold)). An alarm is written only when it is missing or one
@@ -24,6 +24,16 @@ description:
     C(EvaluationPeriods) at most one day below an hour's period, at most seven days otherwise.
   - I(tags) are set when an alarm is created (PutMetricAlarm ignores tags on an update).
   - With I(state=absent), the alarms named in I(names) are deleted (DeleteAlarms, 100 a call).
+  - I(composite_alarms) are the arguments of PutCompositeAlarm
+    (U(https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutCompositeAlarm.html)),
+    written after the metric alarms their rules name, and deleted before them (DeleteAlarms refuses
+    an alarm a composite alarm's rule still names).
+  - With I(prune), the alarms whose names start with I(prune.name_prefix) and whose tags hold every
+    one of I(prune.tags), but which this call does not give (I(state=present)) or all of them
+    (I(state=absent)), are deleted (what a removed tier or service left). The tags tell an
+    environment's alarms from another's whose name shares the prefix (C(arena-prod-) and
+    C(arena-prod-2-)). ListTagsForResource is called only for alarms under the prefix that this call
+    does not give.
   - Not in the C(group/aws) module-defaults group; pass I(region) and I(endpoint_url) explicitly.
 options:
   state:
@@ -41,6 +51,23 @@ options:
     type: list
     elements: str
     default: []
+  composite_alarms:
+    description: Composite alarms, each the arguments of PutCompositeAlarm.
+    type: list
+    elements: dict
+    default: []
+  prune:
+    description: Delete the alarms under I(name_prefix) carrying every tag of I(tags) that are not given.
+    type: dict
+    suboptions:
+      name_prefix:
+        description: Alarm name prefix (DescribeAlarms AlarmNamePrefix).
+        type: str
+        required: true
+      tags:
+        description: Tags an alarm must carry, all of them, to be deleted. At least one.
+        type: dict
+        required: true
   tags:
     description: Tags of a new alarm.
     type: dict
@@ -80,8 +107,8 @@ written:
   returned: state is present
   type: list
 deleted:
-  description: Names of the alarms deleted (in check mode, that would be).
-  returned: state is absent
+  description: Names of the alarms deleted (in check mode, that would be); with I(prune), also when present.
+  returned: always
   type: list
 """
 
@@ -163,34 +190,83 @@ def _same(want: Any, have: Any) -> bool:
     return want == have
 
 
-def describe(client, names: list[str]) -> dict[str, dict[str, Any]]:
+def describe(client, names: list[str], kind: str = "MetricAlarm") -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
+    key = kind + "s"
     for start in range(0, len(names), BATCH):
-        answer = client.describe_alarms(
-            AlarmNames=names[start : start + BATCH], AlarmTypes=["MetricAlarm"], aws_retry=True
-        )
-        found.update({a["AlarmName"]: a for a in answer.get("MetricAlarms", [])})
+        answer = client.describe_alarms(AlarmNames=names[start : start + BATCH], AlarmTypes=[kind], aws_retry=True)
+        found.update({a["AlarmName"]: a for a in answer.get(key, [])})
     return found
 
 
-def run(client, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
-    """Converge the alarms; returns the module result (before/after views for --diff included)."""
-    if params["state"] == "absent":
-        names = sorted(set(params["names"]))
-        existing = describe(client, names) if names else {}
-        gone = [n for n in names if n in existing]
-        if gone and not check_mode:
-            for start in range(0, len(gone), BATCH):
-                client.delete_alarms(AlarmNames=gone[start : start + BATCH], aws_retry=True)
-        return {"changed": bool(gone), "deleted": gone, "before": {n: True for n in gone}, "after": {}}
-    alarms = [dict(a) for a in params["alarms"]]
-    found = [p for a in alarms for p in problems(a)]
-    names = [a.get("AlarmName") for a in alarms]
-    if len(set(names)) != len(names):
-        found.append(f"alarm names {names} must be unique")
-    if found:
-        raise AlarmError("arena_cloudwatch_metric_alarms: " + "; ".join(found))
-    existing = describe(client, names) if names else {}
+def _under_prefix(client, prefix: str) -> dict[str, list[dict[str, Any]]]:
+    """Every alarm under `prefix`, both kinds (DescribeAlarms page by page, each call retried)."""
+    out: dict[str, list[dict[str, Any]]] = {"CompositeAlarms": [], "MetricAlarms": []}
+    token: dict[str, str] = {}
+    while True:
+        page = client.describe_alarms(
+            AlarmNamePrefix=prefix, AlarmTypes=["CompositeAlarm", "MetricAlarm"], aws_retry=True, **token
+        )
+        for key, alarms in out.items():
+            alarms.extend(page.get(key, []))
+        if not page.get("NextToken"):
+            return out
+        token = {"NextToken": page["NextToken"]}
+
+
+def described_both(client, names: list[str]) -> tuple[set[str], set[str]]:
+    """(composite, metric) alarm names of `names` that exist: one DescribeAlarms per 100 names."""
+    composites: set[str] = set()
+    metrics: set[str] = set()
+    for start in range(0, len(names), BATCH):
+        answer = client.describe_alarms(
+            AlarmNames=names[start : start + BATCH], AlarmTypes=["CompositeAlarm", "MetricAlarm"], aws_retry=True
+        )
+        composites.update(a["AlarmName"] for a in answer.get("CompositeAlarms", []))
+        metrics.update(a["AlarmName"] for a in answer.get("MetricAlarms", []))
+    return composites, metrics
+
+
+def prunable(client, prune: dict[str, Any] | None, keep: set[str]) -> list[tuple[str, str]]:
+    """(name, kind) of the alarms under prune's prefix, carrying all its tags, not in `keep`."""
+    if not prune:
+        return []
+    wanted_tags = {k: str(v) for k, v in prune["tags"].items()}
+    listing = _under_prefix(client, prune["name_prefix"])
+    out: list[tuple[str, str]] = []
+    for kind in ("CompositeAlarm", "MetricAlarm"):
+        for alarm in listing.get(kind + "s", []):
+            if alarm["AlarmName"] in keep:
+                continue
+            tags = client.list_tags_for_resource(ResourceARN=alarm["AlarmArn"], aws_retry=True).get("Tags", [])
+            have = {t["Key"]: t["Value"] for t in tags}
+            if all(have.get(k) == v for k, v in wanted_tags.items()):
+                out.append((alarm["AlarmName"], kind))
+    return sorted(out)
+
+
+def delete(client, names: list[str], check_mode: bool) -> None:
+    if check_mode:
+        return
+    for start in range(0, len(names), BATCH):
+        client.delete_alarms(AlarmNames=names[start : start + BATCH], aws_retry=True)
+
+
+def composite_problems(alarm: dict[str, Any]) -> list[str]:
+    """What PutCompositeAlarm would refuse in `alarm` (name 1-255, rule 1-10240 characters)."""
+    name = alarm.get("AlarmName") or "?"
+    out = []
+    if not 1 <= len(alarm.get("AlarmName") or "") <= 255:
+        out.append(f"{name}: AlarmName must be 1-255 characters")
+    if not 1 <= len(alarm.get("AlarmRule") or "") <= 10240:
+        out.append(f"{name}: AlarmRule must be 1-10240 characters")
+    return out
+
+
+def converge(client, alarms: list[dict[str, Any]], kind: str, tags: dict[str, Any], check_mode: bool):
+    """Write what is missing or differs; (written names, before, after)."""
+    names = [a["AlarmName"] for a in alarms]
+    existing = describe(client, names, kind) if names else {}
     written, before, after = [], {}, {}
     for alarm in alarms:
         have = existing.get(alarm["AlarmName"])
@@ -202,10 +278,54 @@ def run(client, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         if check_mode:
             continue
         request = dict(alarm)
-        if have is None and params["tags"]:
-            request["Tags"] = [{"Key": k, "Value": str(v)} for k, v in sorted(params["tags"].items())]
-        client.put_metric_alarm(**request, aws_retry=True)
-    return {"changed": bool(written), "written": written, "before": before, "after": after}
+        if have is None and tags:
+            request["Tags"] = [{"Key": k, "Value": str(v)} for k, v in sorted(tags.items())]
+        if kind == "CompositeAlarm":
+            client.put_composite_alarm(**request, aws_retry=True)
+        else:
+            client.put_metric_alarm(**request, aws_retry=True)
+    return written, before, after
+
+
+def run(client, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    """Converge the alarms; returns the module result (before/after views for --diff included)."""
+    prune = params.get("prune")
+    if prune is not None and not prune.get("tags"):
+        raise AlarmError("arena_cloudwatch_metric_alarms: prune.tags must name at least one tag")
+    if params["state"] == "absent":
+        names = sorted(set(params["names"]))
+        composites, metrics = described_both(client, names)
+        pruned = prunable(client, prune, set())
+        first = sorted({n for n in names if n in composites} | {n for n, k in pruned if k == "CompositeAlarm"})
+        then = sorted({n for n in names if n in metrics} | {n for n, k in pruned if k == "MetricAlarm"})
+        delete(client, first, check_mode)
+        delete(client, then, check_mode)
+        gone = first + then
+        return {"changed": bool(gone), "deleted": gone, "before": {n: True for n in gone}, "after": {}}
+    alarms = [dict(a) for a in params["alarms"]]
+    composites = [dict(a) for a in params["composite_alarms"]]
+    found = [p for a in alarms for p in problems(a)] + [p for a in composites for p in composite_problems(a)]
+    names = [a.get("AlarmName") for a in alarms + composites]
+    if len(set(names)) != len(names):
+        found.append(f"alarm names {names} must be unique")
+    if found:
+        raise AlarmError("arena_cloudwatch_metric_alarms: " + "; ".join(found))
+    written, before, after = converge(client, alarms, "MetricAlarm", params["tags"], check_mode)
+    more, before2, after2 = converge(client, composites, "CompositeAlarm", params["tags"], check_mode)
+    pruned = prunable(client, prune, set(names))
+    delete(client, [n for n, k in pruned if k == "CompositeAlarm"], check_mode)
+    delete(client, [n for n, k in pruned if k == "MetricAlarm"], check_mode)
+    gone = [n for n, _ in pruned]
+    before.update(before2)
+    before.update({n: True for n in gone})
+    after.update(after2)
+    return {
+        "changed": bool(written or more or gone),
+        "written": written + more,
+        "deleted": gone,
+        "before": before,
+        "after": after,
+    }
 
 
 def main() -> None:
@@ -214,6 +334,14 @@ def main() -> None:
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "alarms": {"type": "list", "elements": "dict", "default": []},
             "names": {"type": "list", "elements": "str", "default": []},
+            "composite_alarms": {"type": "list", "elements": "dict", "default": []},
+            "prune": {
+                "type": "dict",
+                "options": {
+                    "name_prefix": {"type": "str", "required": True},
+                    "tags": {"type": "dict", "required": True},
+                },
+            },
             "tags": {"type": "dict", "default": {}},
         },
         supports_check_mode=True,

@@ -47,6 +47,13 @@ does on AWS; none of them makes the emulator accept more than AWS does.
   of attempts gives it VALIDATION_TIMED_OUT. With moto's 60 s, a refusal of a pending certificate
   saw an ISSUED one when its run reached the check over a minute late under load (CI, 2026-12-06):
   https://docs.aws.amazon.com/acm/latest/APIReference/API_CertificateDetail.html
+- PutCompositeAlarm (CloudWatch; moto: "not implemented", though its alarm model keeps a rule and
+  DescribeAlarms answers the alarms with one as CompositeAlarms, without their AlarmRule). Here it is
+  moto's PutMetricAlarm, which stores AlarmName, AlarmRule, AlarmDescription, ActionsEnabled,
+  AlarmActions, OKActions and Tags, and DescribeAlarms shows the rule; the request is pinned with
+  botocore's Stubber in tests/unit/library/test_arena_cloudwatch_metric_alarms.py. Refused as AWS
+  refuses it: a rule over 10240 characters:
+  https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutCompositeAlarm.html
 """
 
 from __future__ import annotations
@@ -61,6 +68,9 @@ from moto import server
 from moto.acm.models import CertBundle
 from moto.autoscaling.exceptions import ValidationError
 from moto.autoscaling.responses import AutoScalingResponse
+from moto.cloudwatch.exceptions import ValidationError as CloudWatchValidationError
+from moto.cloudwatch.models import Alarm
+from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
 from moto.ec2.exceptions import InvalidAMIIdError, InvalidParameterValue
@@ -313,6 +323,13 @@ def check_certificate(self: CertBundle) -> None:
     _check_certificate(self)
 
 
+def put_composite_alarm(self: CloudWatchResponse) -> EmptyResult:
+    rule = self._get_param("AlarmRule") or ""
+    if not 1 <= len(rule) <= 10240:
+        raise CloudWatchValidationError(f"AlarmRule must be 1-10240 characters, got {len(rule)}")
+    return CloudWatchResponse.put_metric_alarm(self)
+
+
 def patch() -> None:
     ElastiCacheBackend.delete_cache_subnet_group = delete_cache_subnet_group
     ElastiCacheResponse.delete_cache_subnet_group = delete_cache_subnet_group_response
@@ -326,6 +343,8 @@ def patch() -> None:
     EBSBackend.create_snapshot = create_snapshot
     AmisResponse.register_image = register_image
     CertBundle.check = check_certificate
+    CloudWatchResponse.put_composite_alarm = put_composite_alarm
+    Alarm.alarm_rule = property(lambda alarm: alarm.rule)
 
 
 def main(argv: list[str]) -> None:

@@ -66,11 +66,25 @@ def described(alarm: dict[str, Any]) -> dict[str, Any]:
 
 
 def params(**overrides: Any) -> dict[str, Any]:
-    return {"state": "present", "alarms": [SHARE, HOSTS], "names": [], "tags": TAGS, **overrides}
+    return {
+        "state": "present",
+        "alarms": [SHARE, HOSTS],
+        "composite_alarms": [],
+        "names": [],
+        "prune": None,
+        "tags": TAGS,
+        **overrides,
+    }
 
 
 def expect_describe(stub: Any, alarms: list[dict[str, Any]], names: list[str] = NAMES) -> None:
     stub.add_response("describe_alarms", {"MetricAlarms": alarms}, {"AlarmNames": names, "AlarmTypes": ["MetricAlarm"]})
+
+
+def expect_describe_both(stub: Any, alarms: list[dict[str, Any]], names: list[str]) -> None:
+    """DescribeAlarms as a delete asks it: both kinds in one call."""
+    types = {"AlarmNames": names, "AlarmTypes": ["CompositeAlarm", "MetricAlarm"]}
+    stub.add_response("describe_alarms", {"MetricAlarms": alarms}, types)
 
 
 def test_missing_alarms_are_created_with_their_tags(mod: ModuleType, stubbed: Any) -> None:
@@ -111,7 +125,7 @@ def test_check_mode_writes_nothing(mod: ModuleType, stubbed: Any) -> None:
 def test_absent_deletes_the_existing_ones_only(mod: ModuleType, stubbed: Any) -> None:
     client, stub = stubbed
     names = sorted([*NAMES, "arena-staging-api-target-5xx"])
-    expect_describe(stub, [described(HOSTS)], names)
+    expect_describe_both(stub, [described(HOSTS)], names)
     stub.add_response("delete_alarms", {}, {"AlarmNames": [HOSTS["AlarmName"]]})
     result = mod.run(client, params(state="absent", names=names), check_mode=False)
     assert (result["changed"], result["deleted"]) == (True, [HOSTS["AlarmName"]])
@@ -120,8 +134,8 @@ def test_absent_deletes_the_existing_ones_only(mod: ModuleType, stubbed: Any) ->
 def test_more_than_100_alarms_go_in_batches(mod: ModuleType, stubbed: Any) -> None:
     client, stub = stubbed
     names = sorted(f"alarm-{n:03d}" for n in range(150))
-    expect_describe(stub, [{"AlarmName": n} for n in names[:100]], names[:100])
-    expect_describe(stub, [{"AlarmName": n} for n in names[100:]], names[100:])
+    expect_describe_both(stub, [{"AlarmName": n} for n in names[:100]], names[:100])
+    expect_describe_both(stub, [{"AlarmName": n} for n in names[100:]], names[100:])
     stub.add_response("delete_alarms", {}, {"AlarmNames": names[:100]})
     stub.add_response("delete_alarms", {}, {"AlarmNames": names[100:]})
     assert len(mod.run(client, params(state="absent", names=names), check_mode=False)["deleted"]) == 150
@@ -174,3 +188,101 @@ def test_throttled_call_is_retried(mod: ModuleType, run_retried: Any, operation:
     ]
     result = run_retried(mod, params(), "cloudwatch", calls, (operation, "Throttling"))
     assert (result["changed"], result["written"]) == (True, [HOSTS["AlarmName"]])
+
+
+# Composite alarms (PutCompositeAlarm; the emulator's stand-in is scripts/lab/emulator_server.py,
+# so the request is pinned here) and pruning by prefix and tags.
+COMPOSITE = {
+    "AlarmName": "arena-staging-event-at-risk",
+    "AlarmRule": 'ALARM("arena-staging-web-target-5xx") OR ALARM("arena-staging-web-unhealthy-hosts")',
+    "ActionsEnabled": True,
+    "AlarmActions": ["arn:aws:sns:eu-west-1:123456789012:arena-staging-alerts"],
+    "OKActions": ["arn:aws:sns:eu-west-1:123456789012:arena-staging-alerts"],
+}
+PRUNE = {"name_prefix": "arena-staging-", "tags": TAGS}
+ARN = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:"
+
+
+def expect_listing(stub: Any, metric: list[str], composite: list[str] = ()) -> None:
+    answer = {
+        "MetricAlarms": [{"AlarmName": n, "AlarmArn": ARN + n} for n in metric],
+        "CompositeAlarms": [{"AlarmName": n, "AlarmArn": ARN + n} for n in composite],
+    }
+    stub.add_response(
+        "describe_alarms",
+        answer,
+        {"AlarmNamePrefix": "arena-staging-", "AlarmTypes": ["CompositeAlarm", "MetricAlarm"]},
+    )
+
+
+def expect_tags(stub: Any, name: str, tags: dict[str, str]) -> None:
+    listed = {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+    stub.add_response("list_tags_for_resource", listed, {"ResourceARN": ARN + name})
+
+
+def test_composite_written_after_its_metric_alarms_with_tags(mod: ModuleType, stubbed: Any) -> None:
+    client, stub = stubbed
+    tags = [{"Key": "Environment", "Value": "staging"}, {"Key": "Project", "Value": "arena"}]
+    expect_describe(stub, [described(SHARE), described(HOSTS)])
+    stub.add_response(
+        "describe_alarms",
+        {"CompositeAlarms": []},
+        {"AlarmNames": [COMPOSITE["AlarmName"]], "AlarmTypes": ["CompositeAlarm"]},
+    )
+    stub.add_response("put_composite_alarm", {}, {**COMPOSITE, "Tags": tags})
+    result = mod.run(client, params(composite_alarms=[COMPOSITE]), check_mode=False)
+    assert result["written"] == [COMPOSITE["AlarmName"]]
+
+
+def test_composite_as_described_changes_nothing(mod: ModuleType, stubbed: Any) -> None:
+    client, stub = stubbed
+    expect_describe(stub, [described(SHARE), described(HOSTS)])
+    have = {**COMPOSITE, "AlarmArn": ARN + COMPOSITE["AlarmName"], "StateValue": "OK"}
+    stub.add_response(
+        "describe_alarms",
+        {"CompositeAlarms": [have]},
+        {"AlarmNames": [COMPOSITE["AlarmName"]], "AlarmTypes": ["CompositeAlarm"]},
+    )
+    assert mod.run(client, params(composite_alarms=[COMPOSITE]), check_mode=False)["changed"] is False
+
+
+def test_prune_deletes_only_this_environments_unwanted_alarms_composites_first(mod: ModuleType, stubbed: Any) -> None:
+    """arena-staging-2-... shares the prefix but not the tags: it stays. A removed tier's alarm and an
+    old composite go, the composite in its own call first (DeleteAlarms refuses an alarm a composite
+    still names)."""
+    client, stub = stubbed
+    expect_describe(stub, [described(SHARE), described(HOSTS)])
+    expect_listing(
+        stub, [*NAMES, "arena-staging-2-web-target-5xx", "arena-staging-stream-target-5xx"], ["arena-staging-old-risk"]
+    )
+    expect_tags(stub, "arena-staging-old-risk", TAGS)
+    expect_tags(stub, "arena-staging-2-web-target-5xx", {"Project": "arena", "Environment": "staging-2"})
+    expect_tags(stub, "arena-staging-stream-target-5xx", {**TAGS, "ManagedBy": "arena-infra"})
+    stub.add_response("delete_alarms", {}, {"AlarmNames": ["arena-staging-old-risk"]})
+    stub.add_response("delete_alarms", {}, {"AlarmNames": ["arena-staging-stream-target-5xx"]})
+    result = mod.run(client, params(prune=PRUNE), check_mode=False)
+    assert result["deleted"] == ["arena-staging-old-risk", "arena-staging-stream-target-5xx"]
+    assert result["changed"] is True
+
+
+def test_absent_with_prune_deletes_every_tagged_alarm_under_the_prefix(mod: ModuleType, stubbed: Any) -> None:
+    client, stub = stubbed
+    expect_listing(stub, NAMES, ["arena-staging-event-at-risk"])
+    for name in ["arena-staging-event-at-risk", *NAMES]:
+        expect_tags(stub, name, TAGS)
+    stub.add_response("delete_alarms", {}, {"AlarmNames": ["arena-staging-event-at-risk"]})
+    stub.add_response("delete_alarms", {}, {"AlarmNames": sorted(NAMES)})
+    result = mod.run(client, params(state="absent", prune=PRUNE), check_mode=False)
+    assert result["deleted"] == ["arena-staging-event-at-risk", *sorted(NAMES)]
+
+
+def test_prune_needs_a_tag(mod: ModuleType, stubbed: Any) -> None:
+    client, _ = stubbed
+    with pytest.raises(mod.AlarmError, match=r"prune\.tags must name at least one tag"):
+        mod.run(client, params(prune={"name_prefix": "arena-", "tags": {}}), check_mode=False)
+
+
+def test_a_composite_rule_over_10240_characters_is_refused(mod: ModuleType, stubbed: Any) -> None:
+    client, _ = stubbed
+    with pytest.raises(mod.AlarmError, match="AlarmRule must be 1-10240 characters"):
+        mod.run(client, params(composite_alarms=[{**COMPOSITE, "AlarmRule": "x" * 10241}]), check_mode=False)
