@@ -9,6 +9,12 @@ import sys
 
 import boto3
 
+OPERATORS = {
+    "GreaterThanOrEqualToThreshold": ">=",
+    "GreaterThanThreshold": ">",
+    "LessThanThreshold": "<",
+    "LessThanOrEqualToThreshold": "<=",
+}
 TAGS = [{"Name": "tag:Project", "Values": ["arena"]}, {"Name": "tag:Environment", "Values": ["local"]}]
 
 
@@ -42,6 +48,30 @@ def summary() -> None:
         print(f"SES identity      {i['IdentityName']:<28} {i['IdentityType']}")
     params = boto3.client("ssm").get_parameters_by_path(Path="/arena/local", Recursive=True)["Parameters"]
     print(f"SSM parameters    {len(params)} under /arena/local/ (first-boot configuration)")
+    monitoring()
+
+
+def monitoring() -> None:
+    """roles/platform_monitoring: the alerts topics, every alarm (here and CloudFront's in us-east-1),
+    the event-at-risk composite with how many alarms it watches, the dashboard, the tiers' log groups."""
+    for region in ("eu-west-1", "us-east-1"):
+        for t in boto3.client("sns", region_name=region).list_topics()["Topics"]:
+            if t["TopicArn"].endswith(":arena-local-alerts"):
+                subs = boto3.client("sns", region_name=region).list_subscriptions_by_topic(TopicArn=t["TopicArn"])
+                endpoints = ", ".join(s["Endpoint"] for s in subs["Subscriptions"]) or "no subscription"
+                print(f"Alerts topic      {t['TopicArn']:<52} {endpoints}")
+        listing = boto3.client("cloudwatch", region_name=region).describe_alarms(AlarmNamePrefix="arena-local-")
+        for a in sorted(listing["MetricAlarms"], key=lambda a: a["AlarmName"]):
+            threshold = f"{OPERATORS.get(a['ComparisonOperator'], a['ComparisonOperator'])} {a['Threshold']:g}"
+            print(f"Alarm             {a['AlarmName']:<52} {threshold:<14} {region}")
+        for a in listing["CompositeAlarms"]:
+            watched = a["AlarmRule"].count("ALARM(")
+            print(f"Composite alarm   {a['AlarmName']:<52} any of {watched} alarms")
+    for d in boto3.client("cloudwatch").list_dashboards()["DashboardEntries"]:
+        print(f"Dashboard         {d['DashboardName']:<52} (make dashboard renders it: docs/event-day-dashboard.png)")
+    groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/arena/local/")["logGroups"]
+    for g in groups:
+        print(f"Log group         {g['logGroupName']:<52} {g.get('retentionInDays', 'never')} days")
 
 
 if __name__ == "__main__":

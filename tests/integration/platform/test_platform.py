@@ -25,6 +25,7 @@ import json
 import re
 from typing import Any
 
+import boto3
 from arena_testlib import base_env, run
 from platform_lab import (
     EMULATOR_GAP_TASKS,
@@ -229,14 +230,20 @@ def test_instance_roles_read_only_their_own_parameters(aws: dict[str, Any], crea
         assert [p["InstanceProfileName"] for p in profiles] == [role]
 
 
-def test_release_alarms_watch_each_tiers_target_group(aws: dict[str, Any], created: str) -> None:
-    """The alarms a release's instance refresh names (playbooks/rollout.yml): per tier, the 5xx share
-    (metric math over the tier's target group) and its unhealthy hosts."""
+def test_every_tier_and_service_has_its_alarms_notifying_the_alerts_topic(aws: dict[str, Any], created: str) -> None:
+    """roles/platform_monitoring on what the platform made: per tier the release canary's alarms (the
+    5xx share over its target group, unhealthy hosts: playbooks/rollout.yml names them), latency and the
+    capacity shortfall on its group's metrics (collected at one-minute granularity); per load balancer,
+    cache node and NAT gateway theirs; mail's reputation; CloudFront's in us-east-1 (where it publishes
+    its metrics) with a topic there; the event-at-risk composite over existing alarms. Every alarm
+    tells the alerts topic of its region, which has the inventory's subscription."""
     cloudwatch = aws["cloudwatch"]
-    names = [f"{PREFIX}-{t}-{kind}" for t in TIERS for kind in ("target-5xx", "unhealthy-hosts")]
-    alarms = {a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]}
-    assert sorted(alarms) == sorted(names)
+    listing = cloudwatch.describe_alarms(AlarmNamePrefix=f"{PREFIX}-")
+    alarms = {a["AlarmName"]: a for a in listing["MetricAlarms"]}
+    names = set(alarms)
     for tier in TIERS:
+        kinds = ["target-5xx", "unhealthy-hosts", "latency-p99", "capacity-shortfall"]
+        assert {f"{PREFIX}-{tier}-{kind}" for kind in kinds} <= names, (tier, sorted(names))
         share, hosts = alarms[f"{PREFIX}-{tier}-target-5xx"], alarms[f"{PREFIX}-{tier}-unhealthy-hosts"]
         assert [m.get("ReturnData") for m in share["Metrics"]] == [False, False, True]
         assert share["Metrics"][2]["Expression"] == "IF(requests >= 20, 100 * errors / requests, 0)"
@@ -244,6 +251,54 @@ def test_release_alarms_watch_each_tiers_target_group(aws: dict[str, Any], creat
             values = {d["Name"]: d["Value"] for d in dims}
             assert values["TargetGroup"].startswith(f"targetgroup/{PREFIX}-{tier}/"), (tier, values)
             assert values["LoadBalancer"].startswith("app/"), (tier, values)
+    for group in groups_by_name(aws).values():
+        enabled = {m["Metric"] for m in group["EnabledMetrics"]}
+        assert {"GroupMinSize", "GroupInServiceInstances"} <= enabled, group["AutoScalingGroupName"]
+    for lb in ("public", "internal", "admin"):
+        assert {f"{PREFIX}-lb-{lb}-elb-5xx", f"{PREFIX}-lb-{lb}-rejected-connections"} <= names
+    nodes = aws["elasticache"].describe_replication_groups()["ReplicationGroups"][0]["MemberClusters"]
+    for node in nodes:
+        short = node.removeprefix(f"{PREFIX}-")
+        assert {f"{PREFIX}-{short}-{kind}" for kind in ("cpu", "memory", "evictions", "connections")} <= names
+    assert {f"{PREFIX}-mail-bounce-rate", f"{PREFIX}-mail-complaint-rate"} <= names
+    nats = aws["ec2"].describe_nat_gateways(Filter=[*MINE, {"Name": "state", "Values": ["available"]}])["NatGateways"]
+    assert nats and {f"{PREFIX}-{n['NatGatewayId']}-port-allocation" for n in nats} <= names
+    east = boto3.client("cloudwatch", region_name="us-east-1").describe_alarms(AlarmNamePrefix=f"{PREFIX}-")
+    assert [a["AlarmName"] for a in east["MetricAlarms"]] == [f"{PREFIX}-cdn-5xx"]
+    (composite,) = listing["CompositeAlarms"]
+    assert composite["AlarmName"] == f"{PREFIX}-event-at-risk"
+    ruled = set(re.findall(r'ALARM\("([^"]+)"\)', composite["AlarmRule"]))
+    assert f"{PREFIX}-web-target-5xx" in ruled and ruled <= names
+    for alarm in [*alarms.values(), composite, *east["MetricAlarms"]]:
+        region = alarm["AlarmArn"].split(":")[3]
+        topic = f"arn:aws:sns:{region}:123456789012:{PREFIX}-alerts"
+        assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic], alarm["AlarmName"]
+    subscriptions = aws["sns"].list_subscriptions_by_topic(
+        TopicArn=f"arn:aws:sns:eu-west-1:123456789012:{PREFIX}-alerts"
+    )
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions["Subscriptions"]] == [
+        ("email", "ops@mail.arena.test")
+    ]
+
+
+def test_instances_log_groups_and_agent_settings(aws: dict[str, Any], created: str) -> None:
+    """What the tier images' CloudWatch agent writes into and reads at boot (tiers.yml
+    arena_observability): a log group per tier and log with its retention, the settings in SSM under
+    the path the instance role may read; and the event-day dashboard."""
+    groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/arena/local/")["logGroups"]
+    retention = {g["logGroupName"]: g.get("retentionInDays") for g in groups}
+    days = {"journal": 30, "nginx-access": 14, "nginx-error": 30}
+    assert retention == {f"/arena/local/{t}/{log}": d for t in TIERS for log, d in days.items()}
+    settings = aws["ssm"].get_parameters_by_path(Path="/arena/local/monitoring/")["Parameters"]
+    assert {p["Name"].rsplit("/", 1)[1]: p["Value"] for p in settings} == {
+        "log_group_prefix": "/arena/local",
+        "metrics_namespace": "Arena/Instances",
+        "metrics_interval_seconds": "60",
+    }
+    body = json.loads(aws["cloudwatch"].get_dashboard(DashboardName=f"{PREFIX}-event-day")["DashboardBody"])
+    text = json.dumps(body)
+    for tier in TIERS:
+        assert f"targetgroup/{PREFIX}-{tier}/" in text and f"{PREFIX}-{tier}" in text, tier
 
 
 def test_autoscaling_groups(aws: dict[str, Any], created: str) -> None:
@@ -390,6 +445,17 @@ def test_staging_inventory_groups_staging_instances_only(aws: dict[str, Any], cr
         ec2.terminate_instances(InstanceIds=[staged])
 
 
+def assert_no_monitoring_left(aws: dict[str, Any]) -> None:
+    """The monitoring, removed first: alarms here and in us-east-1, topics, dashboard, log groups."""
+    for region in ("eu-west-1", "us-east-1"):
+        listing = boto3.client("cloudwatch", region_name=region).describe_alarms(AlarmNamePrefix=f"{PREFIX}-")
+        assert listing["MetricAlarms"] == [] and listing["CompositeAlarms"] == [], region
+        topics = boto3.client("sns", region_name=region).list_topics()["Topics"]
+        assert [t for t in topics if f":{PREFIX}-" in t["TopicArn"]] == [], region
+    assert aws["cloudwatch"].list_dashboards()["DashboardEntries"] == []
+    assert boto3.client("logs").describe_log_groups(logGroupNamePrefix="/arena/local/")["logGroups"] == []
+
+
 # 4. The teardown of the built platform, interrupted, then finished by the next one.
 def test_an_interrupted_teardown_is_finished_by_the_next_leaving_no_tagged_resource(
     aws: dict[str, Any], created: str
@@ -441,6 +507,7 @@ def test_an_interrupted_teardown_is_finished_by_the_next_leaving_no_tagged_resou
     assert aws["sesv2"].list_email_identities()["EmailIdentities"] == []
     assert aws["sesv2"].list_configuration_sets()["ConfigurationSets"] == []
     assert [t for t in aws["sns"].list_topics()["Topics"] if f":{PREFIX}-" in t["TopicArn"]] == []
+    assert_no_monitoring_left(aws)
     left = aws["ssm"].get_parameters_by_path(Path="/arena/local", Recursive=True)["Parameters"]
     assert sorted(p["Name"] for p in left) == [f"/arena/local/images/{t}" for t in sorted(TIERS)]  # the fixtures'
     assert [u["UserName"] for u in aws["iam"].list_users()["Users"] if u["UserName"].startswith(PREFIX)] == []

@@ -144,6 +144,39 @@ def metric_alarms_case(_tmp: Path) -> Case:
     )
 
 
+def dashboard_case(_tmp: Path) -> Case:
+    """A dashboard whose body differs: check mode would write it."""
+    name = "arena-staging-event-day"
+    widget = {"type": "text", "x": 0, "y": 0, "width": 24, "height": 2, "properties": {"markdown": "old"}}
+    new = {"widgets": [{**widget, "properties": {"markdown": "new"}}]}
+    answer = {
+        "DashboardArn": f"arn:aws:cloudwatch::123456789012:dashboard/{name}",
+        "DashboardName": name,
+        "DashboardBody": json.dumps({"widgets": [widget]}),
+    }
+    return (
+        "library/arena_cloudwatch_dashboard.py",
+        {"name": name, "body": new},
+        {"cloudwatch": [("get_dashboard", answer)]},
+    )
+
+
+def log_groups_case(_tmp: Path) -> Case:
+    """A group whose retention differs: check mode would set it."""
+    return (
+        "library/arena_cloudwatch_log_groups.py",
+        {"groups": [{"name": "/arena/staging/web/journal", "retention_days": 30}]},
+        {
+            "logs": [
+                (
+                    "describe_log_groups",
+                    {"logGroups": [{"logGroupName": "/arena/staging/web/journal", "retentionInDays": 14}]},
+                )
+            ]
+        },
+    )
+
+
 def launch_template_release_case(_tmp: Path) -> Case:
     """The default version launches another AMI: check mode would release a version with this one."""
     default = {
@@ -387,6 +420,8 @@ CASES: dict[str, Callable[[Path], Case]] = {
     "library/arena_autoscaling_instance_refresh.py": instance_refresh_case,
     "library/arena_launch_template_release.py": launch_template_release_case,
     "library/arena_cloudwatch_metric_alarms.py": metric_alarms_case,
+    "library/arena_cloudwatch_log_groups.py": log_groups_case,
+    "library/arena_cloudwatch_dashboard.py": dashboard_case,
     "library/arena_image_lifecycle.py": image_lifecycle_case,
     "library/arena_scheduled_actions.py": scheduled_actions_case,
     "library/arena_warm_pool.py": warm_pool_case,
@@ -430,6 +465,7 @@ def test_no_diff_without_the_diff_flag(path: str, tmp_path: Path, run_module: An
 
 # Modules that never report a change (they only read), with why; checked below from their source.
 NEVER_CHANGED = {
+    "library/arena_monitoring_view.py": "reads the platform's dimensions only",
     "roles/platform_launch_templates/library/arena_kms_autoscaling_key_info.py": "reads the key policy only",
 }
 
