@@ -31,7 +31,7 @@ role_version() {
     | sha256sum | cut -c1-12
 }
 role_versions=""
-for role in base hardening web api admin mail_relay runtime_config image_cleanup; do
+for role in base hardening web api admin mail_relay runtime_config cloudwatch_agent image_cleanup; do
   [[ -f "roles/${role}/tasks/main.yml" ]] && role_versions+="${role_versions:+,}${role}=$(role_version "$role")"
 done
 

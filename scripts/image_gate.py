@@ -12,8 +12,10 @@
 seed: every runtime tier of packer/tiers/<TIER>.yml (runtime_config_tiers) gets GATE_MARKER=MARKER
 and the lab values of its keys under /arena/<ENV>/<name>/ (SecureString), so first boot fetches
 them: the API's Redis (the gate's side container), the mail relay's SMTP login, the admin's
-basic-auth line and the allow-list the gate's requests pass (<prefix>/<ENV>/admin/allowed_cidrs, the
-name the platform writes). A required key the gate has no value for is an error naming it. Secrets come from
+basic-auth line, the allow-list the gate's requests pass (<prefix>/<ENV>/admin/allowed_cidrs, the
+name the platform writes) and the CloudWatch agent's settings (<prefix>/<ENV>/monitoring/
+log_group_prefix, metrics_namespace, metrics_interval_seconds: what roles/platform_monitoring writes,
+from tiers.yml arena_observability). A required key the gate has no value for is an error naming it. Secrets come from
 the environment (GATE_REDIS_TOKEN, GATE_SMTP_PASSWORD, GATE_ADMIN_PASSWORD), never from argv;
 GATE_REDIS_HOST / GATE_REDIS_PORT say where the API finds Redis. Needs AWS_URL and AWS_REGION
 (scripts/with-emulator.sh).
@@ -42,10 +44,14 @@ ADMIN_USER = "gate"
 GATE_ADMIN_ALLOWED_CIDRS = "10.0.2.0/24"
 # The one source of the tier facts (ports, protocols, health paths, the runtime SSM prefix).
 TIERS_FILE = REPO_ROOT / "tiers.yml"
+# roles/platform_monitoring's defaults: the agent's metrics interval the platform writes to SSM
+# (platform_monitoring_metrics_interval_seconds; inventories/local keeps the default).
+MONITORING_DEFAULTS = REPO_ROOT / "roles" / "platform_monitoring" / "defaults" / "main.yml"
 
 
 def tier_facts() -> dict:
-    """tiers.yml: arena_tiers (per tier: port, protocol, health_path, listener_port) and arena_runtime."""
+    """tiers.yml: arena_tiers (per tier: port, protocol, health_path, listener_port), arena_runtime and
+    arena_observability."""
     return yaml.safe_load(TIERS_FILE.read_text())
 
 
@@ -99,8 +105,21 @@ def bcrypt_line(user: str, password: str) -> str:
     return f"{user}:{hashed}"
 
 
-def lab_values(secrets: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    """Runtime tier name -> the lab's values of its keys (test values, never real credentials)."""
+def monitoring_settings(environment: str) -> dict[str, str]:
+    """The CloudWatch agent's settings of an environment as roles/platform_monitoring writes them:
+    the log group prefix and namespace of tiers.yml arena_observability, the role's metrics interval."""
+    observability = tier_facts()["arena_observability"]
+    interval = yaml.safe_load(MONITORING_DEFAULTS.read_text())["platform_monitoring_metrics_interval_seconds"]
+    return {
+        "LOG_GROUP_PREFIX": f"{observability['log_group_root']}/{environment}",
+        "METRICS_NAMESPACE": observability["metrics_namespace"],
+        "METRICS_INTERVAL_SECONDS": str(interval),
+    }
+
+
+def lab_values(secrets: Mapping[str, str], environment: str) -> dict[str, dict[str, str]]:
+    """Runtime tier name -> the lab's values of its keys (test values, never real credentials) in the
+    environment the lab instances boot in."""
     return {
         "api": {
             "REDIS_HOST": secrets["redis_host"],
@@ -110,13 +129,20 @@ def lab_values(secrets: Mapping[str, str]) -> dict[str, dict[str, str]]:
         },
         "mail": {"SMTP_USERNAME": "gate-smtp-user", "SMTP_PASSWORD": secrets["smtp_password"]},
         "admin": {"ADMIN_HTPASSWD": secrets["admin_htpasswd"], "ALLOWED_CIDRS": GATE_ADMIN_ALLOWED_CIDRS},
+        tier_facts()["arena_observability"]["settings_name"]: monitoring_settings(environment),
     }
 
 
 # Keys written as the platform writes them (lower-case name, plain type) instead of as lab secrets:
-# the admin allow-list (platform_security_groups_admin_cidrs_parameter), so the gate's value replaces
-# the platform's in the lab emulator instead of sitting beside it under the same key.
-PLATFORM_KEYS = {"ALLOWED_CIDRS": "StringList"}
+# the admin allow-list (platform_security_groups_admin_cidrs_parameter) and the agent's settings
+# (roles/platform_monitoring), so the gate's value replaces the platform's in the lab emulator instead
+# of sitting beside it under the same key.
+PLATFORM_KEYS = {
+    "ALLOWED_CIDRS": "StringList",
+    "LOG_GROUP_PREFIX": "String",
+    "METRICS_NAMESPACE": "String",
+    "METRICS_INTERVAL_SECONDS": "String",
+}
 
 
 def runtime_parameters(
@@ -221,7 +247,7 @@ def _seed(tier: str, environment: str, marker: str) -> int:
         "smtp_password": os.environ["GATE_SMTP_PASSWORD"],
         "admin_htpasswd": bcrypt_line(ADMIN_USER, os.environ["GATE_ADMIN_PASSWORD"]),
     }
-    parameters = runtime_parameters(tier_file, lab_values(secrets), marker)
+    parameters = runtime_parameters(tier_file, lab_values(secrets, environment), marker)
     ssm = boto3.client("ssm", endpoint_url=os.environ["AWS_URL"], region_name=os.environ["AWS_REGION"])
     for name, values in parameters.items():
         for key, value in values.items():

@@ -72,8 +72,14 @@ TIER_LISTEN_PORT = {
 # The load balancer security group in front of each tier (roles/platform_security_groups).
 TIER_LOAD_BALANCER_GROUP = {"web": "public-alb", "api": "internal-alb", "admin": "admin-alb"}
 # Roles whose SSM parameters the tiers read at first boot (platform_security_groups: the admin
-# allow-list).
-PARAMETER_WRITERS = ("platform_security_groups", "platform_cache", "platform_email", "platform_static")
+# allow-list; platform_monitoring: the CloudWatch agent's settings).
+PARAMETER_WRITERS = (
+    "platform_security_groups",
+    "platform_cache",
+    "platform_email",
+    "platform_static",
+    "platform_monitoring",
+)
 PLATFORM_ROLES = (
     "platform_network",
     "platform_load_balancers",

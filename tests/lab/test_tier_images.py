@@ -63,6 +63,40 @@ def test_first_boot_unit_ran_before_the_tier_services(instances, tier: str) -> N
 
 
 @pytest.mark.parametrize("tier", TIERS)
+def test_the_agent_ships_to_the_log_groups_the_platform_made(instances, tier: str) -> None:
+    """roles/cloudwatch_agent on the launched instance, with the settings its first boot read from the
+    platform's SSM (roles/platform_monitoring wrote them): the boot unit skipped by its condition (the lab
+    image has no agent, an AMI has), and the configuration its program renders from those settings ships
+    the journal and nginx's logs to exactly the tier's log groups the platform made, with the retention
+    set there; the program the unit runs, as it runs it."""
+    import boto3  # noqa: PLC0415 -- only in the gate's lab
+
+    container = node(instances, tier)["container"]
+    unit = "arena-cloudwatch-agent-config.service"
+    shown = on_node(container, f"systemctl show {unit} -p UnitFileState -p ConditionResult -p Result").stdout
+    assert dict(line.split("=", 1) for line in shown.splitlines()) == {
+        "UnitFileState": "enabled",
+        "ConditionResult": "no",
+        "Result": "success",
+    }
+    argv = on_node(container, f"systemctl show {unit} -p ExecStart --value").stdout
+    command = re.search(r"argv\[\]=(\S+ \S+ .*?--output \S+ .*?) ;", argv)
+    assert command, argv
+    rendered = "/run/arena-lab-agent.json"
+    program = re.sub(r"--output \S+", f"--output {rendered}", command.group(1))
+    on_node(container, f"{program} && test -s {rendered}")
+    config = json.loads(on_node(container, f"cat {rendered}; rm -f {rendered}").stdout)
+    collected = config["logs"]["logs_collected"]
+    shipped = {e["log_group_name"] for e in collected["journald"]["collect_list"]}
+    shipped |= {e["log_group_name"] for e in collected["files"]["collect_list"]}
+    logs = boto3.client("logs", endpoint_url=os.environ["AWS_URL"], region_name=os.environ["AWS_REGION"])
+    environment = os.environ.get("ARENA_GATE_ENVIRONMENT", "local")
+    made = logs.describe_log_groups(logGroupNamePrefix=f"/arena/{environment}/{tier}/")["logGroups"]
+    assert shipped == {g["logGroupName"] for g in made}
+    assert all(g.get("retentionInDays") for g in made)
+
+
+@pytest.mark.parametrize("tier", TIERS)
 def test_the_load_balancer_path_passes_the_loaded_firewall(instances, tier: str) -> None:
     instance = node(instances, tier)
     chain = on_node(instance["container"], "nft list chain inet arena_filter input").stdout

@@ -56,7 +56,8 @@ def test_tier_with_missing_roles_fails_with_a_clear_message(tmp_path: Path) -> N
     assert rc != 0
     assert (
         "Cannot bake the web image: its role(s) cdn_edge do not exist yet (no roles/<role>/tasks/main.yml). "
-        "The web bake applies base -> hardening -> web -> cdn_edge -> runtime_config -> image_cleanup "
+        "The web bake applies base -> hardening -> web -> cdn_edge -> runtime_config -> cloudwatch_agent -> "
+        "image_cleanup "
         f"(bake_roles in {tmp_path}/web.yml)." in out
     ), out[-2000:]
     assert "changed=0" in out

@@ -6,9 +6,11 @@ from __future__ import annotations
 import importlib.util
 import io
 import sys
+import types
 
 import pytest
 import yaml
+from arena_contracts import ENVIRONMENTS, platform_variables, render
 from arena_testlib import REPO_ROOT
 
 SPEC = importlib.util.spec_from_file_location("arena_image_gate", REPO_ROOT / "scripts" / "image_gate.py")
@@ -23,6 +25,7 @@ SECRETS = {
     "smtp_password": "smtp-pw",
     "admin_htpasswd": "gate:$2b$05$" + "x" * 53,
 }
+LAB = gate.lab_values(SECRETS, "gate")
 
 
 def tier_file(tier: str) -> dict:
@@ -31,10 +34,14 @@ def tier_file(tier: str) -> dict:
 
 @pytest.mark.parametrize(
     ("tier", "runtime_tiers"),
-    [("web", ["web"]), ("api", ["api", "mail"]), ("admin", ["admin", "mail"])],
+    [
+        ("web", ["web", "monitoring"]),
+        ("api", ["api", "mail", "monitoring"]),
+        ("admin", ["admin", "mail", "monitoring"]),
+    ],
 )
 def test_every_runtime_tier_of_the_real_tier_files_is_seeded(tier: str, runtime_tiers: list[str]) -> None:
-    seeded = gate.runtime_parameters(tier_file(tier), gate.lab_values(SECRETS), "m-1")
+    seeded = gate.runtime_parameters(tier_file(tier), LAB, "m-1")
     assert list(seeded) == runtime_tiers
     for name in runtime_tiers:
         assert seeded[name]["GATE_MARKER"] == "m-1"
@@ -43,7 +50,7 @@ def test_every_runtime_tier_of_the_real_tier_files_is_seeded(tier: str, runtime_
 
 
 def test_api_reaches_the_gate_redis_and_admin_gets_a_login() -> None:
-    seeded = gate.runtime_parameters(tier_file("api"), gate.lab_values(SECRETS), "m")
+    seeded = gate.runtime_parameters(tier_file("api"), LAB, "m")
     assert seeded["api"] == {
         "GATE_MARKER": "m",
         "REDIS_HOST": "10.0.2.2",
@@ -52,14 +59,51 @@ def test_api_reaches_the_gate_redis_and_admin_gets_a_login() -> None:
         "REDIS_AUTH_TOKEN": "t0ken",
     }
     assert seeded["mail"]["SMTP_PASSWORD"] == "smtp-pw"
-    admin = gate.runtime_parameters(tier_file("admin"), gate.lab_values(SECRETS), "m")
+    admin = gate.runtime_parameters(tier_file("admin"), LAB, "m")
     assert admin["admin"]["ADMIN_HTPASSWD"] == SECRETS["admin_htpasswd"]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_agent_settings_are_the_ones_platform_monitoring_writes(environment: str) -> None:
+    # roles/platform_monitoring's settings as a platform run renders them for the inventory
+    # (tiers.yml arena_observability and the role's interval), under their SSM names upper-cased.
+    written = render("{{ __platform_monitoring_settings }}", platform_variables(environment))
+    assert gate.monitoring_settings(environment) == {name.upper(): str(value) for name, value in written.items()}
+
+
+def test_every_first_boot_gets_the_agent_settings_as_the_platform_writes_them(monkeypatch) -> None:
+    # The gate's value replaces the platform's parameter (same lower-case name, same type) in the lab.
+    written: dict[str, tuple[str, str]] = {}
+
+    class FakeSsm:
+        def put_parameter(self, *, Name: str, Value: str, Type: str, Overwrite: bool) -> None:
+            assert Overwrite
+            written[Name] = (Value, Type)
+
+    boto3 = types.ModuleType("boto3")
+    boto3.client = lambda *_args, **_kwargs: FakeSsm()
+    monkeypatch.setitem(sys.modules, "boto3", boto3)
+    monkeypatch.setattr(gate, "bcrypt_line", lambda user, _password: f"{user}:hash")
+    monkeypatch.setenv("AWS_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    for name in ("GATE_REDIS_HOST", "GATE_REDIS_PORT", "GATE_REDIS_TOKEN", "GATE_SMTP_PASSWORD", "GATE_ADMIN_PASSWORD"):
+        monkeypatch.setenv(name, "1")
+    for tier in ("web", "api", "admin"):
+        written.clear()
+        assert gate.main(["image_gate.py", "seed", tier, "staging", "m"]) == 0
+        monitoring = {name: put for name, put in written.items() if name.startswith("/arena/staging/monitoring/")}
+        assert monitoring == {
+            "/arena/staging/monitoring/GATE_MARKER": ("m", "SecureString"),
+            "/arena/staging/monitoring/log_group_prefix": ("/arena/staging", "String"),
+            "/arena/staging/monitoring/metrics_namespace": ("Arena/Instances", "String"),
+            "/arena/staging/monitoring/metrics_interval_seconds": ("60", "String"),
+        }
 
 
 def test_a_required_key_without_a_lab_value_is_refused_by_name() -> None:
     data = {"runtime_config_tiers": [{"name": "api", "required_keys": ["REDIS_HOST", "QUEUE_URL", "QUEUE_TOKEN"]}]}
     with pytest.raises(gate.GateError) as err:
-        gate.runtime_parameters(data, gate.lab_values(SECRETS), "m")
+        gate.runtime_parameters(data, LAB, "m")
     assert str(err.value) == (
         "runtime tier 'api' requires QUEUE_URL, QUEUE_TOKEN, which the gate has no lab value for "
         "(scripts/image_gate.py lab_values)"
@@ -68,7 +112,7 @@ def test_a_required_key_without_a_lab_value_is_refused_by_name() -> None:
 
 def test_an_image_without_runtime_tiers_is_refused() -> None:
     with pytest.raises(gate.GateError, match=r"^runtime_config_tiers is empty"):
-        gate.runtime_parameters({"runtime_config_tiers": []}, gate.lab_values(SECRETS), "m")
+        gate.runtime_parameters({"runtime_config_tiers": []}, LAB, "m")
 
 
 def test_bcrypt_line_is_what_the_admin_boot_step_accepts() -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry, RetryingBotoClientWrapper
 from arena_loader import aws_client
 from arena_testlib import CasesRun, cases_run, loopback_env, playbook_play, reset_emulator
@@ -269,8 +270,8 @@ CASES = [
     pytest.param(
         {"platform_launch_templates_parameter_kms_key_arns": {"mail": "alias/arena-mail"}},
         "platform_launch_templates_parameter_kms_key_arns must map runtime paths the tiers read "
-        "(admin, api, mail, web) to key ARNs (arn:aws:kms:eu-west-1:<account>:key/<key id>): an IAM policy names a "
-        "KMS key by its key ARN only, never by key id, alias name or alias ARN (https://docs.aws.amazon.com/kms/latest/developerguide/"
+        "(admin, api, mail, monitoring, web) to key ARNs (arn:aws:kms:eu-west-1:<account>:key/<key id>): an IAM policy "
+        "names a KMS key by its key ARN only, never by key id, alias name or alias ARN (https://docs.aws.amazon.com/kms/latest/developerguide/"
         "cmks-in-iam-policies.html), and Parameter Store encrypts with a key of its own region "
         "(https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html); "
         "got {'mail': 'alias/arena-mail'}.",
@@ -282,6 +283,38 @@ CASES = [
         "runtime paths its image reads below platform_launch_templates_parameter_prefix (names [a-z][a-z0-9_-]*, as "
         "runtime_config_tiers in packer/tiers/<tier>.yml); got {'web': ['web'], 'api': ['api', 'Mail']}.",
         id="runtime-paths-tier-missing",
+    ),
+    # Issue 18: thresholds, subscriptions and retention of roles/platform_monitoring.
+    pytest.param(
+        {
+            "platform_monitoring_thresholds": {
+                **yaml.safe_load((ROOT / "roles/platform_monitoring/defaults/main.yml").read_text())[
+                    "platform_monitoring_thresholds"
+                ],
+                "bounce_rate_percent": 5,
+            }
+        },
+        FILTER_FAILED.format("arena_check_monitoring_thresholds", "arena_check_monitoring_thresholds")
+        + "platform_monitoring_thresholds.bounce_rate_percent is 5 %, at or above the 5.0 % at which AWS puts the "
+        "account under review (https://docs.aws.amazon.com/ses/latest/dg/faqs-enforcement.html): the alarm must "
+        "fire before that",
+        id="monitoring-bounce-threshold-at-review",
+    ),
+    pytest.param(
+        {"platform_monitoring_subscriptions": [{"protocol": "http", "endpoint": "http://pager.example/hook"}]},
+        "platform_monitoring_subscriptions[0]: protocol 'http' with endpoint 'http://pager.example/hook' is not a "
+        "subscription alerts can use. Protocols: email, email-json, https, sms, sqs, lambda (not http: alerts would "
+        "cross the internet in clear text); the endpoint an e-mail address, an https URL, an E.164 number (+ and 7-15 "
+        "digits), or an SQS queue or Lambda function ARN.",
+        id="monitoring-subscription-plain-http",
+    ),
+    pytest.param(
+        {"platform_monitoring_log_retention_days": {"journal": 45, "nginx-access": 14, "nginx-error": 30}},
+        "platform_monitoring_log_retention_days {'journal': 45, 'nginx-access': 14, 'nginx-error': 30} must give each "
+        "log (journal, nginx-access, nginx-error) one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, "
+        "731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 days (PutRetentionPolicy, "
+        "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html).",
+        id="monitoring-retention-not-offered",
     ),
 ]
 
