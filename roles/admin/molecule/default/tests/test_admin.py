@@ -7,8 +7,10 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
+import yaml
 from arena_testinfra import file_holding, unit_journal
 
 # One `podman exec` per check instead of one ansible run (the platform name from molecule.yml).
@@ -34,6 +36,9 @@ BAD = "editor:not-the-password"
 BASE = "https://127.0.0.1"
 BANNED = "192.0.2.10"  # in the allow-list; reaches nginx through loopback (a trusted proxy) with X-Forwarded-For
 JAIL = "nginx-http-auth"
+# Where nginx logs requests: the nginx-access log of tiers.yml, the file the CloudWatch agent ships.
+TIERS = yaml.safe_load((Path(__file__).resolve().parents[5] / "tiers.yml").read_text())
+ACCESS_LOG = TIERS["arena_observability"]["logs"]["nginx-access"]["path"]
 
 
 def curl(host, url: str, *args: str) -> tuple[int, str]:
@@ -193,7 +198,7 @@ def test_healthz_is_not_logged_and_other_requests_are(host) -> None:
     marker = f"probe-{uuid.uuid4()}"
     assert curl(host, f"{BASE}/healthz", "-A", f"{marker}-health")[0] == 200
     assert curl(host, f"{BASE}/", "-A", f"{marker}-index")[0] == 401
-    log = file_holding(host, "/var/log/nginx/arena-admin.access.log", f"{marker}-index")
+    log = file_holding(host, ACCESS_LOG, f"{marker}-index")
     assert f"{marker}-index" in log
     assert f"{marker}-health" not in log
 
