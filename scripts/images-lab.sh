@@ -1,10 +1,10 @@
 # shellcheck shell=bash
 # Shared by scripts/gate.sh, scripts/bench-boot.sh, scripts/demo.sh and scripts/launch.sh (source after
 # scripts/lib.sh): what a booted tier image needs around it in the lab, and how it is launched.
-#   - the platform core in the emulator (playbooks/platform.yml --skip-tags platform_services,
-#     platform_monitoring_alarms): the launch templates, instance roles and Auto Scaling groups the
-#     tiers are launched from, and the tiers' log groups and CloudWatch agent settings their first
-#     boot reads (no alarm: nothing reads them in the lab);
+#   - the platform core in the emulator (playbooks/platform.yml --skip-tags platform_services): the
+#     launch templates, instance roles and Auto Scaling groups the tiers are launched from, the tiers'
+#     log groups and CloudWatch agent settings their first boot reads, and the release canary's alarms
+#     a rollout watches;
 #   - the baked images published to it (playbooks/publish_image.yml registers a local bake as an AMI
 #     of the emulator and points /arena/local/images/<tier> at it);
 #   - a real redis-server for the API tier (stands in for ElastiCache; plain TCP with a password: the
@@ -102,7 +102,7 @@ LAB_ENVIRONMENT=local
 lab_platform_up() {
   python3 "${ARENA_ROOT}/tests/integration/platform/platform_fixtures.py" seed >/dev/null
   ansible-playbook -i "${ARENA_ROOT}/inventories/local" "${ARENA_ROOT}/playbooks/platform.yml" \
-    --skip-tags platform_services,platform_monitoring_alarms > "$1" 2>&1 || { tail -30 "$1" >&2; die "the lab platform (platform.yml core) failed: $1"; }
+    --skip-tags platform_services > "$1" 2>&1 || { tail -30 "$1" >&2; die "the lab platform (platform.yml core) failed: $1"; }
 }
 
 # lab_publish LOG TIER...: each tier's local bake released as an operator releases an AMI: registered

@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 from arena_loader import filter_plugin
-from arena_testlib import REPO_ROOT, base_env
+from arena_testlib import REPO_ROOT
 
 dash = filter_plugin("arena_dashboard")
 NOW = "2027-03-20T12:00:00Z"
@@ -482,48 +479,3 @@ def test_the_view_is_not_changed() -> None:
     kept = copy.deepcopy(view)
     body(view)
     assert view == kept
-
-
-def test_through_ansible_the_filter_gives_what_python_gives(tmp_path: Path) -> None:
-    """ansible.cfg's filter_plugins loads it; Ansible's templated (tagged, lazy) values go through it."""
-    out = tmp_path / "body.json"
-    play = [
-        {
-            "hosts": "localhost",
-            "connection": "local",
-            "gather_facts": False,
-            "vars": {"view": make_view(), "events": EVENTS, "options": OPTIONS},
-            "tasks": [
-                {
-                    "name": "Write the body",
-                    "ansible.builtin.copy": {
-                        "content": "{{ view | arena_dashboard_body(events, options) | to_json }}",
-                        "dest": str(out),
-                        "mode": "0644",
-                    },
-                }
-            ],
-        }
-    ]
-    (tmp_path / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False))
-    run = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            "localhost,",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            str(tmp_path / "play.yml"),
-        ],
-        env=base_env(),
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    got, want = json.loads(out.read_text()), body()
-    for have, expected in zip(got["widgets"], want["widgets"], strict=True):
-        assert have == expected
-    assert got == want
