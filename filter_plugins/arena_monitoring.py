@@ -227,23 +227,29 @@ class _Builder:
             self.at_risk.append(alarm["AlarmName"])
 
 
+def _share_alarm(b: _Builder, name: str, description: str, spec: tuple[str, list[dict[str, str]], Any, str]) -> None:
+    """An alarm on the share of a load balancer's answers that are 5xx: (errors metric, dimensions,
+    threshold per cent, label), over RequestCount of the same dimensions, in the event-at-risk rule."""
+    errors, dims, percent, label = spec
+    alb = "AWS/ApplicationELB"
+    share = _share(
+        _metric(alb, errors, dims, "Sum", 60),
+        _metric(alb, "RequestCount", dims, "Sum", 60),
+        b.t["min_requests_per_minute"],
+        label,
+    )
+    b.add(name, description, {"Threshold": float(percent), "Metrics": share}, risk=True)
+
+
 def _tier_alarms(b: _Builder, tier: str, ids: dict[str, str], model: Any) -> None:
     t = b.t
     dims = _dims(TargetGroup=ids["target_group"], LoadBalancer=ids["load_balancer"])
     alb = "AWS/ApplicationELB"
-    b.add(
+    _share_alarm(
+        b,
         f"{tier}-target-5xx",
         f"Share of the {tier} targets' answers that are 5xx, per cent (release canary; {DOC_ALB_METRICS})",
-        {
-            "Threshold": float(t["target_5xx_percent"]),
-            "Metrics": _share(
-                _metric(alb, "HTTPCode_Target_5XX_Count", dims, "Sum", 60),
-                _metric(alb, "RequestCount", dims, "Sum", 60),
-                t["min_requests_per_minute"],
-                "5xx per cent of requests",
-            ),
-        },
-        risk=True,
+        ("HTTPCode_Target_5XX_Count", dims, t["target_5xx_percent"], "5xx per cent of requests"),
     )
     b.add(
         f"{tier}-unhealthy-hosts",
@@ -320,19 +326,11 @@ def _lb_alarms(b: _Builder, lb: str) -> None:
     short = b.short(lb.split("/")[1] if lb.count("/") >= 2 else lb)
     dims = _dims(LoadBalancer=lb)
     alb = "AWS/ApplicationELB"
-    b.add(
+    _share_alarm(
+        b,
         f"lb-{short}-elb-5xx",
         f"Share of the {short} load balancer's answers that are its own 5xx (no target answered)",
-        {
-            "Threshold": float(t["elb_5xx_percent"]),
-            "Metrics": _share(
-                _metric(alb, "HTTPCode_ELB_5XX_Count", dims, "Sum", 60),
-                _metric(alb, "RequestCount", dims, "Sum", 60),
-                t["min_requests_per_minute"],
-                "ELB 5xx per cent of requests",
-            ),
-        },
-        risk=True,
+        ("HTTPCode_ELB_5XX_Count", dims, t["elb_5xx_percent"], "ELB 5xx per cent of requests"),
     )
     b.add(
         f"lb-{short}-rejected-connections",
