@@ -357,13 +357,20 @@ def test_aide_baseline_then_check_reports_a_changed_file(host):
     """The baseline as tasks/aide_baseline.yml builds it (straight into aide.db, no aide.db.new beside
     it), a clean check of it after the daily timers' work, then a changed file reported. The host is
     left as it was (no baseline, the banner untouched) whatever fails, so verify can run again."""
+    daily = "systemd-tmpfiles-clean.service dpkg-db-backup.service"
     try:
+        # The container's root is overlayfs: the first write below /var/backups copies the directory up,
+        # which changes /var's ctime and /var/backups' link count (an instance's ext4 root does neither).
+        # dpkg-db-backup (daily, at 00:00) did that in the middle of a check that ran over midnight (clone
+        # 75, 2026-12-07): its first run goes before the baseline.
+        host.check_output("systemctl start dpkg-db-backup.service")
         init = host.run("aide --init --config /etc/aide/aide.conf -B 'database_out=file:/var/lib/aide/aide.db'")
         assert init.rc == 0, init.stderr
         assert not host.file("/var/lib/aide/aide.db.new").exists
-        # What a day's timers do between two checks (systemd-tmpfiles-clean.service: its start makes
-        # /run/systemd/temporary-credentials, which failed the clean check in CI) is no change.
-        host.check_output("systemctl start systemd-tmpfiles-clean.service")
+        # What a day's timers do between two checks is no change: systemd-tmpfiles-clean.service (its
+        # start makes /run/systemd/temporary-credentials, which failed the clean check in CI) and
+        # dpkg-db-backup.service (the dpkg database's daily backup into /var/backups).
+        host.check_output(f"systemctl start {daily}")
         clean = host.run("aide --check --config /etc/aide/aide.conf")
         assert clean.rc == 0, clean.stdout.partition("Detailed information")[0]
         host.check_output("cp -p /etc/issue.net /etc/issue.net.arena-test && echo tampered >> /etc/issue.net")
