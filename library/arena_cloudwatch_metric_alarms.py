@@ -190,12 +190,13 @@ def _same(want: Any, have: Any) -> bool:
     return want == have
 
 
-def describe(client, names: list[str], kind: str = "MetricAlarm") -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    key = kind + "s"
+def describe(client, names: list[str], kinds: tuple[str, ...]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The alarms of `names` that exist, by kind and name: one DescribeAlarms per 100 names."""
+    found: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in kinds}
     for start in range(0, len(names), BATCH):
-        answer = client.describe_alarms(AlarmNames=names[start : start + BATCH], AlarmTypes=[kind], aws_retry=True)
-        found.update({a["AlarmName"]: a for a in answer.get(key, [])})
+        answer = client.describe_alarms(AlarmNames=names[start : start + BATCH], AlarmTypes=list(kinds), aws_retry=True)
+        for kind, alarms in found.items():
+            alarms.update({a["AlarmName"]: a for a in answer.get(kind + "s", [])})
     return found
 
 
@@ -212,19 +213,6 @@ def _under_prefix(client, prefix: str) -> dict[str, list[dict[str, Any]]]:
         if not page.get("NextToken"):
             return out
         token = {"NextToken": page["NextToken"]}
-
-
-def described_both(client, names: list[str]) -> tuple[set[str], set[str]]:
-    """(composite, metric) alarm names of `names` that exist: one DescribeAlarms per 100 names."""
-    composites: set[str] = set()
-    metrics: set[str] = set()
-    for start in range(0, len(names), BATCH):
-        answer = client.describe_alarms(
-            AlarmNames=names[start : start + BATCH], AlarmTypes=["CompositeAlarm", "MetricAlarm"], aws_retry=True
-        )
-        composites.update(a["AlarmName"] for a in answer.get("CompositeAlarms", []))
-        metrics.update(a["AlarmName"] for a in answer.get("MetricAlarms", []))
-    return composites, metrics
 
 
 def prunable(client, prune: dict[str, Any] | None, keep: set[str]) -> list[tuple[str, str]]:
@@ -266,7 +254,7 @@ def composite_problems(alarm: dict[str, Any]) -> list[str]:
 def converge(client, alarms: list[dict[str, Any]], kind: str, tags: dict[str, Any], check_mode: bool):
     """Write what is missing or differs; (written names, before, after)."""
     names = [a["AlarmName"] for a in alarms]
-    existing = describe(client, names, kind) if names else {}
+    existing = describe(client, names, (kind,))[kind]
     written, before, after = [], {}, {}
     for alarm in alarms:
         have = existing.get(alarm["AlarmName"])
@@ -294,7 +282,8 @@ def run(client, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
         raise AlarmError("arena_cloudwatch_metric_alarms: prune.tags must name at least one tag")
     if params["state"] == "absent":
         names = sorted(set(params["names"]))
-        composites, metrics = described_both(client, names)
+        found = describe(client, names, ("CompositeAlarm", "MetricAlarm"))
+        composites, metrics = found["CompositeAlarm"], found["MetricAlarm"]
         pruned = prunable(client, prune, set())
         first = sorted({n for n in names if n in composites} | {n for n, k in pruned if k == "CompositeAlarm"})
         then = sorted({n for n in names if n in metrics} | {n for n, k in pruned if k == "MetricAlarm"})
