@@ -15,6 +15,27 @@ REGION="${EMULATOR_REGION:-eu-west-1}"
 
 running() { [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 
+# gone PID: the process has exited. A zombie counts as gone: kill -0 still answers for one until the
+# process that adopted the server (init, or a container's first process) reaps it.
+gone() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0
+  stat="${stat##*) }"
+  [[ "${stat%% *}" == Z ]]
+}
+
+# stop PID: SIGTERM (moto's handler exits), SIGKILL after 5 s. Returns once the process is gone: a
+# SIGKILLed process still exists while the kernel tears down its memory, which under load takes a
+# moment (CI saw the server alive right after `down` returned).
+stop() {
+  local pid="$1"
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 50); do gone "$pid" && return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do gone "$pid" && return 0; sleep 0.1; done
+  die "emulator (pid $pid) still running 10 s after SIGKILL"
+}
+
 free_port() {
   "${ARENA_VENV}/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -57,9 +78,7 @@ ENV
   down)
     if running; then
       pid="$(cat "$PIDFILE")"
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -9 "$pid" 2>/dev/null || true
+      stop "$pid"
       log "emulator stopped (pid $pid)"
     else
       log "emulator not running"
