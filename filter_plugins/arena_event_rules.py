@@ -20,6 +20,14 @@ Filters:
     ``arena_event_instance_type_refusals(model, groups, templates, prefix)``: a tier whose group cannot
     launch the capacity model's instance type (``autoscaling_group_info`` and
     ``ec2_launch_template_info`` results): the model's requests per instance are measured for that type.
+    ``arena_event_max_size_refusals(plan, groups, prefix)``: an action whose floor is above the group's
+    MaxSize as AWS has it, or whose MaxSize differs from the group's (``autoscaling_group_info``).
+    ``arena_event_group_instance_types(groups, templates)``: every instance type the groups can launch
+    (what ``arena_ec2_vcpu_quotas`` reads the vCPUs of).
+    ``arena_event_vcpu_quotas(plan, model, groups, templates, readings, calendar, now, refuse_until,
+    prefix)``: the plan's vCPUs per EC2 quota (on-demand and Spot, per instance class) at every step
+    of the plan, against the quotas ``arena_ec2_vcpu_quotas`` read: refusals (an event that starts
+    its capacity before ``refuse_until``), warnings (later events) and the peaks, as a mapping.
 
 The constants below are repeated in the modules (a module cannot import a filter plugin);
 tests/unit/filters/test_arena_event_rules.py checks that both agree.
@@ -64,6 +72,18 @@ DOC_LCU_REQUEST = (
     "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/request-capacity-unit-reservation.html"
 )
 LCU_SETTLED_STATES = ("provisioned", "failed")
+
+# A scheduled action's MinSize, MaxSize and DesiredCapacity (PutScheduledUpdateGroupAction, the request
+# shape BatchPutScheduledUpdateGroupAction uses): a MaxSize in it replaces the group's when it runs.
+DOC_SCHEDULED_ACTION = "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutScheduledUpdateGroupAction.html"
+# "The desired capacity must be equal to or greater than the minimum group size, and equal to or less
+# than the maximum group size" (Set scaling limits).
+DOC_CAPACITY_LIMITS = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/asg-capacity-limits.html"
+# EC2 vCPU quotas per instance class: on-demand ("Running On-Demand Standard (A, C, D, H, I, M, R, T, Z)
+# instances", Service Quotas ec2 L-1216C47A) and Spot ("All Standard (A, C, D, H, I, M, R, T, Z) Spot
+# Instance Requests", L-34B43A08); library/arena_ec2_vcpu_quotas.py reads them.
+DOC_ON_DEMAND_QUOTAS = "https://docs.aws.amazon.com/ec2/latest/instancetypes/ec2-instance-quotas.html"
+DOC_SPOT_QUOTAS = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-spot-limits.html"
 
 
 def _results(value: Any, fname: str) -> list[dict[str, Any]]:
@@ -383,6 +403,318 @@ def _quota_refusals(
     ]
 
 
+# --- the group's MaxSize -------------------------------------------------------------------------
+
+
+def _groups_by_name(groups: Any, fname: str) -> dict[str, dict[str, Any]]:
+    if isinstance(groups, Mapping) and "results" in groups:
+        groups = groups["results"]
+    if not isinstance(groups, list) or not all(isinstance(g, Mapping) for g in groups):
+        raise AnsibleFilterError(f"{fname}: expected the groups autoscaling_group_info read, got {groups!r}")
+    return {g.get("auto_scaling_group_name"): dict(g) for g in groups}
+
+
+def _plan(plan: Any, fname: str) -> list[dict[str, Any]]:
+    keys = ("tier", "start_time", "min_size", "max_size", "events")
+    if not isinstance(plan, list) or not all(isinstance(a, Mapping) and all(k in a for k in keys) for a in plan):
+        raise AnsibleFilterError(f"{fname}: plan must be a list of actions with {', '.join(keys)}, got {plan!r}")
+    return [dict(a) for a in plan]
+
+
+def _events_text(events: list[str]) -> str:
+    return ", ".join(repr(name) for name in events) if events else "the return to the baseline"
+
+
+def arena_event_max_size_refusals(plan: Any, groups: Any, prefix: str) -> list[str]:
+    """Refusals for actions AWS would refuse or that would fight the group's MaxSize.
+
+    AWS refuses a MinSize above the MaxSize of the request, and an action's MaxSize replaces the
+    group's when it runs: every action must keep the group's MaxSize as AWS has it (read from the
+    group, ``autoscaling_group_info``), and its floor must fit under it.
+    """
+    fname = "arena_event_max_size_refusals"
+    actions = _plan(plan, fname)
+    by_name = _groups_by_name(groups, fname)
+    refusals = []
+    for action in actions:
+        tier = action["tier"]
+        name = f"{prefix}-{tier}"
+        if name not in by_name:
+            raise AnsibleFilterError(f"{fname}: no group {name} among the groups read")
+        group_max = _count(by_name[name].get("max_size"), f"max_size of {name}", fname)
+        variable = f"event_scaling_capacity_model.tiers.{tier}.max_size"
+        when = f"at {action['start_time']} ({_events_text(action['events'])})"
+        if action["min_size"] > group_max:
+            refusals.append(
+                f"{variable}: the plan raises {name}'s floor to {action['min_size']} {when}, above the group's"
+                f" MaxSize {group_max} as AWS has it; AWS keeps a group's minimum at or below its maximum"
+                f" ({DOC_CAPACITY_LIMITS}): the immediate floor (MinSize only) is refused, and a scheduled action"
+                " reaches it only by raising the MaxSize playbooks/platform.yml set. Raise"
+                f" platform_autoscaling_tiers.{tier}.max_size and run playbooks/platform.yml, or plan a smaller"
+                " audience."
+            )
+        if action["max_size"] != group_max:
+            refusals.append(
+                f"{variable}: the action {action.get('name', tier)} {when} sets MaxSize {action['max_size']}, but"
+                f" {name} has MaxSize {group_max}; the action would replace it when it runs"
+                f" ({DOC_SCHEDULED_ACTION}). Keep the model's max_size equal to"
+                f" platform_autoscaling_tiers.{tier}.max_size."
+            )
+    return refusals
+
+
+# --- EC2 vCPU quotas at the events' peaks ---------------------------------------------------------
+
+
+def arena_event_group_instance_types(groups: Any, templates: Any) -> list[str]:
+    """Every instance type the groups can launch (sorted, no duplicates)."""
+    fname = "arena_event_group_instance_types"
+    by_name = _groups_by_name(groups, fname)
+    if not isinstance(templates, list):
+        raise AnsibleFilterError(f"{fname}: expected a list of launch templates, got {templates!r}")
+    return sorted({t for group in by_name.values() for t in launchable_types(group, templates)})
+
+
+def split_market(instances: int, base: int, percentage: int) -> tuple[int, int]:
+    """(on-demand, Spot) instance counts of a mixed instances group at ``instances``, each rounded up.
+
+    The first ``base`` instances are on-demand; above them ``percentage`` % are on-demand and the rest
+    Spot. How AWS rounds a fraction is not stated in the pages read, so each market is rounded up on
+    its own (the two may add up to one more than ``instances``): neither quota is underestimated.
+    """
+    above = max(instances - base, 0)
+    on_demand = min(instances, base) + -(-above * percentage // 100)
+    spot = -(-above * (100 - percentage) // 100)
+    return on_demand, spot
+
+
+def _distribution(group: Mapping[str, Any]) -> tuple[int, int]:
+    """(OnDemandBaseCapacity, OnDemandPercentageAboveBaseCapacity); a group without a mixed instances
+    policy is all on-demand. AWS's defaults when a key is absent: 0 and 100."""
+    mixed = group.get("mixed_instances_policy") or {}
+    if not mixed:
+        return 0, 100
+    distribution = mixed.get("instances_distribution") or {}
+    base = distribution.get("on_demand_base_capacity")
+    percentage = distribution.get("on_demand_percentage_above_base_capacity")
+    return (0 if base is None else int(base)), (100 if percentage is None else int(percentage))
+
+
+def _vcpu_readings(readings: Any, fname: str) -> dict[str, Any]:
+    if isinstance(readings, Mapping) and "constraints" in readings:
+        readings = readings["constraints"]
+    keys = ("region", "instance_types", "quotas", "running_elsewhere")
+    if not isinstance(readings, Mapping) or not all(k in readings for k in keys):
+        raise AnsibleFilterError(
+            f"{fname}: expected the constraints of arena_ec2_vcpu_quotas ({', '.join(keys)}), got {readings!r}"
+        )
+    return dict(readings)
+
+
+def _kick_off(calendar: list[Mapping[str, Any]], name: str, at: str) -> str:
+    """'<local start> <zone> (<UTC>)' of the calendar entry ``name`` whose window holds ``at``."""
+    entries = sorted(
+        (e for e in calendar if e.get("name") == name and str(e.get("end_utc", "")) >= at),
+        key=lambda e: str(e.get("start_utc")),
+    )
+    if not entries:
+        return "kick-off unknown"
+    entry = entries[0]
+    return f"kick-off {entry.get('local_start')} {entry.get('timezone')}, {entry.get('start_utc')}"
+
+
+def _steps(actions: list[dict[str, Any]], model: Mapping[str, Any]) -> list[tuple[str, dict[str, int], list[str]]]:
+    """(time, floor per tier, events in effect) after every action time of the plan."""
+    floors = {tier: int(spec["min_size"]) for tier, spec in model["tiers"].items()}
+    events: dict[str, list[str]] = {tier: [] for tier in floors}
+    steps = []
+    for index, action in enumerate(actions):
+        floors[action["tier"]] = int(action["min_size"])
+        events[action["tier"]] = list(action["events"])
+        last = index + 1 == len(actions) or actions[index + 1]["start_time"] != action["start_time"]
+        if last:
+            names = sorted({name for tier in sorted(events) for name in events[tier]})
+            steps.append((action["start_time"], dict(floors), names))
+    return steps
+
+
+def _tier_vcpus(
+    model: Mapping[str, Any],
+    by_name: dict[str, dict[str, Any]],
+    templates: list[Any],
+    read: dict[str, Any],
+    prefix: str,
+) -> tuple[dict[str, tuple[int, int, dict[str, int]]], list[str]]:
+    """Per tier (on-demand base, percentage, {quota class: vCPUs per instance}), and refusals for
+    instance types whose quota class is not read."""
+    fname = "arena_event_vcpu_quotas"
+    types, quotas = read["instance_types"], read["quotas"]
+    tiers: dict[str, tuple[int, int, dict[str, int]]] = {}
+    refusals: list[str] = []
+    for tier in sorted(model["tiers"]):
+        name = f"{prefix}-{tier}"
+        if name not in by_name:
+            raise AnsibleFilterError(f"{fname}: no group {name} among the groups read")
+        per_class: dict[str, int] = {}
+        for itype in launchable_types(by_name[name], templates):
+            if itype not in types:
+                raise AnsibleFilterError(f"{fname}: no vCPU reading for {itype} ({name}): {sorted(types)}")
+            qclass = types[itype].get("quota_class")
+            vcpus = _count(types[itype].get("vcpus"), f"vcpus of {itype}", fname)
+            if qclass not in quotas:
+                refusals.append(
+                    f"event_scaling_capacity_model.tiers.{tier}: {name} can launch {itype}, whose instance family"
+                    f" counts against the {qclass or 'unknown'} class of EC2 vCPU quotas; this preflight reads only"
+                    f" the quotas of {sorted(quotas)} instances ({DOC_ON_DEMAND_QUOTAS}; {DOC_SPOT_QUOTAS}), so it"
+                    f" cannot say whether the events fit. Remove {itype} from platform_autoscaling_tiers.{tier}"
+                    ".instance_types or add its class to library/arena_ec2_vcpu_quotas.py."
+                )
+                continue
+            per_class[qclass] = max(per_class.get(qclass, 0), vcpus)
+        tiers[tier] = (*_distribution(by_name[name]), per_class)
+    return tiers, refusals
+
+
+Need = tuple[str, int, list[str], list[str]]  # (time, vCPUs, events in effect, per-tier parts)
+
+
+def _needs(
+    steps: list[tuple[str, dict[str, int], list[str]]],
+    tiers: dict[str, tuple[int, int, dict[str, int]]],
+    qclass: str,
+    market: str,
+    other: int,
+) -> list[Need]:
+    needs = []
+    for at, floors, events in steps:
+        need, parts = other, []
+        for tier, (base, percentage, per_class) in sorted(tiers.items()):
+            if qclass in per_class:
+                count = split_market(floors[tier], base, percentage)[0 if market == "on_demand" else 1]
+                need += count * per_class[qclass]
+                parts.append(f"{tier} {count} x {per_class[qclass]}")
+        needs.append((at, need, events, parts))
+    return needs
+
+
+def _quota_message(
+    quota: dict[str, Any], region: str, market: str, *, first: Need, peak: Need, other: int, calendar: list[Any]
+) -> str:
+    at, need, events, parts = first
+    label = f"'{quota['quota_name']}' ({quota['quota_code']}, {region})"
+    who = (
+        ("event " if len(events) == 1 else "events ")
+        + ", ".join(f"{name!r} ({_kick_off(calendar, name, at)})" for name in events)
+        + (" needs" if len(events) == 1 else " need")
+        if events
+        else "the plan needs"
+    )
+    doc = DOC_ON_DEMAND_QUOTAS if market == "on_demand" else DOC_SPOT_QUOTAS
+    command = (
+        f"aws service-quotas request-service-quota-increase --service-code ec2 --quota-code"
+        f" {quota['quota_code']} --desired-value {peak[1]} --region {region}"
+    )
+    return (
+        f"{who} {need} vCPUs of the EC2 quota {label} from {at} ({' + '.join(parts)} vCPUs of the planned groups,"
+        f" + {other} of other instances of the class); the quota is {_units(quota['value'])}"
+        f" ({quota.get('value_source')}; {doc}). Ops must request at least {peak[1]} (the plan's peak, at"
+        f" {peak[0]}: {_events_text(peak[2])}) before {at}: {command}."
+    )
+
+
+def arena_event_vcpu_quotas(
+    plan: Any,
+    *,
+    model: Any,
+    groups: Any,
+    templates: Any,
+    readings: Any,
+    calendar: Any,
+    now: str,
+    refuse_until: str,
+    prefix: str,
+) -> dict[str, Any]:
+    """The plan's vCPUs per EC2 vCPU quota at every step, against the quotas read.
+
+    Per step of the plan (every action time; the immediate floors at ``now`` first) and per tier: the
+    floor, split into on-demand and Spot by the group's mixed instances distribution
+    (``split_market``), times the largest DefaultVCpus among the group's instance types of each quota
+    class (any of them may be launched); plus what the account already runs in that class outside the
+    planned groups (``running_elsewhere``). ``readings`` are the constraints of
+    ``arena_ec2_vcpu_quotas`` (``instance_types``: type -> {vcpus, quota_class}; ``quotas``: class ->
+    {on_demand, spot} -> {quota_code, quota_name, value, value_source}, value None when not read).
+
+    Returns ``refusals`` (a quota exceeded at a step at or before ``refuse_until``: too late to ask
+    AWS), ``warnings`` (exceeded only later, or the quotas were not read) and ``quotas`` (per quota:
+    value, peak need, when and for which events, the first step that exceeds it). One request covers
+    the whole plan: the value named is the plan's peak.
+    """
+    fname = "arena_event_vcpu_quotas"
+    actions = sorted(_plan(plan, fname), key=lambda a: (a["start_time"], a.get("kind") != "immediate", a["tier"]))
+    if not isinstance(model, Mapping) or not isinstance(model.get("tiers"), Mapping):
+        raise AnsibleFilterError(f"{fname}: expected the capacity model, got {model!r}")
+    by_name = _groups_by_name(groups, fname)
+    if not isinstance(templates, list) or not isinstance(calendar, list):
+        raise AnsibleFilterError(
+            f"{fname}: expected lists of launch templates and calendar events, got {templates!r}, {calendar!r}"
+        )
+    for label, value in (("now", now), ("refuse_until", refuse_until)):
+        if not isinstance(value, str) or not value:
+            raise AnsibleFilterError(f"{fname}: {label} must be a UTC time like 2027-01-01T00:00:00Z, got {value!r}")
+    read = _vcpu_readings(readings, fname)
+    tiers, refusals = _tier_vcpus(model, by_name, templates, read, prefix)
+    if refusals:
+        return {"refusals": refusals, "warnings": [], "quotas": []}
+    region, quotas, elsewhere = read["region"], read["quotas"], read["running_elsewhere"]
+    steps = _steps(actions, model)
+    report: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    for qclass in sorted(quotas):
+        for market in ("on_demand", "spot"):
+            quota = dict(quotas[qclass][market])
+            other = _count(elsewhere.get(qclass, {}).get(market, 0), f"running_elsewhere.{qclass}.{market}", fname)
+            needs = _needs(steps, tiers, qclass, market, other)
+            if not needs:
+                continue
+            peak = max(needs, key=lambda n: n[1])
+            first = None if quota["value"] is None else next((n for n in needs if n[1] > quota["value"]), None)
+            report.append(
+                {
+                    "quota_class": qclass,
+                    "market": market,
+                    "region": region,
+                    "quota_code": quota["quota_code"],
+                    "quota_name": quota["quota_name"],
+                    "value": quota["value"],
+                    "value_source": quota.get("value_source"),
+                    "running_elsewhere": other,
+                    "peak": peak[1],
+                    "peak_at": peak[0],
+                    "peak_events": peak[2],
+                    "first_exceeding": None
+                    if first is None
+                    else {"at": first[0], "need": first[1], "events": first[2]},
+                }
+            )
+            if quota["value"] is None:
+                warnings.append(
+                    f"event_scaling: the EC2 vCPU quota '{quota['quota_name']}' ({quota['quota_code']}, {region}) was"
+                    f" not read ({quota.get('value_source')}); the plan needs up to {peak[1]} vCPUs of it at"
+                    f" {peak[0]} ({_events_text(peak[2])})."
+                )
+            elif first is not None:
+                detail = _quota_message(quota, region, market, first=first, peak=peak, other=other, calendar=calendar)
+                if first[0] <= refuse_until:
+                    refusals.append(
+                        f"event_scaling_events: {detail} Until it is granted, launches above the quota fail and the"
+                        " groups stay below these floors: re-run once it is granted, or take the events out of the"
+                        " calendar or lower their audience."
+                    )
+                else:
+                    warnings.append(f"event_scaling: {detail}")
+    return {"refusals": refusals, "warnings": warnings, "quotas": report}
+
+
 class FilterModule:
     """Preflight rules of the live-event plan."""
 
@@ -394,4 +726,7 @@ class FilterModule:
             "arena_event_lcu_refusals": arena_event_lcu_refusals,
             "arena_event_instance_type_refusals": arena_event_instance_type_refusals,
             "arena_event_launch_template_ids": arena_event_launch_template_ids,
+            "arena_event_max_size_refusals": arena_event_max_size_refusals,
+            "arena_event_group_instance_types": arena_event_group_instance_types,
+            "arena_event_vcpu_quotas": arena_event_vcpu_quotas,
         }

@@ -113,7 +113,7 @@ with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing bot
     import botocore
 
 from ansible.module_utils.arena_diff import with_diff
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible.module_utils.arena_service_quotas import read_quota
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -158,15 +158,8 @@ def summarise(response: dict[str, Any]) -> dict[str, Any]:
 
 def region_quota(elbv2: Any, quotas: Any, arn: str, region: str) -> dict[str, Any]:
     """Reads only: the Region's reserved-LCU quota and what the Region's other ALBs reserve."""
-    try:
-        quota = quotas.get_service_quota(ServiceCode=LCU_QUOTA_SERVICE, QuotaCode=LCU_QUOTA_CODE, aws_retry=True)
-        value, source = quota["Quota"]["Value"], "applied"
-    except is_boto3_error_code("NoSuchResourceException"):
-        # No value applied to the account yet: the AWS default holds.
-        quota = quotas.get_aws_default_service_quota(
-            ServiceCode=LCU_QUOTA_SERVICE, QuotaCode=LCU_QUOTA_CODE, aws_retry=True
-        )
-        value, source = quota["Quota"]["Value"], "AWS default"
+    # The applied value, or AWS's default while none is applied (module_utils/arena_service_quotas.py).
+    value, source = read_quota(quotas, LCU_QUOTA_SERVICE, LCU_QUOTA_CODE)
     elsewhere: dict[str, int] = {}
     request: dict[str, Any] = {"PageSize": PAGE}
     while True:

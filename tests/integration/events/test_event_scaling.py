@@ -90,6 +90,9 @@ def test_apply_rerun_check_remove_event_and_absent(tmp_path: Path, endpoint: str
 
     changed, output = play(tmp_path, calendar)
     assert changed == 1, output
+    # Issue 19: the emulator implements no EC2 quota, so the vCPU rule only warns with the plan's peak: New
+    # York's web 5 (3 on-demand x 2 vCPUs) and api 6 (4 x 4), + the admin group's t3.small (2) outside them.
+    assert "(L-1216C47A, eu-west-1) was not read (not read); the plan needs up to 24 vCPUs" in " ".join(output.split())
     all_rows = MADRID_ACTIONS + SYDNEY_ACTIONS + NEW_YORK_ACTIONS
     assert scheduled(endpoint, "arena-local-web") == others["arena-local-web"] | expected("web", all_rows)
     assert scheduled(endpoint, "arena-local-api") == others["arena-local-api"] | expected("api", all_rows)
