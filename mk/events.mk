@@ -3,7 +3,7 @@
 # only: they source the lab's emulator.env (make emulator-up, then make platform-up first).
 EVENTS_LAB := $(or $(ARENA_LAB_DIR),$(CURDIR)/.lab)
 
-.PHONY: simulate-season event-scaling event-scaling-plan event-scaling-test
+.PHONY: simulate-season event-scaling event-scaling-plan event-scaling-test event-review
 
 # The replay reads production's capacity model and platform settings (target tracking, grace period,
 # warm-up) as playbooks/platform.yml deploys them. What-if runs print only, e.g. the values before
@@ -17,6 +17,14 @@ event-scaling: venv ## Apply the local calendar's plan to the platform in the ru
 event-scaling-plan: venv ## Print the local calendar's plan: actions in local and UTC time, late/running/past notes (no API call)
 	@source $(EVENTS_LAB)/emulator.env && ansible-playbook -i inventories/local playbooks/event_scaling.yml \
 	  --tags event_scaling_validate
+
+# Issue 19: review a finished event of the local calendar (it must be over: end + the model's tail)
+# against its forecast; the ratio goes to inventories/local/group_vars/all/event_history.yml, which
+# the next event-scaling run reads. EVENT_START="2027-01-15T20:45" picks one of repeated names.
+event-review: venv ## Review a finished event against its forecast: make event-review EVENT="<name>" [EVENT_START=<local start>]
+	@test -n "$(EVENT)" || { echo 'make event-review: EVENT="<event name from the calendar>" is required' >&2; exit 2; }
+	@source $(EVENTS_LAB)/emulator.env && ansible-playbook -i inventories/local playbooks/event_review.yml \
+	  -e '{"event_review_event": "$(EVENT)", "event_review_start": "$(EVENT_START)"}'
 
 event-scaling-test: venv ## Event-scaling playbook: bad input, plan, late/running/past, platform names (unit) and against a fresh emulator
 	@scripts/pytest.sh tests/unit/roles/test_event_scaling_inputs.py tests/unit/roles/test_event_scaling_plan.py \

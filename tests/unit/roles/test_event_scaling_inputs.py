@@ -141,6 +141,12 @@ CASES = [
         "event_scaling_warm_pool.min_size must be >= 0, got -1.",
         id="negative-warm-pool",
     ),
+    pytest.param(
+        {"event_scaling_vcpu_quota_refuse_hours": 0},
+        "event_scaling_vcpu_quota_refuse_hours must be at least 1 (hours ahead within which a step above an EC2 vCPU"
+        " quota refuses the run), got 0.",
+        id="no-quota-horizon",
+    ),
     # AWS allows 125 scheduled actions per Auto Scaling group and does not raise it
     # (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-quotas.html); the emulator
     # stores more. 63 daily games: a step-up and a return to the baseline each, per tier.

@@ -11,7 +11,12 @@
 AWS pages: https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-quotas.html,
 https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutWarmPool.html,
 https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html#lcu-quotas,
-https://docs.aws.amazon.com/elasticloadbalancing/latest/application/request-capacity-unit-reservation.html.
+https://docs.aws.amazon.com/elasticloadbalancing/latest/application/request-capacity-unit-reservation.html,
+https://docs.aws.amazon.com/ec2/latest/instancetypes/ec2-instance-quotas.html,
+https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-spot-limits.html.
+- Issue 19: the groups' MaxSize as AWS has it and the EC2 vCPU quotas at the events' peaks (on-demand and
+  Spot): an event within 48 hours above a quota refuses the run, a later one is a warning naming the quota,
+  the value and the event (filter tests: tests/unit/filters/test_arena_event_rules.py).
 """
 
 from __future__ import annotations
@@ -181,6 +186,14 @@ SKIPPED = {"results": [{"skipped": True, "__event_scaling_tier": "web"}], "skipp
 
 def rules(tmp_path: Path, readings: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """Run tasks/preflight_rules.yml with the registered readings; returns (rc, the rules task's result)."""
+    rc, tasks = rules_tasks(tmp_path, readings)
+    task = tasks[-1]
+    assert task["task"]["name"] == "event_scaling : Preflight | Refuse what AWS would refuse, before any change", task
+    return rc, task["hosts"]["localhost"]
+
+
+def rules_tasks(tmp_path: Path, readings: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+    """Run tasks/preflight_rules.yml with the registered readings; returns (rc, every task's report)."""
     playbook = tmp_path / "rules.yml"
     playbook.write_text(
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
@@ -194,9 +207,7 @@ def rules(tmp_path: Path, readings: dict[str, Any]) -> tuple[int, dict[str, Any]
     )
     result = run(["ansible-playbook", "-i", "localhost,", "-c", "local", str(playbook), "-e", f"@{varfile}"], env, 120)
     report, _ = json.JSONDecoder().raw_decode(result.stdout[result.stdout.index("{") :])
-    task = report["plays"][0]["tasks"][-1]
-    assert task["task"]["name"] == "event_scaling : Preflight | Refuse what AWS would refuse, before any change", task
-    return result.returncode, task["hosts"]["localhost"]
+    return result.returncode, report["plays"][0]["tasks"]
 
 
 def test_the_platform_plan_is_refused_with_every_reason_at_once(tmp_path: Path) -> None:
@@ -290,3 +301,146 @@ def test_warm_pools_are_off_in_every_inventory(inventory: str) -> None:
         if isinstance(data := load(path), dict) and "event_scaling_warm_pool_enabled" in data
     ]
     assert all(value is False for _, value in values), values
+
+
+# --- issue 19: MaxSize and EC2 vCPU quotas -----------------------------------------------------------
+
+
+def platform_group(tier: str, itype: str, base: int, percentage: int, max_size: int) -> dict[str, Any]:
+    return {
+        "auto_scaling_group_name": f"arena-production-{tier}",
+        "max_size": max_size,
+        "mixed_instances_policy": {
+            "launch_template": {"launch_template_specification": {}, "overrides": [{"instance_type": itype}]},
+            "instances_distribution": {
+                "on_demand_base_capacity": base,
+                "on_demand_percentage_above_base_capacity": percentage,
+            },
+        },
+    }
+
+
+def plan_step(tier: str, at: str, size: int, events: list[str]) -> dict[str, Any]:
+    return {
+        "name": f"arena-event-{tier}-{at}",
+        "tier": tier,
+        "start_time": at,
+        "min_size": size,
+        "max_size": 40 if tier == "web" else 48,
+        "desired_capacity": None if events else size,
+        "events": events,
+        "kind": "event" if events else "baseline",
+    }
+
+
+def vcpu_case(on_demand: float, spot: float, web_max: int = 40) -> dict[str, Any]:
+    """A game the day after now (web 15, api 20) and a final three weeks later (web 30, api 40), on the
+    production groups; 8 on-demand vCPUs run elsewhere. Needs: game 64 on-demand / 56 Spot, final 114 / 116."""
+    quota = {"service_code": "ec2", "value_source": "applied"}
+    return {
+        "event_scaling_now_utc": "2027-01-11T00:00:00Z",
+        "event_scaling_platform_name_prefix": "arena-production",
+        "event_scaling_capacity_model": {
+            "tiers": {"web": {"min_size": 2, "max_size": 40}, "api": {"min_size": 2, "max_size": 48}}
+        },
+        "event_scaling_groups": {
+            "results": [
+                platform_group("web", "c6i.large", 2, 30, web_max),
+                platform_group("api", "c6i.xlarge", 2, 50, 48),
+            ]
+        },
+        "event_scaling_plan": [
+            plan_step("api", "2027-01-12T19:20:00Z", 20, ["Game"]),
+            plan_step("web", "2027-01-12T19:20:00Z", 15, ["Game"]),
+            plan_step("api", "2027-01-12T22:15:00Z", 2, []),
+            plan_step("web", "2027-01-12T22:15:00Z", 2, []),
+            plan_step("api", "2027-02-01T18:20:00Z", 40, ["Final"]),
+            plan_step("web", "2027-02-01T18:20:00Z", 30, ["Final"]),
+            plan_step("api", "2027-02-01T21:45:00Z", 2, []),
+            plan_step("web", "2027-02-01T21:45:00Z", 2, []),
+        ],
+        "event_scaling_calendar": [
+            {
+                "name": name,
+                "timezone": "Europe/Madrid",
+                "local_start": f"{day}T20:45",
+                "start_utc": f"{day}T19:45:00Z",
+                "end_utc": f"{day}T21:45:00Z",
+            }
+            for name, day in (("Game", "2027-01-12"), ("Final", "2027-02-01"))
+        ],
+        "event_scaling_vcpu_readings": {
+            "changed": False,
+            "constraints": {
+                "region": "eu-west-1",
+                "instance_types": {
+                    "c6i.large": {"vcpus": 2, "quota_class": "standard"},
+                    "c6i.xlarge": {"vcpus": 4, "quota_class": "standard"},
+                },
+                "quotas": {
+                    "standard": {
+                        "on_demand": quota
+                        | {
+                            "quota_code": "L-1216C47A",
+                            "quota_name": "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances",
+                            "value": on_demand,
+                        },
+                        "spot": quota
+                        | {
+                            "quota_code": "L-34B43A08",
+                            "quota_name": "All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests",
+                            "value": spot,
+                        },
+                    }
+                },
+                "running_elsewhere": {"standard": {"on_demand": 8, "spot": 0}},
+            },
+        },
+    }
+
+
+def test_a_quota_exceeded_within_48_hours_refuses_and_a_later_one_warns(tmp_path: Path) -> None:
+    """On-demand 60 < the game's 64 (tomorrow): refused. Spot 100 covers the game (56), not the final (116,
+    three weeks on): a warning with the request to make, and the fact with the peaks."""
+    rc, tasks = rules_tasks(tmp_path, vcpu_case(on_demand=60.0, spot=100.0))
+    by_name = {task["task"]["name"].split(" : ", 1)[1]: task["hosts"]["localhost"] for task in tasks}
+    assert (rc, by_name["Preflight | Refuse what AWS would refuse, before any change"]["failed"]) == (2, True)
+    (refusal,) = by_name["Preflight | Refuse what AWS would refuse, before any change"]["msg"]
+    assert refusal.startswith(
+        "event_scaling_events: event 'Game' (kick-off 2027-01-12T20:45 Europe/Madrid, 2027-01-12T19:45:00Z) needs 64"
+        " vCPUs of the EC2 quota 'Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances' (L-1216C47A,"
+        " eu-west-1) from 2027-01-12T19:20:00Z"
+    )
+    assert "--quota-code L-1216C47A --desired-value 114 --region eu-west-1." in refusal
+    (warning,) = by_name["Preflight | WARNING EC2 vCPU quotas to raise before later events"]["msg"]
+    assert warning.startswith(
+        "event_scaling: event 'Final' (kick-off 2027-02-01T20:45 Europe/Madrid, 2027-02-01T19:45:00Z) needs 116"
+    )
+    assert "--quota-code L-34B43A08 --desired-value 116 --region eu-west-1." in warning
+    facts = by_name["Preflight | EC2 vCPU quotas at the plan's peaks"]["ansible_facts"]["event_scaling_vcpu_quotas"]
+    assert [(q["quota_code"], q["peak"], q["first_exceeding"]["at"]) for q in facts["quotas"]] == [
+        ("L-1216C47A", 114, "2027-01-12T19:20:00Z"),
+        ("L-34B43A08", 116, "2027-02-01T18:20:00Z"),
+    ]
+
+
+def test_quotas_that_fit_and_the_groups_max_size_pass(tmp_path: Path) -> None:
+    rc, result = rules(tmp_path, vcpu_case(on_demand=114.0, spot=116.0))
+    assert (rc, result.get("failed", False)) == (0, False), result
+
+
+def test_a_floor_above_the_groups_max_size_as_aws_has_it_is_refused(tmp_path: Path) -> None:
+    """The web group's MaxSize is 25 in AWS (the model says 40): the final's floor 30 and every web
+    action's MaxSize are refused, read from the group."""
+    rc, result = rules(tmp_path, vcpu_case(on_demand=1000.0, spot=1000.0, web_max=25))
+    assert (rc, result["failed"]) == (2, True)
+    assert len(result["msg"]) == 5
+    assert all(msg.startswith("event_scaling_capacity_model.tiers.web.max_size: ") for msg in result["msg"])
+    assert sum("floor to 30" in msg for msg in result["msg"]) == 1
+
+
+def test_the_vcpu_lookup_reads_only_and_skips_service_quotas_only_on_the_emulator() -> None:
+    (task,) = (t for t in load(TASKS / "lookup.yml") if "arena_ec2_vcpu_quotas" in t)
+    assert task["arena_ec2_vcpu_quotas"]["read_quotas"] == "{{ aws_guard_target.mode != 'emulator' }}"
+    assert task["register"] == "event_scaling_vcpu_readings"
+    assert task["when"] == "event_scaling_scheduled_actions_enabled | bool and event_scaling_state == 'present'"
