@@ -13,8 +13,18 @@ periods), compared with the policy's target in requests per target per minute. T
 health check grace period and the warm-up are the ones playbooks/platform.yml deploys (production's
 platform_autoscaling_tiers, derived from the capacity model by filter_plugins/arena_scaling_rules.py).
 An instance whose grace period ends before it is healthy is replaced by EC2 Auto Scaling, again and
-again: it is billed and never serves. Every instance launches cold (no warm pool: AWS refuses warm
-pools on groups with a mixed instances policy, which every platform group has).
+again: it is billed and never serves. The platform groups' instances launch cold (AWS refuses warm
+pools on groups with a mixed instances policy, which every platform group has); only the surge group
+of option (a) below has a warm pool.
+
+Surge design options (issue 19, ``surge_design`` in load_model.yml): per tier (a) an on-demand surge
+group with a Stopped warm pool beside the spot group, (b) the deployed plan, (c) (b) handing each floor
+to target tracking at the event's end, (d) (c) with a shorter safety margin; each replayed with the
+forecast audiences, every audience twice the forecast, and every event announced 30 minutes ahead;
+checked against what AWS refuses (a warm pool on a group with Spot), ranked (every goal met, then the
+lowest cost within the replay's precision), with a what-if of MaxSize and the targets when the
+surprise goal is missed. Quiet stretches (nothing launching, constant load) are filled in one step:
+the whole report takes about 2 s.
 
 Reports per event when the planned capacity is InService versus kick-off, the coverage at peak and
 the share of requests served; per season instance-hours and an estimated cost. Writes Markdown to
@@ -26,12 +36,13 @@ Run: ``make simulate-season`` (or ``python simulation/replay.py --help``).
 from __future__ import annotations
 
 import argparse
+import bisect
 import importlib.util
 import itertools
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -164,41 +175,81 @@ class LoadModel:
 
 @dataclass
 class Timeline:
-    """Per-minute series of one tier under one strategy."""
+    """Per-minute series of one tier under one strategy: instances InService, instances running
+    (billed per instance-hour: InService, starting, initialising into a warm pool) and instances
+    stopped in a warm pool (EBS only); ``groups`` has the running series of each group by name."""
 
     in_service: np.ndarray
     billed: np.ndarray
+    stopped: np.ndarray | None = None
+    groups: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def instance_hours(self) -> float:
         return float(self.billed.sum()) / 60.0
 
+    @property
+    def stopped_hours(self) -> float:
+        return 0.0 if self.stopped is None else float(self.stopped.sum()) / 60.0
+
 
 @dataclass
 class Fleet:
     """An ASG in minutes: instances launched now are InService ``ready`` minutes later (never when
-    ``ready`` is None: replaced at the end of every grace period, see launch_ready)."""
+    ``ready`` is None: replaced at the end of every grace period, see launch_ready).
+
+    With ``prepared_max`` (MaxGroupPreparedCapacity) the group has a warm pool of Stopped instances:
+    AWS keeps max(``pool_min``, prepared_max - desired) instances in it, launching new ones into it
+    (they run ``ready`` minutes to initialise, then stop); a scale-out takes instances from the pool
+    first (InService ``warm_ready`` minutes later) and launches the rest; with ``reuse`` a scale-in
+    returns instances to the pool (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html)."""
 
     ready: int | None
     in_service: int
     max_size: int
     floor: int
     pending: list[tuple[float, int]] = field(default_factory=list)
+    warm_ready: int | None = None
+    prepared_max: int | None = None
+    pool_min: int = 0
+    reuse: bool = True
+    warm: int = 0
+    warming: list[tuple[float, int]] = field(default_factory=list)
 
     @property
     def desired(self) -> int:
-        return self.in_service + sum(count for _, count in self.pending)
+        return self.in_service + sum(count for _, count in self.pending) if self.pending else self.in_service
+
+    @property
+    def running(self) -> int:
+        """Instances billed per instance-hour: InService, starting, initialising into the pool."""
+        return self.desired + sum(count for _, count in self.warming) if self.warming else self.desired
 
     def promote(self, minute: int) -> None:
+        if not self.pending and not self.warming:
+            return
         arrived = sum(count for at, count in self.pending if at <= minute)
         self.pending = [(at, count) for at, count in self.pending if at > minute]
         self.in_service += arrived
+        if self.warming:
+            self.warm += sum(count for at, count in self.warming if at <= minute)
+            self.warming = [(at, count) for at, count in self.warming if at > minute]
 
     def set_desired(self, wanted: int, minute: int) -> None:
         wanted = max(self.floor, min(self.max_size, wanted))
         current = self.desired
+        cold_at = math.inf if self.ready is None else minute + self.ready
         if wanted > current:
-            self.pending.append((math.inf if self.ready is None else minute + self.ready, wanted - current))
+            from_pool = min(wanted - current, self.warm) if self.prepared_max is not None else 0
+            if from_pool:
+                self.warm -= from_pool
+                self.pending.append((minute + (self.warm_ready or 0), from_pool))
+            if wanted - current - from_pool:
+                if self.pending and self.pending[-1][0] == cold_at:  # same arrival: one entry
+                    self.pending[-1] = (cold_at, self.pending[-1][1] + wanted - current - from_pool)
+                else:
+                    self.pending.append((cold_at, wanted - current - from_pool))
+            self.reconcile_pool(minute)
             return
         surplus = current - wanted
         while surplus and self.pending:  # cancel the newest launches first
@@ -208,6 +259,28 @@ class Fleet:
             if keep:
                 self.pending.append((at, keep))
         self.in_service -= surplus
+        if self.prepared_max is not None and self.reuse:
+            self.warm += surplus  # ReuseOnScaleIn: stopped and returned to the pool
+        self.reconcile_pool(minute)
+
+    def reconcile_pool(self, minute: int) -> None:
+        """Keep the warm pool at max(pool_min, prepared_max - desired) instances."""
+        if self.prepared_max is None:
+            return
+        wanted = max(self.pool_min, self.prepared_max - self.desired)
+        have = self.warm + sum(count for _, count in self.warming)
+        if have < wanted:
+            self.warming.append((math.inf if self.ready is None else minute + self.ready, wanted - have))
+        elif have > wanted:
+            drop = min(self.warm, have - wanted)
+            self.warm -= drop
+            extra = have - wanted - drop
+            while extra and self.warming:
+                at, count = self.warming.pop()
+                keep = max(0, count - extra)
+                extra -= count - keep
+                if keep:
+                    self.warming.append((at, keep))
 
 
 def minute_of(moment: datetime, origin: datetime) -> int:
@@ -231,6 +304,16 @@ def viewer_series(events: Sequence[Any], load: LoadModel, origin: datetime, minu
     return np.maximum(audience, load.baseline_viewers)
 
 
+@dataclass
+class Group:
+    """One Auto Scaling group of a tier: its fleet and its scheduled actions (minute -> (MinSize,
+    DesiredCapacity or None))."""
+
+    name: str
+    fleet: Fleet
+    actions: dict[int, tuple[int, int | None]] = field(default_factory=dict)
+
+
 def run_tier(
     tier: Any,
     requests: np.ndarray,
@@ -240,41 +323,158 @@ def run_tier(
     *,
     target: float | None = None,
 ) -> Timeline:
-    """Target tracking with optional scheduled actions (minute -> (MinSize, DesiredCapacity or None)).
+    """Target tracking with optional scheduled actions (minute -> (MinSize, DesiredCapacity or None))
+    on the tier's one group, starting at its baseline. See run_groups."""
+    fleet = Fleet(ready=ready, in_service=tier.min_size, max_size=tier.max_size, floor=tier.min_size)
+    return run_groups(tier, requests, load, [Group(tier.name, fleet, actions)], target=target)
+
+
+def run_groups(
+    tier: Any,
+    requests: np.ndarray,
+    load: LoadModel,
+    groups: list[Group],
+    *,
+    target: float | None = None,
+    fast: bool = True,
+) -> Timeline:
+    """Target tracking on every group of a tier, with each group's scheduled actions.
 
     ``target``: requests per target per minute (default: the plan's, capacity x (1 - headroom)). The
     metric is ALBRequestCountPerTarget as AWS defines it: the requests of a minute divided by the
-    targets InService (healthy) in that minute, seen ``metric_delay`` minutes later. Instances still
-    booting count toward the desired capacity (the warm-up covers the boot budget), never toward the
-    metric's divisor."""
-    target = rules_lib.per_minute_target(tier) if target is None else target
-    fleet = Fleet(ready=ready, in_service=tier.min_size, max_size=tier.max_size, floor=tier.min_size)
-    in_service = np.zeros(len(requests), dtype=int)
-    billed = np.zeros(len(requests), dtype=int)
-    high = low = 0
-    for minute in range(len(requests)):
-        fleet.promote(minute)
-        if minute in actions:
-            floor, desired = actions[minute]
-            fleet.floor = floor
-            # EC2 Auto Scaling: without a DesiredCapacity the new MinSize raises a lower desired
-            # capacity to it and leaves a higher one alone; with one, the group goes to it.
-            fleet.set_desired(max(fleet.desired, floor) if desired is None else desired, minute)
+    targets InService (healthy) in that minute, seen ``metric_delay`` minutes later; the groups share
+    the tier's target group, so every group's policy sees the same metric and scales its own
+    capacity in proportion (a group at zero capacity stays there). Instances still booting count
+    toward the desired capacity (the warm-up covers the boot budget), never toward the metric's
+    divisor. Several groups share the tier's ``max_size``: a scale-out of one is capped at what the
+    others leave (their MaxSize values are set to add up to it). ``fast=False`` steps through quiet
+    stretches minute by minute too (the tests compare both)."""
+    run = TierRun(tier, requests, load, groups, rules_lib.per_minute_target(tier) if target is None else target)
+    return run.run(fast=fast)
+
+
+class TierRun:
+    """The minute-by-minute state of run_groups: the groups' fleets, their per-minute series and the
+    target-tracking alarms' counters (datapoints above the target, below the scale-in ratio)."""
+
+    def __init__(self, tier: Any, requests: np.ndarray, load: LoadModel, groups: list[Group], target: float) -> None:
+        self.tier, self.requests, self.load, self.groups, self.target = tier, requests, load, groups, target
+        self.size = len(requests)
+        self.fleets = [g.fleet for g in groups]
+        self.history = [np.zeros(self.size, dtype=int) for _ in groups]
+        self.running = [np.zeros(self.size, dtype=int) for _ in groups]
+        self.stopped = np.zeros(self.size, dtype=int)
+        self.high = self.low = 0
+        # where the metric's input changes, and the minutes with scheduled actions (quiet stretches)
+        self.boundaries = np.flatnonzero(np.diff(requests) != 0) + 1
+        self.action_minutes = sorted({minute for g in groups for minute in g.actions})
+
+    def wanted(self, observed: float, counts: list[int], total: int) -> list[int]:
+        """Each group's capacity for the metric: its own InService count scaled by metric / target."""
+        if len(self.fleets) == 1:
+            return [math.ceil(observed / self.target)]
+        return [math.ceil(round(observed * count / total / self.target, 9)) if total else 0 for count in counts]
+
+    def settled(self, seen: int) -> bool:
+        """Nothing arriving (launches that never serve, see launch_ready, stay as they are), the pool
+        at its size, InService as the metric saw it."""
+        return all(
+            all(at == math.inf for at, _ in f.pending)
+            and all(at == math.inf for at, _ in f.warming)
+            and h[seen] == f.in_service
+            and (
+                f.prepared_max is None
+                or f.warm + sum(c for _, c in f.warming) == max(f.pool_min, f.prepared_max - f.desired)
+            )
+            for f, h in zip(self.fleets, self.history, strict=True)
+        )
+
+    def quiet_until(self, minute: int) -> tuple[int, int] | None:
+        """(end of a quiet stretch from ``minute``, the scale-in counter after it), or None.
+
+        Quiet: no action, the fleets settled, the metric's input constant and at or below the target,
+        and no scale-in due; such a stretch is filled in one step (the same result, much faster)."""
+        seen = minute - self.load.metric_delay
+        if seen < 0 or self.high or self.low >= self.load.in_points or not self.settled(seen):
+            return None
+        counts = [f.in_service for f in self.fleets]
+        total = sum(counts)
+        observed = self.requests[seen]
+        per_target = observed / max(total, 1)
+        k = bisect.bisect_left(self.action_minutes, minute)
+        j = int(np.searchsorted(self.boundaries, seen, side="right"))
+        end = min(
+            self.size,
+            self.action_minutes[k] if k < len(self.action_minutes) else self.size,
+            (int(self.boundaries[j]) if j < len(self.boundaries) else self.size) + self.load.metric_delay,
+        )
+        pairs = list(zip(self.fleets, self.wanted(observed, counts, total), strict=True))
+        low = per_target < self.target * self.load.in_ratio
+        if per_target > self.target or end - minute < 2 or (low and any(max(f.floor, w) < f.desired for f, w in pairs)):
+            return None
+        if not low:
+            return end, 0
+        passed = self.low + end - minute
+        return end, passed % self.load.in_points if any(w < f.desired for f, w in pairs) else passed
+
+    def step(self, minute: int) -> None:
+        """One minute: scheduled actions, then the target-tracking alarms on the metric."""
+        for g in self.groups:
+            g.fleet.promote(minute)
+            if minute in g.actions:
+                floor, desired = g.actions[minute]
+                g.fleet.floor = floor
+                # EC2 Auto Scaling: without a DesiredCapacity the new MinSize raises a lower desired
+                # capacity to it and leaves a higher one alone; with one, the group goes to it.
+                g.fleet.set_desired(max(g.fleet.desired, floor) if desired is None else desired, minute)
+        load = self.load
         seen = max(0, minute - load.metric_delay)
-        observed = requests[seen]
-        healthy = fleet.in_service if seen == minute else in_service[seen]
-        per_target = observed / max(healthy, 1)  # RequestCountPerTarget of that minute
-        high = high + 1 if per_target > target else 0
-        low = low + 1 if per_target < target * load.in_ratio else 0
-        wanted = math.ceil(observed / target)
-        if high >= load.out_points and wanted > fleet.desired:
-            fleet.set_desired(wanted, minute)
-        if low >= load.in_points and wanted < fleet.desired:
-            fleet.set_desired(wanted, minute)
-            low = 0
-        in_service[minute] = fleet.in_service
-        billed[minute] = fleet.desired
-    return Timeline(in_service=in_service, billed=billed)
+        observed = self.requests[seen]
+        healthy = [f.in_service if seen == minute else h[seen] for f, h in zip(self.fleets, self.history, strict=True)]
+        total = sum(healthy)
+        per_target = observed / max(total, 1)  # RequestCountPerTarget of that minute
+        self.high = self.high + 1 if per_target > self.target else 0
+        self.low = self.low + 1 if per_target < self.target * load.in_ratio else 0
+        if self.high < load.out_points and self.low < load.in_points:
+            return
+        scaled_in = False
+        for fleet, wanted in zip(self.fleets, self.wanted(observed, healthy, total), strict=True):
+            if self.high >= load.out_points:
+                room = self.tier.max_size - sum(f.desired for f in self.fleets if f is not fleet)
+                if min(wanted, room) > fleet.desired:
+                    fleet.set_desired(min(wanted, room), minute)
+            if self.low >= load.in_points and wanted < fleet.desired:
+                fleet.set_desired(wanted, minute)
+                scaled_in = True
+        if scaled_in:
+            self.low = 0
+
+    def record(self, start: int, end: int) -> None:
+        for fleet, h, r in zip(self.fleets, self.history, self.running, strict=True):
+            h[start:end] = fleet.in_service
+            r[start:end] = fleet.running
+            self.stopped[start:end] += fleet.warm
+
+    def run(self, *, fast: bool) -> Timeline:
+        for fleet in self.fleets:
+            fleet.reconcile_pool(0)
+        minute = 0
+        while minute < self.size:
+            quiet = self.quiet_until(minute) if fast else None
+            if quiet is not None:
+                end, self.low = quiet
+                self.record(minute, end)
+                minute = end
+                continue
+            self.step(minute)
+            self.record(minute, minute + 1)
+            minute += 1
+        return Timeline(
+            in_service=np.sum(self.history, axis=0),
+            billed=np.sum(self.running, axis=0),
+            stopped=self.stopped,
+            groups={g.name: r for g, r in zip(self.groups, self.running, strict=True)},
+        )
 
 
 @dataclass(frozen=True)
@@ -389,6 +589,7 @@ def replay(season: Any, model_raw: Any, load_raw: Any, scaling: Scaling | None =
         "viewers": viewers,
         "tiers": tiers,
         "results": results,
+        "load": load,
     }
 
 
@@ -435,6 +636,456 @@ def summary(sim: dict[str, Any], prices: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# Surge design options (issue 19) ----------------------------------------------------------------
+
+SERVED_GOAL = 0.995  # worst share of requests served in an event window, forecast audiences
+SURPRISE_GOAL = 0.99  # the same for the surprise cases
+HOURS_RATIO_GOAL = 1.05  # instance-hours of the option / instance-hours of reactive scaling alone
+SCHEDULED_ACTIONS_QUOTA = 125  # per Auto Scaling group, cannot be changed
+DOC_PUT_WARM_POOL = "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutWarmPool.html"
+DOC_WARM_POOLS = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html"
+DOC_WARM_POOL_LIFECYCLE = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html"
+DOC_QUOTAS = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-quotas.html"
+POOL_STATES = ("Stopped", "Running", "Hibernated")
+PURCHASES = ("on_demand", "mixed")
+CASES = ("forecast", "double", "announced")
+
+
+@dataclass(frozen=True)
+class WarmPoolSpec:
+    """PutWarmPool of the surge group; ``max_group_prepared_capacity`` 'largest_floor' or a number."""
+
+    pool_state: str
+    max_group_prepared_capacity: str | int
+    min_size: int
+    reuse_on_scale_in: bool
+    launch_lifecycle_hook: bool
+
+
+@dataclass(frozen=True)
+class SurgeOption:
+    key: str
+    title: str
+    surge_group: bool
+    surge_purchase: str
+    warm_pool: WarmPoolSpec | None
+    safety_margin_seconds: int | None
+    release_after_end_minutes: int | None
+    deployed: bool = False
+
+
+@dataclass(frozen=True)
+class SurgeDesign:
+    warm_start_to_healthy_seconds: int
+    playbook_run_seconds: int
+    audience_factor: float
+    announced_minutes_before: int
+    target_factors: tuple[float, ...]
+    options: tuple[SurgeOption, ...]
+    cost_tolerance: float = 0.0
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> SurgeDesign:
+        """load_model.yml's surge_design; a bad value raises ValueError naming the key."""
+
+        def option(key: str, value: dict[str, Any]) -> SurgeOption:
+            where = f"surge_design.options.{key}"
+            if value.get("surge_purchase") not in PURCHASES:
+                raise ValueError(
+                    f"{where}.surge_purchase must be one of {PURCHASES}, got {value.get('surge_purchase')!r}"
+                )
+            pool = value.get("warm_pool")
+            spec = None
+            if pool is not None:
+                if pool.get("pool_state") not in POOL_STATES:
+                    raise ValueError(
+                        f"{where}.warm_pool.pool_state must be one of {POOL_STATES}, got {pool.get('pool_state')!r}"
+                    )
+                prepared = pool.get("max_group_prepared_capacity")
+                if prepared != "largest_floor" and not (isinstance(prepared, int) and prepared >= 0):
+                    raise ValueError(
+                        f"{where}.warm_pool.max_group_prepared_capacity must be largest_floor or an integer >= 0,"
+                        f" got {prepared!r}"
+                    )
+                spec = WarmPoolSpec(
+                    pool_state=pool["pool_state"],
+                    max_group_prepared_capacity=prepared,
+                    min_size=int(pool.get("min_size", 0)),
+                    reuse_on_scale_in=bool(pool.get("reuse_on_scale_in", True)),
+                    launch_lifecycle_hook=bool(pool.get("launch_lifecycle_hook", False)),
+                )
+            margin, release = value.get("safety_margin_seconds"), value.get("release_after_end_minutes")
+            return SurgeOption(
+                key=key,
+                title=str(value["title"]),
+                surge_group=bool(value["surge_group"]),
+                surge_purchase=value["surge_purchase"],
+                warm_pool=spec,
+                safety_margin_seconds=None if margin is None else int(margin),
+                release_after_end_minutes=None if release is None else int(release),
+                deployed=bool(value.get("deployed", False)),
+            )
+
+        surprise = raw["surprise"]
+        return cls(
+            warm_start_to_healthy_seconds=int(raw["warm_start_to_healthy_seconds"]),
+            playbook_run_seconds=int(raw["playbook_run_seconds"]),
+            audience_factor=float(surprise["audience_factor"]),
+            announced_minutes_before=int(surprise["announced_minutes_before"]),
+            target_factors=tuple(float(f) for f in raw["target_factors"]),
+            options=tuple(option(str(k), v) for k, v in raw["options"].items()),
+            cost_tolerance=float(raw.get("cost_tolerance", 0.0)),
+        )
+
+
+def replace_option(option: SurgeOption, **changes: Any) -> SurgeOption:
+    """The option with some fields changed (what-ifs, tests)."""
+    return replace(option, **changes)
+
+
+def option_lead_seconds(option: SurgeOption, model: Any, design: SurgeDesign) -> int:
+    """Scheduled action -> kick-off: launch (warm start from the pool, or cold boot) + health checks
+    + the safety margin."""
+    boot = design.warm_start_to_healthy_seconds if option.warm_pool is not None else model.boot_to_healthy_seconds
+    margin = model.safety_margin_seconds if option.safety_margin_seconds is None else option.safety_margin_seconds
+    return boot + model.health_check_seconds + margin
+
+
+def option_actions(
+    events: Sequence[Any], tier: Any, model: Any, option: SurgeOption, design: SurgeDesign, *, announced: bool = False
+) -> list[tuple[datetime, int, int | None]]:
+    """The tier's floor changes (UTC time, floor of the whole tier, DesiredCapacity or None) under an
+    option: held from kick-off - lead time (with ``announced``: not before the announcement + the
+    playbook's run) until end + tail (the return to the baseline then sets DesiredCapacity) or, when
+    the option releases it earlier, until end + release (MinSize only: the audience may still be there,
+    target tracking scales in as it leaves)."""
+    lead = timedelta(seconds=option_lead_seconds(option, model, design))
+    tail = timedelta(seconds=model.tail_seconds)
+    windows, released = [], set()
+    for event in events:
+        need = capacity_lib.instances_needed(event.peak_viewers, tier)
+        if need <= tier.min_size:
+            continue
+        start = schedule_lib.floor_minute(event.start - lead)
+        if announced:
+            known = event.start - timedelta(
+                minutes=design.announced_minutes_before, seconds=-design.playbook_run_seconds
+            )
+            start = max(start, schedule_lib.ceil_minute(known))
+        end = schedule_lib.ceil_minute(event.end + tail)
+        if option.release_after_end_minutes is not None:
+            release = schedule_lib.ceil_minute(event.end + timedelta(minutes=option.release_after_end_minutes))
+            if release < end:
+                end = release
+                released.add(end)
+        windows.append(schedule_lib.Window(start, end, min(need, tier.max_size), event.name))
+    return [
+        (a.start, a.size, a.size if a.returns_to_baseline and a.start not in released else None)
+        for a in schedule_lib.tier_actions(windows, tier)
+    ]
+
+
+def aws_refusals(option: SurgeOption, actions_per_group: dict[str, int]) -> list[str]:
+    """What AWS would refuse in the option's design (empty: every call is one AWS accepts)."""
+    refusals = []
+    pool = option.warm_pool
+    if pool is not None and (not option.surge_group or option.surge_purchase != "on_demand"):
+        group = "the surge group" if option.surge_group else "the platform group"
+        refusals.append(
+            f'PutWarmPool on {group}, which requests Spot Instances (mixed instances policy): "This operation cannot'
+            f" be called on an Auto Scaling group that has a mixed instances policy or a launch template or launch"
+            f' configuration that requests Spot Instances" ({DOC_PUT_WARM_POOL})'
+        )
+    if pool is not None and not pool.launch_lifecycle_hook:
+        refusals.append(
+            "a warm pool without an autoscaling:EC2_INSTANCE_LAUNCHING lifecycle hook: AWS stops instances entering"
+            f" the pool without waiting for their boot ({DOC_WARM_POOL_LIFECYCLE})"
+        )
+    for group, count in sorted(actions_per_group.items()):
+        if count > SCHEDULED_ACTIONS_QUOTA:
+            refusals.append(
+                f"{count} scheduled actions on {group}, above the {SCHEDULED_ACTIONS_QUOTA} per group ({DOC_QUOTAS})"
+            )
+    return refusals
+
+
+def option_groups(
+    tier: Any,
+    option: SurgeOption,
+    design: SurgeDesign,
+    model: Any,
+    *,
+    grace: int,
+    actions: dict[int, tuple[int, int | None]],
+) -> list[Group]:
+    """The tier's groups under an option; ``actions`` are the tier's floors (minute -> (floor, desired))."""
+    cold = launch_ready(model.ready_seconds, grace)
+    if not option.surge_group:
+        fleet = Fleet(ready=cold, in_service=tier.min_size, max_size=tier.max_size, floor=tier.min_size)
+        return [Group(f"{tier.name}", fleet, actions)]
+    base = Fleet(ready=cold, in_service=tier.min_size, max_size=tier.max_size, floor=tier.min_size)
+    surge_actions = {
+        minute: (floor - tier.min_size, None if desired is None else desired - tier.min_size)
+        for minute, (floor, desired) in actions.items()
+    }
+    surge = Fleet(ready=cold, in_service=0, max_size=tier.max_size - tier.min_size, floor=0)
+    pool = option.warm_pool
+    if pool is not None:
+        largest = max([0, *(floor for floor, _ in surge_actions.values())])
+        prepared = (
+            largest if pool.max_group_prepared_capacity == "largest_floor" else int(pool.max_group_prepared_capacity)
+        )
+        surge.prepared_max, surge.pool_min, surge.reuse = prepared, pool.min_size, pool.reuse_on_scale_in
+        surge.warm_ready = launch_ready(design.warm_start_to_healthy_seconds + model.health_check_seconds, grace)
+    return [Group(f"{tier.name}-base", base), Group(f"{tier.name}-surge", surge, surge_actions)]
+
+
+def option_cost(tier: Any, option: SurgeOption, timeline: Timeline, prices: dict[str, Any]) -> dict[str, float]:
+    """Cost of one tier under an option: all on-demand; with the purchase options (the platform group's
+    spot share above its baseline; the surge group all on-demand or the same mix); the warm pool's EBS."""
+    price = prices["instance_types"][tier.instance_type]
+    od, spot, share = float(price["on_demand_hourly"]), float(price["spot_hourly"]), prices["spot_share_above_baseline"]
+    ebs = prices["ebs"]
+    ebs_hourly = float(ebs["gb_per_instance"]) * float(ebs["gp3_gb_month"]) / float(ebs["hours_per_month"])
+    mix = share * spot + (1 - share) * od
+    pool = timeline.stopped_hours * ebs_hourly
+    if not option.surge_group:
+        all_od, mixed = cost(tier, timeline, prices)
+        return {"on_demand": all_od + pool, "mixed": mixed + pool, "ebs": pool}
+    base = timeline.groups[f"{tier.name}-base"]
+    surge = timeline.groups[f"{tier.name}-surge"]
+    base_hours = float(np.minimum(base, tier.min_size).sum()) / 60.0
+    above = float(base.sum()) / 60.0 - base_hours
+    surge_hours = float(surge.sum()) / 60.0
+    surge_cost = surge_hours * (od if option.surge_purchase == "on_demand" else mix)
+    return {
+        "on_demand": timeline.instance_hours * od + pool,
+        "mixed": base_hours * od + above * mix + surge_cost + pool,
+        "ebs": pool,
+    }
+
+
+def surprise_events(events: Sequence[Any], factor: float) -> list[Any]:
+    """The calendar with every audience times ``factor``."""
+    return [replace(e, peak_viewers=round(e.peak_viewers * factor)) for e in events]
+
+
+def run_case(
+    sim: dict[str, Any],
+    option: SurgeOption,
+    design: SurgeDesign,
+    case: str,
+    *,
+    targets: dict[str, float] | None = None,
+    max_sizes: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """One option over the season in one case: forecast audiences, every audience times the surprise
+    factor (the plan still uses the forecast), or every event announced shortly before kick-off.
+    ``targets`` and ``max_sizes`` (per tier) are what-ifs of the deployed targets and MaxSize."""
+    model, load, origin, events = sim["model"], sim["load"], sim["origin"], sim["events"]
+    targets = targets or sim["scaling"].targets
+    viewers = sim["viewers"]
+    if case == "double":
+        viewers = viewer_series(surprise_events(events, design.audience_factor), load, origin, sim["minutes"])
+    timelines, counts = {}, {}
+    for tier in with_max_sizes(model.tiers, max_sizes):
+        floors = option_actions(events, tier, model, option, design, announced=case == "announced")
+        actions = {minute_of(at, origin): (floor, desired) for at, floor, desired in floors}
+        groups = option_groups(tier, option, design, model, grace=sim["scaling"].grace, actions=actions)
+        counts[groups[-1].name] = len(actions)
+        requests = viewers * tier.requests_per_viewer_per_minute
+        timelines[tier.name] = (tier, requests, run_groups(tier, requests, load, groups, target=targets[tier.name]))
+    margins, served = [], []
+    for event in events:
+        kick, end = minute_of(event.start, origin), minute_of(event.end, origin)
+        ramp = load.ramp.get(event.kind, load.ramp["basketball"])[0]
+        window = (kick - ramp, end + load.decay_minutes)
+        tier_margins, tier_served = [], []
+        for tier, requests, timeline in timelines.values():
+            need = capacity_lib.instances_needed(event.peak_viewers, tier)
+            tier_margins.append(readiness_margin(timeline.in_service, need, kick, end))
+            tier_served.append(served_share(timeline.in_service, requests, tier.capacity_rpm, *window))
+        margins.append(min(tier_margins))
+        served.append(min(tier_served))
+    return {"timelines": timelines, "margins": margins, "served": served, "actions_per_group": counts}
+
+
+def with_max_sizes(tiers: Sequence[Any], max_sizes: dict[str, int] | None) -> list[Any]:
+    """The tiers with the what-if MaxSize values."""
+    return [replace(t, max_size=(max_sizes or {}).get(t.name, t.max_size)) for t in tiers]
+
+
+def reactive_hours(sim: dict[str, Any], targets: dict[str, float], max_sizes: dict[str, int] | None = None) -> float:
+    """Instance-hours of target tracking alone (one group, cold launches) under ``targets``."""
+    if targets == sim["scaling"].targets and not max_sizes:
+        return sum(data["reactive"].instance_hours for data in sim["tiers"].values())
+    ready = launch_ready(sim["model"].ready_seconds, sim["scaling"].grace)
+    tiers = with_max_sizes([data["tier"] for data in sim["tiers"].values()], max_sizes)
+    return sum(
+        run_tier(
+            tier, sim["tiers"][tier.name]["requests"], sim["load"], ready, {}, target=targets[tier.name]
+        ).instance_hours
+        for tier in tiers
+    )
+
+
+def same_plan(sim: dict[str, Any], option: SurgeOption, design: SurgeDesign) -> bool:
+    """Whether announcing every event shortly before kick-off leaves the option's floors as planned
+    (the announcement + the playbook's run come before every scheduled step-up)."""
+    model = sim["model"]
+    return all(
+        option_actions(sim["events"], tier, model, option, design)
+        == option_actions(sim["events"], tier, model, option, design, announced=True)
+        for tier in model.tiers
+    )
+
+
+def evaluate_option(
+    sim: dict[str, Any],
+    option: SurgeOption,
+    design: SurgeDesign,
+    prices: dict[str, Any],
+    *,
+    targets: dict[str, float] | None = None,
+    max_sizes: dict[str, int] | None = None,
+    base: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An option's figures: readiness, served share (worst, mean), instance-hours and their ratio to
+    reactive scaling alone, cost, what AWS refuses, the surprise cases, and which goals it meets.
+
+    ``base``: the same option's figures under the deployed targets; with ``max_sizes`` only (same
+    targets), its runs that never reached a tier's MaxSize are reused (a higher one changes nothing)."""
+    targets = targets or sim["scaling"].targets
+    runs: dict[str, dict[str, Any]] = {}
+    for case in CASES:
+        if case == "announced" and same_plan(sim, option, design):
+            runs[case] = runs["forecast"]
+            continue
+        if base is not None and targets == base["targets"]:
+            earlier = base["runs"][case]
+            if all(t.billed.max() < tier.max_size for tier, _, t in earlier["timelines"].values()):
+                runs[case] = earlier
+                continue
+        runs[case] = run_case(sim, option, design, case, targets=targets, max_sizes=max_sizes)
+    forecast = runs["forecast"]
+    hours = sum(t.instance_hours for _, _, t in forecast["timelines"].values())
+    stopped = sum(t.stopped_hours for _, _, t in forecast["timelines"].values())
+    costs = {"on_demand": 0.0, "mixed": 0.0, "ebs": 0.0}
+    for tier, _, timeline in forecast["timelines"].values():
+        for key, value in option_cost(tier, option, timeline, prices).items():
+            costs[key] += value
+    figures = {
+        "option": option,
+        "targets": targets,
+        "max_sizes": max_sizes or {},
+        "lead_seconds": option_lead_seconds(option, sim["model"], design),
+        "events": len(forecast["margins"]),
+        "covered": sum(1 for m in forecast["margins"] if m >= READY_GOAL_MINUTES),
+        "latest": min(forecast["margins"]),
+        "worst_served": min(forecast["served"]),
+        "mean_served": float(np.mean(forecast["served"])),
+        "hours": hours,
+        "stopped_hours": stopped,
+        "ratio_reactive": hours / reactive_hours(sim, targets, max_sizes),
+        "cost": costs,
+        "refusals": aws_refusals(option, forecast["actions_per_group"]),
+        "surprise": {
+            case: {"worst": min(runs[case]["served"]), "mean": float(np.mean(runs[case]["served"]))}
+            for case in CASES[1:]
+        },
+        "runs": runs,
+    }
+    figures["goals"] = goals_met(figures)
+    return figures
+
+
+def surprise_max_sizes(sim: dict[str, Any], design: SurgeDesign) -> dict[str, int]:
+    """Tiers whose max_size cannot carry the surprise audience of the largest event even at 100 %
+    utilisation (no target can fix that), with the MaxSize that can."""
+    peak = max(e.peak_viewers for e in sim["events"]) * design.audience_factor
+    needed = {}
+    for tier in sim["model"].tiers:
+        full = math.ceil(round(peak * tier.requests_per_viewer_per_minute / tier.capacity_rpm, 9))
+        if full > tier.max_size:
+            needed[tier.name] = full
+    return needed
+
+
+def goals_met(figures: dict[str, Any]) -> dict[str, bool]:
+    """The issue's goals, each True or False."""
+    return {
+        "ready": figures["covered"] == figures["events"],
+        "hours": figures["ratio_reactive"] <= HOURS_RATIO_GOAL,
+        "served": figures["worst_served"] >= SERVED_GOAL,
+        "surprise": all(s["worst"] >= SURPRISE_GOAL for s in figures["surprise"].values()),
+        "aws": not figures["refusals"],
+    }
+
+
+def rank_options(figures: Sequence[dict[str, Any]], tolerance: float = 0.0) -> list[dict[str, Any]]:
+    """The rule: options that meet every goal first. Among them, those that cost at most ``tolerance``
+    more than the cheapest (surge_design.cost_tolerance: the replay's precision) are equivalent on cost
+    and go by the worst served share of the surprise cases (highest first, to 0.1 %), then the deployed
+    design (a change that buys less than the precision is not worth its risk), then cost; the rest of
+    the options that meet every goal follow by cost. Among options that miss, fewer missed goals first,
+    then cost."""
+
+    def cost(f: dict[str, Any]) -> float:
+        return f["cost"]["mixed"]
+
+    def surprise(f: dict[str, Any]) -> float:
+        return round(min((s["worst"] for s in f.get("surprise", {}).values()), default=0.0), 3)
+
+    meet = [f for f in figures if all(f["goals"].values())]
+    miss = [f for f in figures if not all(f["goals"].values())]
+    cheapest = min((cost(f) for f in meet), default=0.0)
+    near = [f for f in meet if cost(f) <= cheapest * (1 + tolerance)]
+    far = [f for f in meet if cost(f) > cheapest * (1 + tolerance)]
+    return [
+        *sorted(near, key=lambda f: (-surprise(f), not getattr(f["option"], "deployed", False), cost(f))),
+        *sorted(far, key=cost),
+        *sorted(miss, key=lambda f: (sum(not v for v in f["goals"].values()), cost(f))),
+    ]
+
+
+def winner(ranked: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    return ranked[0] if ranked and all(ranked[0]["goals"].values()) else None
+
+
+def surge_study(sim: dict[str, Any], design: SurgeDesign, prices: dict[str, Any]) -> dict[str, Any]:
+    """Every option as deployed (the playbook's targets and MaxSize), ranked. When an option AWS
+    accepts misses the surprise goal: the same option with every MaxSize raised to what the largest
+    surprise audience needs at 100 % utilisation, then with the targets times each factor in turn
+    until it meets the goal (the what-if); the what-ifs are ranked by the same rule."""
+    figures = [evaluate_option(sim, option, design, prices) for option in design.options]
+    max_sizes = surprise_max_sizes(sim, design)
+    what_if = []
+    for f in figures:
+        if f["goals"]["surprise"] or f["refusals"]:
+            what_if.append(f | {"factor": 1.0})
+            continue
+        trial = f
+        for factor in (1.0, *design.target_factors):
+            targets = {name: round(value * factor, 2) for name, value in sim["scaling"].targets.items()}
+            trial = evaluate_option(sim, f["option"], design, prices, targets=targets, max_sizes=max_sizes, base=f) | {
+                "factor": factor
+            }
+            if trial["goals"]["surprise"]:
+                break
+        what_if.append(trial)
+    ranked = rank_options(figures, design.cost_tolerance)
+    ranked_what_if = rank_options(what_if, design.cost_tolerance)
+    return {
+        "design": design,
+        "figures": figures,
+        "ranked": ranked,
+        "winner": winner(ranked),
+        "max_sizes": max_sizes,
+        "what_if": ranked_what_if,
+        "what_if_winner": winner(ranked_what_if),
+    }
+
+
 def dst_changes(events: Sequence[Any]) -> int:
     """UTC-offset changes between consecutive events of the same zone (DST changes the season spans)."""
     changes = 0
@@ -449,7 +1100,225 @@ def pct(value: float) -> str:
     return f"{100 * value:.1f} %"
 
 
-def render(sim: dict[str, Any], prices: dict[str, Any], chart_name: str) -> str:
+def option_row(f: dict[str, Any], rank: int) -> str:
+    o, c = f["option"], f["cost"]
+    missed = [GOAL_NAMES[k] for k, ok in f["goals"].items() if not ok]
+    surprise = " | ".join(
+        f"{pct(f['surprise'][case]['worst'])} / {pct(f['surprise'][case]['mean'])}" for case in CASES[1:]
+    )
+    lead = f["lead_seconds"]
+    return (
+        f"| {rank} | ({o.key}) {o.title} | {'yes' if not f['refusals'] else 'no: ' + '; '.join(f['refusals'])} "
+        f"| {lead // 60} min {lead % 60:02d} s | {f['covered']}/{f['events']} (latest {f['latest']} min) "
+        f"| {pct(f['worst_served'])} / {pct(f['mean_served'])} | {f['hours']:.0f} ({f['ratio_reactive']:.3f}) "
+        f"| {f['stopped_hours']:.0f} | {c['on_demand']:.0f} | {c['mixed']:.0f} (EBS {c['ebs']:.0f}) | {surprise} "
+        f"| {', '.join(missed) if missed else 'none'} |"
+    )
+
+
+GOAL_NAMES = {
+    "ready": f"ready >= {READY_GOAL_MINUTES} min",
+    "hours": f"<= {HOURS_RATIO_GOAL}x reactive",
+    "served": f"served >= {100 * SERVED_GOAL:.1f} %",
+    "surprise": f"surprise >= {100 * SURPRISE_GOAL:.0f} %",
+    "aws": "AWS accepts",
+}
+
+
+def changes_for(f: dict[str, Any], model: Any) -> list[str]:
+    """What the inventories and roles would need for an option (with its what-if inputs)."""
+    option, changes = f["option"], []
+    for name, size in sorted(f["max_sizes"].items()):
+        changes.append(
+            f"tiers.{name}.max_size {model.tier(name, FNAME).max_size} -> {size} in capacity.yml and "
+            f"platform_autoscaling_tiers.{name}.max_size in platform.yml (event_scaling refuses a difference)"
+        )
+    if f["factor"] != 1.0:
+        changes.append(f"target-tracking targets x{f['factor']:g} (the model's headroom)")
+    if option.safety_margin_seconds is not None and option.safety_margin_seconds != model.safety_margin_seconds:
+        changes.append(f"safety_margin_seconds {model.safety_margin_seconds} -> {option.safety_margin_seconds}")
+    if option.release_after_end_minutes is not None:
+        changes.append(
+            "arena_scaling_schedule: each event's floor ends at its end"
+            + (f" + {option.release_after_end_minutes} min" if option.release_after_end_minutes else "")
+            + " and the return to the baseline sets MinSize only (no DesiredCapacity), like a step-down"
+        )
+    if option.surge_group:
+        changes.append(
+            "a second, on-demand group per tier (no mixed instances policy) in the tier's target group, with "
+            "target tracking, the scheduled actions (floor - baseline) and, for (a), the warm pool and a launch "
+            "lifecycle hook"
+        )
+    return changes
+
+
+def model_notes(study: dict[str, Any], sim: dict[str, Any]) -> list[str]:
+    """How the options are modelled, with the AWS pages the warm pool facts come from."""
+    design, model = study["design"], sim["model"]
+    pooled = next((o for o in design.options if o.warm_pool is not None), None)
+    largest = (
+        {
+            tier.name: max(
+                [
+                    0,
+                    *(
+                        floor - tier.min_size
+                        for _, floor, _ in option_actions(sim["events"], tier, model, pooled, design)
+                    ),
+                ]
+            )
+            for tier in model.tiers
+        }
+        if pooled is not None
+        else {}
+    )
+    return [
+        "How the options are modelled. (a): per tier the platform's group (spot above its on-demand baseline, cold "
+        "launches) keeps the baseline, a second, on-demand group gets the scheduled actions (floor - baseline); both "
+        "are in the tier's target group, so both policies see the same ALBRequestCountPerTarget and each scales its "
+        "own InService capacity by metric / target (assumed: a group at zero stays there; together never above the "
+        "tier's max_size). A warm pool is possible only there: PutWarmPool \"cannot be called on an Auto Scaling "
+        "group that has a mixed instances policy or a launch template or launch configuration that requests Spot "
+        f'Instances" ([API_PutWarmPool]({DOC_PUT_WARM_POOL}); [warm pool limitations]({DOC_WARM_POOLS}'
+        '#warm-pools-limitations)), so the surge group is all on-demand. The pool is Stopped: "you pay only for '
+        'the volumes that you use and the Elastic IP addresses attached to the instances" '
+        f"([warm pools]({DOC_WARM_POOLS})), priced here as the root volume. Its size is MaxGroupPreparedCapacity "
+        f"- desired capacity, with MinSize as a floor ([API_PutWarmPool]({DOC_PUT_WARM_POOL})); "
+        "MaxGroupPreparedCapacity is the largest "
+        "surge floor of the season ("
+        + ", ".join(f"{name} {size}" for name, size in sorted(largest.items()))
+        + "), kept all season (launched once: billed while they initialise). A scale-out takes instances from the "
+        "pool first (they still start and pass the health checks: the warm start above), launches the rest "
+        "cold when the pool is empty, and a scale-in returns them (ReuseOnScaleIn). The launch lifecycle hook is "
+        'required: "As soon as an instance finishes launching into the warm pool, Amazon EC2 Auto Scaling stops or '
+        'hibernates the instance" without waiting for user data, and instances leaving the pool pause in '
+        f"Pending:Wait ([warm pool instance lifecycle]({DOC_WARM_POOL_LIFECYCLE})). (b) is the deployed plan; (c) "
+        "hands each floor to target tracking when its event ends (a MinSize-only action), instead of forcing the "
+        "group to the baseline at end + tail; (d) is (c) with a shorter safety margin. Costs: instance-hours at the "
+        "prices.yml rates (spot share above the platform group's baseline), the pool's EBS on top; the EBS of "
+        "running instances is the same in every option and left out.",
+        "",
+    ]
+
+
+def render_options(study: dict[str, Any], sim: dict[str, Any], prices: dict[str, Any]) -> list[str]:
+    """The "Surge design options" section of the report."""
+    design, model, cur = study["design"], sim["model"], prices["currency"]
+    ebs = prices["ebs"]
+    head = (
+        "| Rank | Option | AWS accepts | Lead time | Events with capacity InService >= "
+        f"{READY_GOAL_MINUTES} min before kick-off | Served, worst / mean | Instance-hours (/ reactive only) "
+        f"| Warm pool: stopped instance-hours | Cost, all on-demand ({cur}) | Cost with purchase options ({cur}) "
+        f"| Surprise {design.audience_factor:g}x audience: served worst / mean "
+        f"| Surprise announced {design.announced_minutes_before} min ahead: served worst / mean | Goals missed |"
+    )
+    rule = "|---" * 13 + "|"
+
+    def rows(ranked: list[dict[str, Any]], factor: bool = False) -> list[str]:
+        out = []
+        for f in sorted(ranked, key=lambda f: f["option"].key):
+            row = option_row(f, ranked.index(f) + 1)
+            if factor:
+                row = row.replace(f"| ({f['option'].key}) ", f"| ({f['option'].key}, x{f['factor']:g}) ", 1)
+            out.append(row)
+        return out
+
+    largest = max(sim["events"], key=lambda e: e.peak_viewers)
+    spot_pool = replace_option(design.options[0], surge_group=False, surge_purchase="mixed")
+    lines = [
+        "### Surge design options",
+        "",
+        f"Goals (issue 19): every event with capacity InService >= {READY_GOAL_MINUTES} min before kick-off; "
+        f"instance-hours <= {HOURS_RATIO_GOAL}x those of reactive scaling alone; served share >= "
+        f"{100 * SERVED_GOAL:.1f} % in every event window with the forecast audiences and >= "
+        f"{100 * SURPRISE_GOAL:.0f} % in the surprise cases; every call one AWS accepts. Rule: the options that "
+        "meet every goal, then the lowest cost with the purchase options (spot share, warm pool EBS), where "
+        f"costs within {100 * design.cost_tolerance:g} % of the cheapest count as equal (the replay's precision) "
+        "and go by the surprise cases' worst served share, then the deployed design (b). "
+        f"Surprise cases: (i) every event draws {design.audience_factor:g}x its forecast while the plan uses the "
+        f"forecast; (ii) every event of the season is announced {design.announced_minutes_before} min before its "
+        f"kick-off and planned from then + one run of playbooks/event_scaling.yml ({design.playbook_run_seconds} s,"
+        " assumed). Assumed for (a): an instance leaving the Stopped warm pool answers after "
+        f"{design.warm_start_to_healthy_seconds} s (+ {model.health_check_seconds} s of health checks); "
+        f"a Stopped instance costs its {ebs['gb_per_instance']} GiB gp3 root volume at {ebs['gp3_gb_month']} "
+        f"{cur} per GB-month; the surge group is all on-demand.",
+        "",
+        *model_notes(study, sim),
+        "As deployed (targets and MaxSize of playbooks/platform.yml):",
+        "",
+        head,
+        rule,
+        *rows(study["ranked"]),
+        "",
+    ]
+    best = study["winner"]
+    if best is not None:
+        lines.append(f"Winner: ({best['option'].key}) {best['option'].title}, cost {best['cost']['mixed']:.0f} {cur}.")
+    else:
+        lines.append("No option meets every goal as deployed.")
+    if study["max_sizes"]:
+        tiers = {t.name: t for t in model.tiers}
+        bounds = []
+        for name, size in sorted(study["max_sizes"].items()):
+            tier = tiers[name]
+            need = largest.peak_viewers * design.audience_factor * tier.requests_per_viewer_per_minute
+            bounds.append(
+                f"{name}: {size} instances at 100 % utilisation for {largest.peak_viewers * design.audience_factor:.0f}"
+                f" viewers ({largest.name}), max_size {tier.max_size} carries at most "
+                f"{pct(tier.max_size * tier.capacity_rpm / need)} of it"
+            )
+        lines += [
+            "",
+            "What MaxSize allows: " + "; ".join(bounds) + ". No target-tracking target can serve more than MaxSize "
+            "instances at 100 %. What-if: "
+            + ", ".join(f"{name} max_size {size}" for name, size in sorted(study["max_sizes"].items()))
+            + ", then (only if still short) the targets times "
+            + ", ".join(f"{factor:g}" for factor in design.target_factors)
+            + " in turn:",
+            "",
+            head.replace("| Option |", "| Option (x target factor) |"),
+            rule,
+        ]
+        lines += rows(study["what_if"], factor=True)
+        chosen = study["what_if_winner"]
+        lines.append("")
+        if chosen is not None:
+            targets = ", ".join(f"{name} {value:g}" for name, value in sorted(chosen["targets"].items()))
+            lines.append(
+                f"Winner with that MaxSize: ({chosen['option'].key}) {chosen['option'].title}, cost "
+                f"{chosen['cost']['mixed']:.0f} {cur}; targets {targets} per instance per minute "
+                f"(x{chosen['factor']:g} the derived ones)."
+            )
+        else:
+            lines.append("No option meets every goal with that MaxSize either.")
+    chosen = study["winner"] or study["what_if_winner"]
+    if chosen is not None:
+        changes = changes_for(chosen | {"factor": chosen.get("factor", 1.0)}, model)
+        lines += [
+            "",
+            f"To deploy ({chosen['option'].key}): "
+            + ("; ".join(changes) if changes else "nothing, it is what the playbooks deploy")
+            + ".",
+        ]
+    slowest = max(f["lead_seconds"] for f in study["figures"])
+    lines += [
+        "",
+        f'Option (b) is the plan of the tables above ("planned"). Announced {design.announced_minutes_before} min '
+        f"ahead, the playbook has run {design.announced_minutes_before - design.playbook_run_seconds / 60:g} min "
+        "before kick-off, before every option's scale-out (lead time at most "
+        f"{slowest // 60} min {slowest % 60:02d} s): "
+        "the floors are the planned ones, so case (ii) equals the forecast. An announcement matters only when it comes "
+        f"less than the lead time + {design.playbook_run_seconds} s before kick-off (the floor is then raised at once, "
+        "UpdateAutoScalingGroup MinSize, and serves after the boot).",
+        "",
+        "A warm pool on the platform's spot group (option (a) without the separate on-demand group) is refused: "
+        + "; ".join(aws_refusals(spot_pool, {})),
+        "",
+    ]
+    return lines
+
+
+def render(sim: dict[str, Any], prices: dict[str, Any], chart_name: str, study: dict[str, Any] | None = None) -> str:
     s = summary(sim, prices)
     model = sim["model"]
     cur = prices["currency"]
@@ -491,6 +1360,7 @@ def render(sim: dict[str, Any], prices: dict[str, Any], chart_name: str) -> str:
         " grace period raised"
         f" to cover them, {s['slow_covered_covered']}/{s['events']} (latest {s['slow_covered_latest']} min).",
         "",
+        *(render_options(study, sim, prices) if study is not None else []),
         f"![Season replay]({chart_name})",
         "",
         "Per event (times UTC; margin = minutes the needed capacity was InService before kick-off, negative = late;"
@@ -513,7 +1383,7 @@ def render(sim: dict[str, Any], prices: dict[str, Any], chart_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def chart(sim: dict[str, Any], path: Path) -> None:
+def chart(sim: dict[str, Any], path: Path, study: dict[str, Any] | None = None) -> None:
     import matplotlib  # noqa: PLC0415 - imported late: only the chart needs it, and the backend is set first
 
     matplotlib.use("Agg")
@@ -546,13 +1416,36 @@ def chart(sim: dict[str, Any], path: Path) -> None:
     middle.set_ylabel("instances")
     middle.legend(loc="upper right", fontsize=8)
 
-    summary_hours = {
-        name: sum(d[name].instance_hours for d in sim["tiers"].values()) for name in ("planned", "reactive", "fixed")
-    }
-    bottom.barh(list(summary_hours), list(summary_hours.values()), color=["tab:green", "tab:red", "tab:grey"])
+    if study is None:
+        summary_hours = {
+            name: sum(d[name].instance_hours for d in sim["tiers"].values())
+            for name in ("planned", "reactive", "fixed")
+        }
+        colours = ["tab:green", "tab:red", "tab:grey"]
+    else:
+        # the surge design options as deployed (forecast audiences), against reactive scaling alone; the
+        # fixed fleet (tens of times more) is in the table
+        summary_hours = {
+            f"({f['option'].key}) cost {f['cost']['mixed']:.0f}, 2x: {pct(f['surprise']['double']['worst'])}": f[
+                "hours"
+            ]
+            for f in sorted(study["what_if"], key=lambda f: f["option"].key)
+        }
+        summary_hours["reactive only"] = sum(d["reactive"].instance_hours for d in sim["tiers"].values())
+        colours = ["tab:green"] * (len(summary_hours) - 1) + ["tab:red"]
+    bottom.barh(list(summary_hours), list(summary_hours.values()), color=colours)
     for y, value in enumerate(summary_hours.values()):
         bottom.text(value, y, f" {value:.0f}", va="center", fontsize=9)
-    bottom.set_xlabel("instance-hours over the season (web + api)")
+    bottom.set_xlabel(
+        "instance-hours over the season (web + api)"
+        + (
+            ""
+            if study is None
+            else "; options: cost with purchase options, worst served share with every audience 2x"
+            + (" (MaxSize " + ", ".join(f"{k} {v}" for k, v in sorted(study["max_sizes"].items())) + ")")
+            * bool(study["max_sizes"])
+        )
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=90, metadata={"Software": None})
     plt.close(fig)
@@ -593,10 +1486,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--web-target",
         type=float,
         help="what-if: the web tier's target in requests per target per minute (the playbook's rules are bypassed;"
-        " implies --no-write)",
+        " implies --no-write and leaves out the surge design options)",
     )
     parser.add_argument(
-        "--grace-period", type=int, help="what-if: health check grace period in seconds (implies --no-write)"
+        "--grace-period",
+        type=int,
+        help="what-if: health check grace period in seconds (implies --no-write, leaves out the surge design options)",
     )
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "live-events.md")
     parser.add_argument("--chart", type=Path, default=ROOT / "docs" / "live-events-season.png")
@@ -610,12 +1505,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         web_target=args.web_target,
         grace=args.grace_period,
     )
-    sim = replay(read_yaml(args.season, "arena_events"), model_raw, read_yaml(args.load_model), scaling)
+    load_raw = read_yaml(args.load_model)
+    sim = replay(read_yaml(args.season, "arena_events"), model_raw, load_raw, scaling)
     prices = read_yaml(args.prices)
-    report = render(sim, prices, args.chart.name)
+    what_if = args.web_target is not None or args.grace_period is not None
+    # a what-if of the deployed settings prints the three fleets only (the options study is the
+    # deployed settings' and searches its own what-ifs)
+    study = None if what_if else surge_study(sim, SurgeDesign.from_dict(load_raw["surge_design"]), prices)
+    report = render(sim, prices, args.chart.name, study)
     sys.stdout.write(report)
-    if not args.no_write and args.web_target is None and args.grace_period is None:
-        chart(sim, args.chart)
+    if not args.no_write and not what_if:
+        chart(sim, args.chart, study)
         write_doc(args.doc, report)
         sys.stdout.write(f"\nwrote {args.chart.relative_to(ROOT)} and {args.doc.relative_to(ROOT)}\n")
     return 0

@@ -6,10 +6,16 @@ per minute (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TargetT
 https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html);
 an instance still unhealthy when its grace period ends is replaced
 (https://docs.aws.amazon.com/autoscaling/ec2/userguide/health-check-grace-period.html).
+
+Surge design options (issue 19): the options of simulation/load_model.yml (surge_design) are replayed
+once per module (the `study` fixture) and their figures checked against the goals; a warm pool is only
+ever modelled on an on-demand group without a mixed instances policy
+(https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutWarmPool.html).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from datetime import UTC, datetime
@@ -54,6 +60,22 @@ def season(replay: ModuleType, model_raw: dict[str, Any], deployed: Any) -> dict
         replay.read_yaml(ROOT / "simulation" / "load_model.yml"),
         deployed,
     )
+
+
+@pytest.fixture(scope="module")
+def prices(replay: ModuleType) -> dict[str, Any]:
+    return replay.read_yaml(ROOT / "simulation" / "prices.yml")
+
+
+@pytest.fixture(scope="module")
+def design(replay: ModuleType) -> Any:
+    return replay.SurgeDesign.from_dict(replay.read_yaml(ROOT / "simulation" / "load_model.yml")["surge_design"])
+
+
+@pytest.fixture(scope="module")
+def study(replay: ModuleType, season: dict[str, Any], design: Any, prices: dict[str, Any]) -> dict[str, Any]:
+    """The surge design options over the shipped season: one study for the whole module."""
+    return replay.surge_study(season, design, prices)
 
 
 def test_fleet_launches_become_in_service_after_the_ready_time(replay: ModuleType) -> None:
@@ -145,6 +167,7 @@ def test_report_goes_to_stdout_without_writing(
     season: dict[str, Any],
     model_raw: dict[str, Any],
     deployed: Any,
+    study: dict[str, Any],
     *,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -158,6 +181,7 @@ def test_report_goes_to_stdout_without_writing(
         return season
 
     monkeypatch.setattr(replay, "replay", same_replay)
+    monkeypatch.setattr(replay, "surge_study", lambda sim, design, prices: study)
     assert replay.main(["--no-write"]) == 0
     assert inputs == [
         (
@@ -170,6 +194,10 @@ def test_report_goes_to_stdout_without_writing(
     out = capsys.readouterr().out
     assert "| Events with capacity InService >= 5 min before kick-off | 45/45 |" in out
     assert out.count("\n| 20") == 45  # one row per event
+    assert "### Surge design options" in out
+    assert out.count("| yes | ") == 4  # four options; no what-if table: as deployed every option meets the goals
+    assert "Winner: (b) one group (spot above the baseline), cold launches" in out
+    assert "To deploy (b): nothing, it is what the playbooks deploy." in out
 
 
 def test_doc_markers_are_required(replay: ModuleType, tmp_path: Path) -> None:
@@ -305,3 +333,247 @@ def test_the_season_with_the_target_before_issue_13_costs_three_times_more(
     for event in before["events"]:
         kick, end = replay.minute_of(event.start, before["origin"]), replay.minute_of(event.end, before["origin"])
         assert web[kick:end].min() == 40, event.name
+
+
+# Surge design options (issue 19) ------------------------------------------------------------------
+
+
+def test_api_max_size_carries_the_surprise_audience(season: dict[str, Any], study: dict[str, Any]) -> None:
+    """The 2x surprise at the season's largest event (78000 -> 156000 viewers) needs 52 api instances
+    at 100 % utilisation: production's max_size is exactly that (48 served at most 92.3 % of it,
+    whatever the target), so no what-if MaxSize is needed and every option keeps the surprise at 99 %."""
+    largest = max(season["events"], key=lambda e: e.peak_viewers)
+    api = next(t for t in season["model"].tiers if t.name == "api")
+    viewers = largest.peak_viewers * study["design"].audience_factor
+    needed = math.ceil(viewers * api.requests_per_viewer_per_minute / api.capacity_rpm)
+    assert needed == api.max_size == 52
+    assert study["max_sizes"] == {}
+    for figures in study["figures"]:
+        assert figures["surprise"]["double"]["worst"] >= 0.99, figures["option"].key
+        assert all(figures["goals"].values()), figures["option"].key
+    assert {f["factor"] for f in study["what_if"]} == {1.0}  # the derived targets suffice
+
+
+def test_winning_option_meets_every_goal(replay: ModuleType, study: dict[str, Any]) -> None:
+    """Each goal of issue 19 against the replay of the winner: the deployed design (b), its cost within
+    the replay's precision (2 %) of the cheaper (c) and (d), whose surprise margin is not higher."""
+    best = study["winner"]
+    assert best["option"].key == "b" and best["option"].deployed
+    assert best["covered"] == best["events"] == 45  # capacity InService >= 5 min before every kick-off
+    assert best["latest"] >= replay.READY_GOAL_MINUTES
+    assert best["ratio_reactive"] <= 1.05  # planned instance-hours / reactive scaling alone
+    assert best["worst_served"] >= 0.995  # forecast audiences
+    assert best["surprise"]["double"]["worst"] >= 0.99  # every audience 2x the forecast
+    assert best["surprise"]["announced"]["worst"] >= 0.99  # every event announced 30 min ahead
+    assert best["refusals"] == []
+    assert best["targets"] == {"web": 4200.0, "api": 8400.0}
+    assert best["max_sizes"] == {}
+    cheapest = min(f["cost"]["mixed"] for f in study["figures"])
+    assert cheapest < best["cost"]["mixed"] <= cheapest * (1 + study["design"].cost_tolerance)
+    # without the precision rule the cheapest, (d), would win
+    assert replay.winner(replay.rank_options(study["figures"]))["option"].key == "d"
+
+
+def test_surprise_figures_under_the_chosen_settings(study: dict[str, Any]) -> None:
+    """With the chosen MaxSize every option AWS accepts serves >= 99 % of both surprise cases."""
+    for figures in study["what_if"]:
+        for case in ("double", "announced"):
+            assert figures["surprise"][case]["worst"] >= 0.99, (figures["option"].key, case)
+            assert figures["surprise"][case]["mean"] >= figures["surprise"][case]["worst"]
+
+
+def test_option_a_warm_pool_is_on_an_on_demand_surge_group(replay: ModuleType, study: dict[str, Any]) -> None:
+    """AWS refuses PutWarmPool on a group with a mixed instances policy or Spot: option (a) keeps its
+    pool on a separate on-demand group, beside the spot baseline group, and pays on-demand for it."""
+    option = next(o for o in study["design"].options if o.warm_pool is not None)
+    assert (option.key, option.surge_group, option.surge_purchase) == ("a", True, "on_demand")
+    assert option.warm_pool.launch_lifecycle_hook
+    assert option.warm_pool.pool_state == "Stopped"
+    figures = next(f for f in study["figures"] if f["option"] is option)
+    assert figures["refusals"] == []
+    assert figures["stopped_hours"] > 0 and figures["cost"]["ebs"] > 0
+    # the surge group is priced on-demand: mixed cost = baseline group's mix + surge at on-demand + EBS
+    price = replay.read_yaml(ROOT / "simulation" / "prices.yml")
+    for tier, _, timeline in figures["runs"]["forecast"]["timelines"].values():
+        od = price["instance_types"][tier.instance_type]["on_demand_hourly"]
+        surge_hours = timeline.groups[f"{tier.name}-surge"].sum() / 60
+        base_only = dataclasses.replace(timeline, billed=timeline.groups[f"{tier.name}-base"], stopped=None)
+        _, base_mixed = replay.cost(tier, base_only, price)
+        cost = replay.option_cost(tier, option, timeline, price)
+        assert cost["mixed"] == pytest.approx(base_mixed + surge_hours * od + cost["ebs"])
+
+
+@pytest.mark.parametrize(
+    ("changes", "refused"),
+    [
+        ({"surge_purchase": "mixed"}, "PutWarmPool on the surge group, which requests Spot Instances"),
+        ({"surge_group": False}, "PutWarmPool on the platform group, which requests Spot Instances"),
+        ({"surge_group": False, "surge_purchase": "mixed"}, "PutWarmPool on the platform group"),
+    ],
+)
+def test_a_warm_pool_on_a_spot_group_is_refused_and_never_wins(
+    replay: ModuleType, study: dict[str, Any], changes: dict[str, Any], refused: str
+) -> None:
+    option = replay.replace_option(study["design"].options[0], **changes)
+    [refusal] = replay.aws_refusals(option, {"web-surge": 80})
+    assert refusal.startswith(refused)
+    assert "API_PutWarmPool.html" in refusal
+    # the cheapest option that AWS refuses still ranks behind every accepted one that meets the goals
+    spot = dict(study["what_if"][-1], option=option, refusals=[refusal], cost={"mixed": 0.0})
+    spot["goals"] = replay.goals_met(spot)
+    assert spot["goals"]["aws"] is False
+    ranked = replay.rank_options([*study["what_if"], spot], study["design"].cost_tolerance)
+    assert ranked[-1] is spot
+    assert replay.winner(ranked)["option"].key == "b"
+
+
+def test_warm_pool_needs_a_launch_hook_and_actions_fit_the_quota(replay: ModuleType, design: Any) -> None:
+    pool = dataclasses.replace(design.options[0].warm_pool, launch_lifecycle_hook=False)
+    [refusal] = replay.aws_refusals(replay.replace_option(design.options[0], warm_pool=pool), {})
+    assert "autoscaling:EC2_INSTANCE_LAUNCHING lifecycle hook" in refusal
+    assert replay.aws_refusals(design.options[1], {"web": 125, "api": 3}) == []
+    [quota] = replay.aws_refusals(design.options[1], {"web": 126})
+    assert quota.startswith("126 scheduled actions on web, above the 125 per group")
+
+
+def test_ranking_rule_goals_first_then_cost(replay: ModuleType) -> None:
+    def figures(key: str, cost: float, **missed: bool) -> dict[str, Any]:
+        goals = {"ready": True, "hours": True, "served": True, "surprise": True, "aws": True} | {
+            name: False for name in missed
+        }
+        return {"option": key, "goals": goals, "cost": {"mixed": cost}}
+
+    cheap_miss = figures("cheap, misses surprise", 100, surprise=True)
+    cheaper_two = figures("cheapest, misses two", 50, surprise=True, hours=True)
+    good = figures("meets all", 300)
+    better = figures("meets all, cheaper", 200)
+    ranked = replay.rank_options([cheap_miss, good, cheaper_two, better])
+    assert [f["option"] for f in ranked] == [
+        better["option"],
+        good["option"],
+        cheap_miss["option"],
+        cheaper_two["option"],
+    ]
+    assert replay.winner(ranked) is better
+    assert replay.winner(replay.rank_options([cheap_miss, cheaper_two])) is None
+
+
+def test_option_b_is_the_deployed_plan_and_c_hands_over_without_desired(
+    replay: ModuleType, season: dict[str, Any], design: Any
+) -> None:
+    model, events = season["model"], season["events"]
+    a, b, c, d = design.options
+    for tier in model.tiers:
+        deployed = [(x.start, x.size, x.desired_capacity) for x in season["actions"] if x.tier == tier.name]
+        assert replay.option_actions(events, tier, model, b, design) == deployed
+        handed = replay.option_actions(events, tier, model, c, design)
+        # the same step-ups (a double-header's first game now releases its floor at its end, so the
+        # second game may step up again), and no action sets DesiredCapacity: the release is MinSize only
+        assert {(t, f) for t, f, _ in deployed if f > tier.min_size} <= {(t, f) for t, f, _ in handed}
+        assert all(desired is None for _, _, desired in handed)
+    assert replay.option_lead_seconds(a, model, design) == 100 + 20 + 1200
+    assert replay.option_lead_seconds(d, model, design) == 240 + 20 + 900
+
+
+def test_an_event_announced_late_is_floored_from_the_announcement(
+    replay: ModuleType, season: dict[str, Any], design: Any
+) -> None:
+    """Announced 30 min ahead the plan is unchanged (playbook done 28 min before, lead 24 min 20 s);
+    announced 10 min ahead the floor is raised 8 min before kick-off (announcement + 2 min run)."""
+    model, b = season["model"], design.options[1]
+    [event] = [e for e in season["events"] if e.name == "Arena Basket vs Real Madrid" and e.peak_viewers == 18000]
+    web = model.tier("web", "test")
+    planned = replay.option_actions([event], web, model, b, design)
+    assert replay.option_actions([event], web, model, b, design, announced=True) == planned
+    assert replay.same_plan(season, b, design)
+    late = dataclasses.replace(design, announced_minutes_before=10)
+    [(start, floor, _), _back] = replay.option_actions([event], web, model, b, late, announced=True)
+    assert (event.start - start).total_seconds() == 8 * 60
+    assert floor == planned[0][1]
+
+
+def test_fleet_with_a_warm_pool(replay: ModuleType) -> None:
+    """Scale-out takes Stopped instances from the pool first (warm start), launches the rest cold; the
+    pool refills to MaxGroupPreparedCapacity - desired; a scale-in returns instances to it."""
+    fleet = replay.Fleet(ready=5, in_service=0, max_size=20, floor=0, warm_ready=2, prepared_max=6)
+    fleet.reconcile_pool(0)
+    assert (fleet.warm, fleet.warming, fleet.running) == (0, [(5, 6)], 6)  # initialising: billed
+    fleet.promote(5)
+    assert (fleet.warm, fleet.running) == (6, 0)  # Stopped: EBS only
+    fleet.set_desired(8, minute=10)
+    assert fleet.pending == [(12, 6), (15, 2)] and fleet.warm == 0 and fleet.warming == []
+    fleet.promote(12)
+    assert fleet.in_service == 6
+    fleet.promote(15)
+    fleet.set_desired(3, minute=20)
+    assert (fleet.in_service, fleet.warm) == (3, 3)  # ReuseOnScaleIn; pool = 6 - 3
+
+
+def test_two_groups_share_the_metric_and_the_tier_maximum(replay: ModuleType, model_raw: dict[str, Any]) -> None:
+    """The baseline group and the surge group scale in proportion to their InService instances, and
+    together never above the tier's max_size."""
+    load = replay.LoadModel.from_dict(replay.read_yaml(ROOT / "simulation" / "load_model.yml"))
+    web = replay.capacity_lib.parse_model(model_raw).tier("web", "test")
+    requests = np.full(240, 60000.0)  # 40 instances' worth at 100 % utilisation x 0.25: wants 15 at 4200
+    base = replay.Fleet(ready=5, in_service=2, max_size=40, floor=2)
+    surge = replay.Fleet(ready=5, in_service=6, max_size=38, floor=6)
+    timeline = replay.run_groups(web, requests, load, [replay.Group("base", base), replay.Group("surge", surge)])
+    # 7500 requests per target: each group scales its own 2 and 6 by 7500 / 4200 (rounded up)
+    assert (timeline.groups["base"][-1], timeline.groups["surge"][-1]) == (4, 11)
+    assert timeline.in_service[-1] == 15  # what one group would hold
+    huge = np.full(240, 10 * 60000.0)
+    base = replay.Fleet(ready=5, in_service=2, max_size=40, floor=2)
+    surge = replay.Fleet(ready=5, in_service=0, max_size=38, floor=0)
+    capped = replay.run_groups(
+        web, huge, load, [replay.Group("base", base), replay.Group("surge", surge, {0: (6, None)})]
+    )
+    assert capped.billed.max() == web.max_size
+
+
+def test_quiet_stretches_are_filled_exactly(replay: ModuleType, season: dict[str, Any], design: Any) -> None:
+    """The fast path (quiet stretches in one step) gives the minute-by-minute result, warm pool too."""
+    web = season["tiers"]["web"]
+    tier, requests = web["tier"], web["requests"][: 20 * 1440]
+    model, origin = season["model"], season["origin"]
+    for option in design.options[:2]:
+        floors = replay.option_actions(season["events"], tier, model, option, design)
+        actions = {replay.minute_of(t, origin): (f, d) for t, f, d in floors}
+        runs = [
+            replay.run_groups(
+                tier,
+                requests,
+                season["load"],
+                replay.option_groups(tier, option, design, model, grace=260, actions=actions),
+                fast=fast,
+            )
+            for fast in (True, False)
+        ]
+        for field in ("in_service", "billed", "stopped"):
+            assert np.array_equal(getattr(runs[0], field), getattr(runs[1], field)), (option.key, field)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("options", "a", "surge_purchase"), "spot", "surge_design.options.a.surge_purchase must be one of"),
+        (
+            ("options", "a", "warm_pool", "pool_state"),
+            "Warm",
+            "surge_design.options.a.warm_pool.pool_state must be one of",
+        ),
+        (
+            ("options", "a", "warm_pool", "max_group_prepared_capacity"),
+            -1,
+            "surge_design.options.a.warm_pool.max_group_prepared_capacity must be largest_floor or an integer >= 0,"
+            " got -1",
+        ),
+    ],
+)
+def test_surge_design_bad_input(replay: ModuleType, path: tuple[str, ...], value: Any, message: str) -> None:
+    raw = replay.read_yaml(ROOT / "simulation" / "load_model.yml")["surge_design"]
+    node = raw
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        replay.SurgeDesign.from_dict(raw)
