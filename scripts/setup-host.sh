@@ -12,9 +12,10 @@ need_root "setup-host"
 # redis-server, python3-redis: the cache interruption test (tests/integration/services/
 # test_cache_interrupt.py) runs the api app's own Redis client (Debian's python3-redis, as the image
 # has it) against a real redis-server holding the tokens the replication group was given.
+# wrk: the load generator of make bench-capacity (scripts/bench-capacity.sh; loopback targets only).
 PACKAGES=(podman runc slirp4netns uidmap fuse-overlayfs debootstrap packer lynis
           hyperfine time bc jq make git curl ca-certificates apt-cacher-ng python3-venv iproute2
-          redis-server python3-redis)
+          redis-server python3-redis wrk)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

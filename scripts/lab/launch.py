@@ -27,8 +27,9 @@ The one lab-only input the image gets is the emulator's endpoint
 (`/etc/arena/runtime/source.conf`: ENDPOINT_URL only): on AWS that is the regional endpoint.
 Everything else (region, environment, credentials) the image finds itself, as on EC2.
 
-    launch.py up --tiers web,api,admin [--count N] [--name-prefix P] [--json FILE]
-    launch.py scale --tiers web --count N      set the groups' desired capacity (and have N instances recorded)
+    launch.py up --tiers web,api,admin [--count N] [--name-prefix P] [--json FILE] [--cpus X] [--parallel]
+    launch.py scale --tiers web --count N [--raise-max]
+                                               set the groups' desired capacity (and have N instances recorded)
     launch.py down --name-prefix P             remove what `up` started
     launch.py tmp-mount IMAGE                  the --tmpfs option IMAGE's instances get (its tmp.mount)
 Needs AWS_URL (the emulator on loopback) and AWS_REGION: run through scripts/with-emulator.sh or
@@ -52,6 +53,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -211,8 +213,12 @@ class Platform:
             raise LaunchError(f"no Auto Scaling group {name}: build the platform first (playbooks/platform.yml)")
         return groups[0]
 
-    def set_capacity(self, tier: str, count: int) -> None:
+    def set_capacity(self, tier: str, count: int, raise_max: bool = False) -> None:
         """The group's desired capacity (SetDesiredCapacity), and that many instances recorded.
+
+        raise_max (lab benchmarks only: make bench-launch starts 10 where inventories/local allows 6):
+        a count above the group's MaxSize first raises MaxSize to it, as production's larger groups
+        (max_size 40) allow; without it such a count is refused.
 
         The emulator under-launches mixed instances groups (it truncates the on-demand share above the
         base: desired 2 with 1 on-demand base and 30 % on-demand above it records 1 instance, AWS
@@ -221,6 +227,21 @@ class Platform:
         """
         group = self.group(tier)
         name = group["AutoScalingGroupName"]
+        if raise_max and count > group["MaxSize"]:
+            # The template is repeated: the emulator drops a MixedInstancesPolicy or LaunchTemplate an
+            # update leaves out (AWS keeps them). One of its id and name, as UpdateAutoScalingGroup wants.
+            spec = dict(template_spec(group))
+            if "LaunchTemplateId" in spec:
+                spec.pop("LaunchTemplateName", None)
+            if "MixedInstancesPolicy" in group:
+                policy = json.loads(json.dumps(group["MixedInstancesPolicy"]))
+                policy["LaunchTemplate"]["LaunchTemplateSpecification"] = spec
+                kept: dict[str, Any] = {"MixedInstancesPolicy": policy}
+            else:
+                kept = {"LaunchTemplate": spec}
+            self._client["autoscaling"].update_auto_scaling_group(AutoScalingGroupName=name, MaxSize=count, **kept)
+            print(f"launch.py: {name}: MaxSize {group['MaxSize']} -> {count} (--raise-max)", file=sys.stderr)
+            group = self.group(tier)
         if not group["MinSize"] <= count <= group["MaxSize"]:
             raise LaunchError(
                 f"{name}: {count} instances is outside MinSize..MaxSize {group['MinSize']}..{group['MaxSize']}"
@@ -507,6 +528,11 @@ class Booted:
     started: float  # systemd's start in the container, seconds since the epoch
     boot_seconds: float | None = None
     health_status: int | None = None
+    # The lab's launch: when launch.py began to start this instance's containers (seconds since the
+    # epoch), and from then to healthy (make bench-launch). On EC2 the launch's own part is
+    # tiers.yml arena_boot.instance_launch_seconds; boot_seconds above is the image's part.
+    launched: float = 0.0
+    launch_seconds: float | None = None
 
 
 # An instance on EC2 boots on vCPUs of its own. Here podman's cgroupfs manager puts every container
@@ -542,8 +568,10 @@ def container_started(name: str) -> float:
     return int(_run("podman", "inspect", "--format", "{{.State.StartedAt.UnixNano}}", name).strip()) / 1e9
 
 
-def boot(instance: Instance, name: str, workdir: Path) -> Booted:
-    """Start the instance's containers; returns at once (health is awaited separately)."""
+def boot(instance: Instance, name: str, workdir: Path, cpus: float | None = None) -> Booted:
+    """Start the instance's containers; returns at once (health is awaited separately). cpus limits
+    the instance's container to that many CPUs (podman --cpus: a CFS quota), a stated vCPU share."""
+    launched = time.time()
     down_one(name)
     work = workdir / name
     work.mkdir(parents=True, exist_ok=True)
@@ -598,6 +626,7 @@ def boot(instance: Instance, name: str, workdir: Path) -> Booted:
         "--name",
         name,
         *instance_cgroup(),
+        *([f"--cpus={cpus:g}"] if cpus else []),
         "--systemd=always",
         "--network",
         f"container:{name}-net",
@@ -629,6 +658,7 @@ def boot(instance: Instance, name: str, workdir: Path) -> Booted:
         health_url=f"{scheme}://127.0.0.1:{health_port}{instance.health['path']}",
         health_codes=instance.health["codes"],
         started=started,
+        launched=launched,
     )
 
 
@@ -657,6 +687,7 @@ def watch_health(item: Booted, budget: float) -> None:
             return
         if healthy_code(item.health_status, item.health_codes):
             item.boot_seconds = round(elapsed, 2)
+            item.launch_seconds = round(item.started + elapsed - item.launched, 2) if item.launched else None
             return
         time.sleep(0.05)
 
@@ -667,6 +698,27 @@ def watch(item: Booted, budget: float) -> threading.Thread:
     watcher = threading.Thread(target=watch_health, args=(item, budget), daemon=True)
     watcher.start()
     return watcher
+
+
+def boot_all(
+    named: list[tuple[Instance, str]], workdir: Path, cpus: float | None, budget: float, *, parallel: bool
+) -> list[tuple[Booted, threading.Thread]]:
+    """Boot the instances, each watched from its boot on: one after another, or (parallel, make
+    bench-launch) all at once as EC2 launches a scale-out, each from its own thread."""
+
+    def one(instance: Instance, name: str) -> tuple[Booted, threading.Thread]:
+        item = boot(instance, name, workdir, cpus=cpus)
+        return item, watch(item, budget)
+
+    if not parallel or len(named) < 2:
+        return [one(instance, name) for instance, name in named]
+    for image in {instance.image for instance, _ in named}:  # read once, not by every thread
+        image_network_sysctls(image)
+        image_tmp_mount(image)
+    instance_cgroup()
+    with ThreadPoolExecutor(max_workers=len(named)) as pool:
+        futures = [pool.submit(one, instance, name) for instance, name in named]
+        return [future.result() for future in futures]
 
 
 def down_one(name: str) -> None:
@@ -700,8 +752,21 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--environment", default="local")
         if command == "up":
             p.add_argument("--budget", type=float, default=60.0, help="seconds to healthy per instance")
+            p.add_argument(
+                "--cpus",
+                type=float,
+                default=float(os.environ.get("ARENA_LAB_INSTANCE_CPUS") or 0) or None,
+                help="CPUs of each instance's container (podman --cpus; default: ARENA_LAB_INSTANCE_CPUS, or none)",
+            )
             p.add_argument("--json", help="write what was booted here")
             p.add_argument("--workdir", default=str(Path(os.environ.get("ARENA_LAB_DIR", ROOT / ".lab")) / "launch"))
+    sub.choices["scale"].add_argument("--raise-max", action="store_true", help="raise MaxSize to the count (lab)")
+    sub.choices["up"].add_argument(
+        "--parallel",
+        action="store_true",
+        default=os.environ.get("ARENA_LAB_PARALLEL_BOOT") == "1",
+        help="boot a tier's instances all at once (default: ARENA_LAB_PARALLEL_BOOT=1)",
+    )
     args = parser.parse_args(argv)
     # The commands that need no platform.
     plain = {
@@ -716,14 +781,17 @@ def main(argv: list[str] | None = None) -> int:
         tiers = [t for t in args.tiers.split(",") if t]
         if args.command == "scale":
             for tier in tiers:
-                platform.set_capacity(tier, args.count)
+                platform.set_capacity(tier, args.count, raise_max=args.raise_max)
             return 0
         booted, watchers = [], []
         for tier in tiers:
-            for n, instance in enumerate(platform.instances(tier, args.count), start=1):
-                name = f"{args.name_prefix}-{tier}" + (f"-{n}" if args.count > 1 else "")
-                booted.append(boot(instance, name, Path(args.workdir)))
-                watchers.append(watch(booted[-1], args.budget))
+            named = [
+                (instance, f"{args.name_prefix}-{tier}" + (f"-{n}" if args.count > 1 else ""))
+                for n, instance in enumerate(platform.instances(tier, args.count), start=1)
+            ]
+            for item, watcher in boot_all(named, Path(args.workdir), args.cpus, args.budget, parallel=args.parallel):
+                booted.append(item)
+                watchers.append(watcher)
     except LaunchError as err:
         print(f"launch.py: {err}", file=sys.stderr)
         return 2
