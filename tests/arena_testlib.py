@@ -458,3 +458,21 @@ def scheduled_actions(endpoint: str, group: str) -> ScheduledActions:
         )
         for a in actions
     }
+
+
+def plan_action(tier: str, at: str, size: int, events: list[str], kind: str | None = None) -> dict[str, Any]:
+    """One action of arena_scaling_schedule's plan as the production model sizes it (web max 40, api 48):
+    ``events`` [] is a return to the baseline (DesiredCapacity = the floor); ``kind`` 'immediate' names it
+    ``...-now`` as the plan names a late event's immediate floor."""
+    kind = kind or ("event" if events else "baseline")
+    stamp = "now" if kind == "immediate" else at.replace("-", "").replace(":", "")[:13] + "Z"
+    return {
+        "name": f"arena-event-{tier}-{stamp}",
+        "tier": tier,
+        "start_time": at,
+        "min_size": size,
+        "max_size": 40 if tier == "web" else 48,
+        "desired_capacity": None if events else size,
+        "events": events,
+        "kind": kind,
+    }

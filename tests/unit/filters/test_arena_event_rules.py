@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 from ansible.errors import AnsibleFilterError
 from arena_loader import library_module
+from arena_testlib import plan_action
 
 ROOT = Path(__file__).resolve().parents[3]
 ASG_QUOTAS = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-quotas.html"
@@ -447,17 +448,7 @@ MODEL = {"tiers": {"web": {"min_size": 2, "max_size": 40}, "api": {"min_size": 2
 
 
 def step(tier: str, at: str, size: int, events: list[str], kind: str = "event") -> dict[str, Any]:
-    stamp = "now" if kind == "immediate" else at.replace("-", "").replace(":", "")[:13] + "Z"
-    return {
-        "name": f"arena-event-{tier}-{stamp}",
-        "tier": tier,
-        "start_time": at,
-        "min_size": size,
-        "max_size": 40 if tier == "web" else 48,
-        "desired_capacity": None if events else size,
-        "events": events,
-        "kind": kind,
-    }
+    return plan_action(tier, at, size, events, kind)
 
 
 # The game: web 15, api 20; the final: web 30, api 40 (arena_scaling_schedule's shape, both tiers).

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 import yaml
-from arena_testlib import REPO_ROOT, base_env, run
+from arena_testlib import REPO_ROOT, base_env, plan_action, run
 
 ROLE = REPO_ROOT / "roles" / "event_scaling"
 TASKS = ROLE / "tasks"
@@ -320,19 +320,6 @@ def platform_group(tier: str, itype: str, base: int, percentage: int, max_size: 
     }
 
 
-def plan_step(tier: str, at: str, size: int, events: list[str]) -> dict[str, Any]:
-    return {
-        "name": f"arena-event-{tier}-{at}",
-        "tier": tier,
-        "start_time": at,
-        "min_size": size,
-        "max_size": 40 if tier == "web" else 48,
-        "desired_capacity": None if events else size,
-        "events": events,
-        "kind": "event" if events else "baseline",
-    }
-
-
 def vcpu_case(on_demand: float, spot: float, web_max: int = 40) -> dict[str, Any]:
     """A game the day after now (web 15, api 20) and a final three weeks later (web 30, api 40), on the
     production groups; 8 on-demand vCPUs run elsewhere. Needs: game 64 on-demand / 56 Spot, final 114 / 116."""
@@ -350,14 +337,14 @@ def vcpu_case(on_demand: float, spot: float, web_max: int = 40) -> dict[str, Any
             ]
         },
         "event_scaling_plan": [
-            plan_step("api", "2027-01-12T19:20:00Z", 20, ["Game"]),
-            plan_step("web", "2027-01-12T19:20:00Z", 15, ["Game"]),
-            plan_step("api", "2027-01-12T22:15:00Z", 2, []),
-            plan_step("web", "2027-01-12T22:15:00Z", 2, []),
-            plan_step("api", "2027-02-01T18:20:00Z", 40, ["Final"]),
-            plan_step("web", "2027-02-01T18:20:00Z", 30, ["Final"]),
-            plan_step("api", "2027-02-01T21:45:00Z", 2, []),
-            plan_step("web", "2027-02-01T21:45:00Z", 2, []),
+            plan_action("api", "2027-01-12T19:20:00Z", 20, ["Game"]),
+            plan_action("web", "2027-01-12T19:20:00Z", 15, ["Game"]),
+            plan_action("api", "2027-01-12T22:15:00Z", 2, []),
+            plan_action("web", "2027-01-12T22:15:00Z", 2, []),
+            plan_action("api", "2027-02-01T18:20:00Z", 40, ["Final"]),
+            plan_action("web", "2027-02-01T18:20:00Z", 30, ["Final"]),
+            plan_action("api", "2027-02-01T21:45:00Z", 2, []),
+            plan_action("web", "2027-02-01T21:45:00Z", 2, []),
         ],
         "event_scaling_calendar": [
             {
