@@ -51,8 +51,8 @@ _PLUGIN_LOADER = Path(__file__).resolve().parent.parent / "module_utils" / "aren
 load_sibling = runpy.run_path(str(_PLUGIN_LOADER))["load_filter_file"]
 calendar_lib = load_sibling("arena_calendar")
 capacity_lib = load_sibling("arena_capacity")
+schedule_lib = load_sibling("arena_schedule")
 
-UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 REVIEWS = 5
 AGREE = 3
 MAX_FACTOR = 2.0
@@ -63,22 +63,9 @@ RECORD_OPTIONAL = ("period_seconds", "tiers")
 
 def _utc(value: Any, where: str, fname: str) -> datetime:
     try:
-        return datetime.strptime(str(value), UTC_FORMAT).replace(tzinfo=UTC)
+        return datetime.strptime(str(value), calendar_lib.UTC_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise AnsibleFilterError(f"{fname}: {where} must be UTC like 2027-01-12T19:45:00Z, got {value!r}") from None
-
-
-def _text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(UTC_FORMAT)
-
-
-def _minute_down(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
-
-
-def _minute_up(moment: datetime) -> datetime:
-    down = _minute_down(moment)
-    return down if down == moment else down + timedelta(minutes=1)
 
 
 # ---- the event and its window -------------------------------------------------------------------
@@ -100,7 +87,8 @@ def arena_event_review_window(events: Any, model: Any, name: Any, start: Any = "
         raise AnsibleFilterError(f"{fname}: no event {wanted!r} in the calendar (its events: {known})")
     starts = [f"{e.local_start} {e.timezone}" for e in matches]
     if start:
-        matches = [e for e in matches if str(start).strip() in (e.local_start, calendar_lib.utc_text(e.start))]
+        wanted_start = str(start).strip()
+        matches = [e for e in matches if wanted_start in (e.local_start, calendar_lib.utc_text(e.start))]
         if not matches:
             raise AnsibleFilterError(
                 f"{fname}: event {wanted!r} has no entry starting {start!r} (its entries: {starts})"
@@ -115,8 +103,8 @@ def arena_event_review_window(events: Any, model: Any, name: Any, start: Any = "
     over_at = event.end + timedelta(seconds=parsed.tail_seconds)
     if moment < over_at:
         raise AnsibleFilterError(
-            f"{fname}: event {wanted!r} ({event.local_start} {event.timezone}, {calendar_lib.utc_text(event.start)}.."
-            f"{calendar_lib.utc_text(event.end)}) is not over at {_text(moment)}: it is over at {_text(over_at)}"
+            f"{fname}: event {wanted!r} ({schedule_lib.event_when(event)}) is not over at"
+            f" {calendar_lib.utc_text(moment)}: it is over at {calendar_lib.utc_text(over_at)}"
             f" (end + {parsed.tail_seconds // 60} min tail); review it after that"
         )
     window_start = event.start - timedelta(seconds=parsed.lead_time_seconds)
@@ -125,9 +113,9 @@ def arena_event_review_window(events: Any, model: Any, name: Any, start: Any = "
     window_start = max([window_start, *earlier_ends])
     return {
         **calendar_lib.event_dict(event),
-        "window_start": _text(_minute_down(window_start)),
-        "window_end": _text(_minute_up(event.end)),
-        "over_at": _text(over_at),
+        "window_start": calendar_lib.utc_text(schedule_lib.floor_minute(window_start)),
+        "window_end": calendar_lib.utc_text(schedule_lib.ceil_minute(event.end)),
+        "over_at": calendar_lib.utc_text(over_at),
     }
 
 
@@ -250,7 +238,7 @@ def arena_event_history_record(
         raise AnsibleFilterError(
             f"{fname}: keep must be an integer >= {REVIEWS} (the reviews the rule reads), got {keep!r}"
         )
-    new = {**copy.deepcopy(record), "reviewed_at": _text(_utc(reviewed_at, "reviewed_at", fname))}
+    new = {**copy.deepcopy(record), "reviewed_at": calendar_lib.utc_text(_utc(reviewed_at, "reviewed_at", fname))}
     same = (record["event"], record["start"])
     earlier = [r for rs in current.values() for r in rs if (r["event"], r["start"]) == same]
     if (

@@ -201,7 +201,8 @@ def status(event: Any, model: Any, now: datetime) -> str:
     return UPCOMING
 
 
-def _when(event: Any) -> str:
+def event_when(event: Any) -> str:
+    """'<local start> <zone>, <UTC start>..<UTC end>': how messages name an event's time."""
     return (
         f"{event.local_start} {event.timezone}, {calendar_lib.utc_text(event.start)}.."
         f"{calendar_lib.utc_text(event.end)}"
@@ -217,13 +218,13 @@ def check_past(events: list[Any], model: Any, now: datetime | None, fname: str) 
         over = status(event, model, now) == PAST
         if over and not event.past:
             raise AnsibleFilterError(
-                f"{fname}: event '{event.name}' ({_when(event)}) is over: it ended before now "
+                f"{fname}: event '{event.name}' ({event_when(event)}) is over: it ended before now "
                 f"{calendar_lib.utc_text(now)} (end + {tail} min tail). A mistyped date? Fix it, or mark the "
                 f"event past: true to keep it in the calendar (it is then skipped)."
             )
         if event.past and not over:
             raise AnsibleFilterError(
-                f"{fname}: event '{event.name}' ({_when(event)}) is marked past: true but is not over at "
+                f"{fname}: event '{event.name}' ({event_when(event)}) is marked past: true but is not over at "
                 f"{calendar_lib.utc_text(now)} (end + {tail} min tail): remove the mark, or it would be dropped."
             )
 
@@ -257,20 +258,20 @@ def timing_note(event: Any, model: Any, now: datetime, state: str) -> str:
     hold = calendar_lib.utc_text(ceil_minute(event.end + timedelta(seconds=model.tail_seconds)))
     floors = _floors(event, model)
     if state == PAST:
-        return f"event '{event.name}' ({_when(event)}) is marked past: true and over: skipped."
+        return f"event '{event.name}' ({event_when(event)}) is marked past: true and over: skipped."
     if state == LATE:
         scale_out = floor_minute(event.start - timedelta(seconds=model.lead_time_seconds))
         ready = now + timedelta(seconds=model.ready_seconds)
         late = "after" if ready > event.start else "before"
         return (
-            f"event '{event.name}' ({_when(event)}) is inside its lead time: its scale-out was due at "
+            f"event '{event.name}' ({event_when(event)}) is inside its lead time: its scale-out was due at "
             f"{calendar_lib.utc_text(scale_out)}, now is {calendar_lib.utc_text(now)}. Its floor ({floors}) is "
             f"raised now (UpdateAutoScalingGroup MinSize) instead of by a scheduled action; instances launched now "
             f"serve from about {calendar_lib.utc_text(ready)}, {late} kick-off. Back to the baseline at {hold}."
         )
     running = "is running" if now < event.end else "has ended and is in its tail"
     return (
-        f"event '{event.name}' ({_when(event)}) {running} at {calendar_lib.utc_text(now)}: its floor ({floors}) "
+        f"event '{event.name}' ({event_when(event)}) {running} at {calendar_lib.utc_text(now)}: its floor ({floors}) "
         f"is raised now (UpdateAutoScalingGroup MinSize) and held until {hold} (end + tail), then back to the "
         f"baseline."
     )
