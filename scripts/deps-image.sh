@@ -24,14 +24,7 @@
 #   FORCE=1 rebuilds.
 source "$(dirname "$0")/lib.sh"
 
-name_only=0
-if [[ "${1:-}" == --name ]]; then
-  name_only=1
-  shift
-fi
-RELEASE="${1:-${DEBIAN_RELEASE:-bookworm}}"
-[[ "$RELEASE" =~ ^[a-z]+$ ]] || die "DEBIAN_RELEASE must be a Debian codename such as bookworm or trixie, got '$RELEASE'"
-BASE="localhost/arena-base:${RELEASE}"
+image_args "$@"
 REPO="${DEPS_IMAGE_NAME:-localhost/arena-deps}"
 OFFLINE_CONF=/etc/apt/apt.conf.d/99arena-deps-offline
 
@@ -48,20 +41,9 @@ if ((name_only)); then
 fi
 need_root "deps-image"
 
-# Older tags of this release: removed once the current one exists (one in use by a running
-# container stays until the next run).
-prune() {
-  local old
-  for old in $(podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=${REPO}:${RELEASE}-*"); do
-    [[ "$old" == "$IMAGE" ]] && continue
-    podman rmi "$old" >/dev/null 2>&1 && log "removed the old ${old}" || log "kept ${old} (in use)"
-  done
-  return 0
-}
-
 if podman image exists "$IMAGE" && [[ "${FORCE:-0}" != 1 ]]; then
   log "$IMAGE is up to date ($(wc -l <<< "$packages") apt calls)"
-  prune
+  prune_image_tags "$REPO" "$RELEASE" "$IMAGE"
   echo "$IMAGE"
   exit 0
 fi
@@ -119,5 +101,5 @@ podman commit --quiet \
   --change 'CMD=["/sbin/init"]' \
   "$build" "$IMAGE" >/dev/null
 log "built $IMAGE in $((SECONDS - start)) s"
-prune
+prune_image_tags "$REPO" "$RELEASE" "$IMAGE"
 echo "$IMAGE"

@@ -32,14 +32,7 @@
 #   FORCE=1 rebuilds.
 source "$(dirname "$0")/lib.sh"
 
-name_only=0
-if [[ "${1:-}" == --name ]]; then
-  name_only=1
-  shift
-fi
-RELEASE="${1:-${DEBIAN_RELEASE:-bookworm}}"
-[[ "$RELEASE" =~ ^[a-z]+$ ]] || die "DEBIAN_RELEASE must be a Debian codename such as bookworm or trixie, got '$RELEASE'"
-BASE="localhost/arena-base:${RELEASE}"
+image_args "$@"
 REPO="${EE_IMAGE_NAME:-localhost/arena-ee}"
 EE_FILE="${ARENA_ROOT}/execution-environment.yml"
 BUILDER_PIN="ansible-builder==3.2.0"
@@ -113,19 +106,11 @@ check_no_credentials() {
     || die "$1 holds credentials"
 }
 
-prune() {
-  local old
-  for old in $(podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=${REPO}:${RELEASE}-*"); do
-    [[ "$old" == "$IMAGE" ]] && continue
-    podman rmi "$old" >/dev/null 2>&1 && log "removed the old ${old}" || log "kept ${old} (in use)"
-  done
-  return 0
-}
 
 if podman image exists "$IMAGE" && [[ "${FORCE:-0}" != 1 ]]; then
   check_no_credentials "$IMAGE"
   log "$IMAGE is up to date"
-  prune
+  prune_image_tags "$REPO" "$RELEASE" "$IMAGE"
   echo "$IMAGE"
   exit 0
 fi
@@ -200,5 +185,5 @@ podman build --quiet --network host --pull=never --build-arg "APT_PROXY=${proxy}
   -f "${ctx}/Containerfile.lab" -t "$IMAGE" "$ctx" >/dev/null || die "podman build of ${IMAGE} failed"
 check_no_credentials "$IMAGE"
 log "built $IMAGE in $((SECONDS - start)) s ($(podman image inspect --format '{{.Size}}' "$IMAGE" | numfmt --to=si)B)"
-prune
+prune_image_tags "$REPO" "$RELEASE" "$IMAGE"
 echo "$IMAGE"

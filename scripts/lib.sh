@@ -14,6 +14,31 @@ need_root() {
   [[ "$(id -u)" -eq 0 ]] || die "$1 needs root (apt, podman as root). Run it with sudo."
 }
 
+# image_args [--name] [RELEASE]: the arguments of the scripts that build a tagged image on the base
+# image (deps-image.sh, ee.sh): sets name_only (1: print the image name, build nothing), RELEASE (the
+# Debian codename; DEBIAN_RELEASE, bookworm) and BASE (the base image of that release).
+image_args() {
+  name_only=0
+  if [[ "${1:-}" == --name ]]; then
+    name_only=1
+    shift
+  fi
+  RELEASE="${1:-${DEBIAN_RELEASE:-bookworm}}"
+  [[ "$RELEASE" =~ ^[a-z]+$ ]] || die "DEBIAN_RELEASE must be a Debian codename such as bookworm or trixie, got '$RELEASE'"
+  BASE="localhost/arena-base:${RELEASE}"
+}
+
+# prune_image_tags REPO RELEASE IMAGE: the older tags of REPO for RELEASE removed once IMAGE exists
+# (one in use by a running container stays until the next run).
+prune_image_tags() {
+  local old
+  for old in $(podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=${1}:${2}-*"); do
+    [[ "$old" == "$3" ]] && continue
+    podman rmi "$old" >/dev/null 2>&1 && log "removed the old ${old}" || log "kept ${old} (in use)"
+  done
+  return 0
+}
+
 # sha256 of the given files' contents and of any extra strings, in order.
 recipe_hash() {
   local f
