@@ -92,17 +92,21 @@ def eventually(read: Callable[[], str], *expected: str, timeout: float = 15.0) -
 def unit_journal(host: Any, unit: str, *expected: str, args: str | None = None, timeout: float = 60.0) -> str:
     """The unit's journal once it holds every EXPECTED text, or as it is after TIMEOUT seconds.
 
-    By default only what the unit's latest run wrote (its InvocationID), so an earlier run's lines
+    By default only what the unit's latest run wrote: the unit's lines since it last left the
+    inactive or failed state (InactiveExitTimestamp, to the microsecond), so an earlier run's lines
     cannot satisfy a test and systemd's own lines cannot push the run's out of a window; ARGS
-    (`journalctl -u UNIT ARGS`) reads something else. A unit's output reaches journald through a
-    stream that journald reads on its own time: read right after `systemctl restart` returns, the
-    journal can still lack the last lines. Each poll asks journald to write what it has first
-    (`journalctl --sync`). 60 s, not 15: in a loaded `make test` (two cores, five stages side by side)
-    a failed unit's lines were once not readable after 15 s; a unit that writes them is found at the
-    first poll all the same."""
+    (`journalctl -u UNIT ARGS`) reads something else. Not by the run's InvocationID: journald gives a
+    line _SYSTEMD_INVOCATION_ID only from the writer's cgroup, and a process that exited before
+    journald accepted its stream (a oneshot failing at once, under load) has none left, so its lines
+    carry the unit (from the stream's header) but no invocation ID (seen in a CI run: an empty
+    answer after 60 s). A unit's output reaches journald through a stream that journald reads on its
+    own time: read right after `systemctl restart` returns, the journal can still lack the last
+    lines. Each poll asks journald to write what it has first (`journalctl --sync`). 60 s, not 15:
+    in a loaded `make test` (two cores, five stages side by side) a failed unit's lines were once not
+    readable after 15 s; a unit that writes them is found at the first poll all the same."""
     if args is None:
-        invocation = f"$(systemctl show --property InvocationID --value {unit})"
-        command = f"journalctl --sync; journalctl _SYSTEMD_INVOCATION_ID={invocation} --no-pager -o cat"
+        since = f"$(systemctl show --property InactiveExitTimestamp --timestamp=us+utc --value {unit})"
+        command = f'journalctl --sync; journalctl -u {unit} --since "{since}" --no-pager -o cat'
     else:
         command = f"journalctl --sync; journalctl -u {unit} {args} --no-pager -o cat"
     return eventually(lambda: host.run(command).stdout, *expected, timeout=timeout)
