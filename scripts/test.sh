@@ -2,7 +2,9 @@
 # `make test`: every stage runs, each is timed, and any failure fails the run.
 #
 # Stages run in groups, one group after the other; the stages of a group (joined by commas) run at
-# the same time. Default: one group, "images,molecule,integration,unit,lint", longest first. The bake
+# the same time. Default: one group, "images,molecule,integration,ee-test,unit,lint", longest first.
+# `ee-test` builds the execution environment on the base image and runs a platform's life in it
+# (make ee-test; its emulator has its own lab dir). The bake
 # and the molecule scenarios spend much of their time waiting on podman and systemd in containers,
 # the integration suite (three workers, an emulator each) and unit are ansible and moto on the CPU:
 # together they keep both cores busy from the first second to the last, where groups one after the
@@ -32,8 +34,8 @@ mkdir -p "$logdir"
 # what earlier runs on the machine left in ~/.cache.
 export ARENA_PAYLOAD_CACHE="${ARENA_PAYLOAD_CACHE:-${ARENA_LAB_DIR}/ansiballz}"
 rm -rf "${ARENA_LAB_DIR}/ansiballz"
-# Stages that boot containers from the lab's images (make base-image deps-image).
-CONTAINER_STAGES="images molecule"
+# Stages that boot containers from the lab's images (make base-image deps-image), or build on them.
+CONTAINER_STAGES="images molecule ee-test"
 # wait_for_pid PID LOG: wait for a sibling (not a child: `wait` cannot) to end, then succeed only if
 # it left its success line in LOG (the image scripts' own; a failure is reported by its stage).
 wait_for_pid() {
@@ -56,7 +58,7 @@ read -r _ u n s _ _ q sq _ < /proc/stat
 busy_start=$((u + n + s + q + sq))
 total_start=$SECONDS
 failed=0
-for group in ${ARENA_TEST_STAGES:-images,molecule,integration,unit,lint}; do
+for group in ${ARENA_TEST_STAGES:-images,molecule,integration,ee-test,unit,lint}; do
   IFS=, read -r -a stages <<< "$group"
   if ((${#stages[@]} == 1)); then
     make --no-print-directory "${stages[0]}" &

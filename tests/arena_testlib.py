@@ -21,7 +21,7 @@ VENV_BIN = REPO_ROOT / ".venv" / "bin"
 # The lab environment's inventory for the tests' playbook runs: inventories/local's static file, so the
 # same group_vars, without its aws_ec2 source. That source queries EC2 on every run (about 0.4 CPU-s),
 # and every playbook here runs on localhost: the source's own behaviour is tested in
-# tests/integration/test_inventory.py and test_platform.py, which name inventories/local.
+# tests/integration/test_inventory.py and tests/ee/test_ee_platform.py, which name inventories/local.
 LAB_INVENTORY = "inventories/local/containers.yml"
 # sitecustomize of the tests' Mitogen runs (mitogen_env).
 MITOGEN_SITE = REPO_ROOT / "tests" / "mitogen_site"

@@ -32,7 +32,6 @@ SUITE = Path(__file__).resolve().parent
 # The other files follow in collection order.
 LONGEST_FIRST = (
     "platform/test_platform_failures.py",  # 419
-    "platform/test_platform.py",  # 344
     "events/test_event_scaling.py",  # 129
     "images/test_publish_rollback.py",  # 128
     "events/test_event_scaling_warm_pool.py",  # 97

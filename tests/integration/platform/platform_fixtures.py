@@ -5,7 +5,7 @@
 - An ACM certificate for arena-local.test, which inventories/local looks up by domain: imported, so
   it is ISSUED at once as the load balancers require (a requested one stays PENDING_VALIDATION).
 
-Used by tests/integration/platform/test_platform.py and by `make platform-up` / `make bench-platform`:
+Used by tests/ee/test_ee_platform.py and by `make platform-up` / `make bench-platform`:
   python tests/integration/platform/platform_fixtures.py seed|clear
 Only ever talks to the emulator (AWS_URL on loopback).
 """

@@ -1,20 +1,28 @@
 """The platform suites' shared steps: running platform.yml and teardown.yml (to their end, or killed
 at a task), reading their output, and listing what of environment `local` is left in the emulator.
 
-Used by test_platform.py (a platform's life) and test_platform_failures.py (creates killed part-way,
-torn down); their fixtures are in conftest.py.
+Used by tests/ee/test_ee_platform.py (a platform's life, in the execution environment) and
+test_platform_failures.py (creates killed part-way, torn down, on the host); the fixtures of both are
+at the end of this file. Where ARENA_EE_IMAGE names an image (tests/ee/conftest.py sets it), the
+playbooks run in it with ansible-runner (tests/arena_ee.py), else with the host's ansible-playbook.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from typing import Any
 
+import arena_ee
+import boto3
 import platform_fixtures
-from arena_testlib import LAB_INVENTORY, REPO_ROOT, base_env, kill_tree, run
+import pytest
+from arena_testlib import LAB_INVENTORY, REPO_ROOT, base_env, kill_tree, reset_emulator, run
 
 TIERS = platform_fixtures.TIERS
 PREFIX = "arena-local"
@@ -39,19 +47,23 @@ def playbook(name: str, step: str, *extra: str) -> str:
     """Run a playbook to its end; it must succeed. Returns its output."""
     started = time.monotonic()
     cmd = ["ansible-playbook", "-i", LAB_INVENTORY, f"playbooks/{name}", *extra]
-    result = run(cmd, base_env(), timeout=RUN_TIMEOUT)
+    result = arena_ee.run(cmd, timeout=RUN_TIMEOUT) if in_ee() else run(cmd, base_env(), timeout=RUN_TIMEOUT)
     timed(step, started)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     return result.stdout
 
 
 def killed_at(name: str, banner: str, step: str) -> str:
-    """Run a playbook and SIGKILL it (the run and every process under it, arena_testlib.kill_tree)
-    when the banner of a task whose name contains `banner` appears. Fails if the run ends before
-    that task."""
+    """Run a playbook and SIGKILL it (the run and every process under it, arena_testlib.kill_tree;
+    in the execution environment its container's processes) when the banner of a task whose name
+    contains `banner` appears. Fails if the run ends before that task."""
     started = time.monotonic()
-    env = base_env({"PYTHONUNBUFFERED": "1"})
     cmd = ["ansible-playbook", "-i", LAB_INVENTORY, f"playbooks/{name}"]
+    container = f"arena-ee-killed-{os.getpid()}"
+    if in_ee():
+        env, cmd = None, arena_ee.command(cmd, name=container)
+    else:
+        env = base_env({"PYTHONUNBUFFERED": "1"})
     with subprocess.Popen(
         cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     ) as proc:
@@ -60,12 +72,21 @@ def killed_at(name: str, banner: str, step: str) -> str:
         for line in proc.stdout:
             output.append(line)
             if line.startswith("TASK [") and banner in line:
-                kill_tree(proc.pid)
+                if in_ee():
+                    arena_ee.kill(container)
+                else:
+                    kill_tree(proc.pid)
                 break
         proc.wait(timeout=60)
     timed(step, started)
-    assert proc.returncode == -signal.SIGKILL, f"{name} ended before '{banner}':\n" + "".join(output)[-4000:]
+    # podman reports its container's SIGKILL as 128 + 9.
+    killed = (128 + signal.SIGKILL) if in_ee() else -signal.SIGKILL
+    assert proc.returncode == killed, f"{name} ended before '{banner}':\n" + "".join(output)[-4000:]
     return "".join(output)
+
+
+def in_ee() -> bool:
+    return bool(os.environ.get(arena_ee.IMAGE_VAR))
 
 
 def recap(stdout: str) -> dict[str, int]:
@@ -182,3 +203,51 @@ def groups_by_name(aws: dict[str, Any]) -> dict[str, dict[str, Any]]:
     names = [f"{PREFIX}-{t}" for t in TIERS]
     found = aws["autoscaling"].describe_auto_scaling_groups(AutoScalingGroupNames=names)["AutoScalingGroups"]
     return {g["AutoScalingGroupName"]: g for g in found}
+
+
+# The fixtures of the platform suites (re-exported by tests/integration/platform/conftest.py and
+# tests/ee/conftest.py): each module gets the emulator to itself, reset before and after it, with
+# what the platform consumes from elsewhere seeded, and its own create.
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[dict[str, Any]]:
+    # A fresh emulator even when another suite ran before in the same one (each pytest-xdist worker
+    # keeps its emulator for every file it runs): the services suite leaves emulator-gap leftovers
+    # behind, and leftovers() takes every Elastic IP and instance in it for the platform's.
+    reset_emulator()
+    # What the platform consumes from elsewhere: tier image parameters and a certificate.
+    platform_fixtures.seed()
+    names = (
+        "ec2",
+        "elbv2",
+        "autoscaling",
+        "iam",
+        "s3",
+        "ssm",
+        "acm",
+        "elasticache",
+        "cloudfront",
+        "sesv2",
+        "sns",
+        "cloudwatch",
+    )
+    yield {n: boto3.client(n) for n in names}
+    print(f"\nplatform timings (s): {json.dumps(TIMINGS)}")
+    TIMINGS.clear()
+    # Whatever the module left (a built platform, the seeds): the next file on this worker starts
+    # from nothing (the dynamic inventory tests count the instances tagged Environment=local).
+    reset_emulator()
+
+
+@pytest.fixture(scope="module")
+def created(aws: dict[str, Any]) -> str:
+    """The module's create (test_platform_failures.py: after its teardowns, in the same emulator)."""
+    return playbook("platform.yml", "create")
+
+
+@pytest.fixture(scope="module")
+def vpc(aws: dict[str, Any], created: str) -> dict[str, Any]:
+    vpcs = aws["ec2"].describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [f"{PREFIX}-vpc"]}])["Vpcs"]
+    assert len(vpcs) == 1
+    return vpcs[0]

@@ -63,7 +63,7 @@ def test_teardown_after_a_failed_create_leaves_nothing(aws: dict[str, Any], bann
 # 3. The create. Every step above created and tore down in this emulator (scripts/lab/emulator_server.py
 # deletes cache subnet groups, replication groups and SES event destinations as AWS does: plain moto
 # kept them and the next create failed on them): nothing left clashes with a create. What a create
-# builds is read back by test_platform.py, on its own create.
+# builds is read back by tests/ee/test_ee_platform.py, on its own create.
 def test_create_succeeds_after_the_teardowns_in_the_same_emulator(aws: dict[str, Any], created: str) -> None:
     assert recap(created)["failed"] == 0
     assert recap(created)["changed"] > 0

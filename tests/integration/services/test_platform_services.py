@@ -6,7 +6,7 @@ and a bad certificate is refused in the validation play before any change.
 The services' no-op re-run and their teardown are proven once, where the services run as part of
 the platform (playbooks/platform.yml imports platform_services.yml, playbooks/teardown.yml imports it
 with platform_services_state=absent), with the same assertions, in
-tests/integration/platform/test_platform.py: its no-op re-run (only the CloudFront gap task
+tests/ee/test_ee_platform.py: its no-op re-run (only the CloudFront gap task
 changes) and its final teardown (no cache, subnet group, bucket, distribution, OAC, SES identity,
 configuration set, topic, SMTP user or parameter of the services left). A second
 create/re-run/teardown cycle here would prove nothing more.

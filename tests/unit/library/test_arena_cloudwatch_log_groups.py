@@ -3,7 +3,7 @@ listing under the groups' common prefix, a group created when missing and its re
 differs, nothing on a second run, and what the API refuses refused before any call
 (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html,
 https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html).
-Against the emulator: tests/integration/platform/test_platform.py (the tiers' groups)."""
+Against the emulator: tests/ee/test_ee_platform.py (the tiers' groups)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 is written only when missing or different (metric math included, dimensions in any order), tags only
 on create, deletes in batches, and what PutMetricAlarm refuses is refused before any call
 (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html).
-The platform's release alarms against the emulator: tests/integration/platform/test_platform.py."""
+The platform's release alarms against the emulator: tests/ee/test_ee_platform.py."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ dimension values it derives from the ARNs (app/<lb>/<id>, targetgroup/<tg>/<id>)
 built read as null, and a tier without its target group refused naming it (or left out in check mode).
 DescribeTargetGroups: https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DescribeTargetGroups.html
 DescribeReplicationGroups: https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_DescribeReplicationGroups.html
-Against the emulator: tests/integration/platform/test_platform.py (the alarms made from it)."""
+Against the emulator: tests/ee/test_ee_platform.py (the alarms made from it)."""
 
 from __future__ import annotations
 

@@ -1,38 +1,55 @@
-"""playbooks/platform.yml and playbooks/teardown.yml against the AWS emulator: a platform's life in
-one emulator, each playbook run shared by every guarantee it can prove.
+"""The real playbooks inside the execution environment (make ee, scripts/ee.sh), against the AWS
+emulator: a platform's life in one emulator, each playbook run shared by every guarantee it can
+prove. The image alone must be enough to run them: the repository is mounted read-only, the
+emulator's endpoint and dummy keys are given to each run, never built in (tests/arena_ee.py).
 
-The steps run in file order (module-scoped fixtures, conftest.py) and each starts from what the one
-before left:
+The steps run in file order (module-scoped fixtures, platform_lab.py) and each starts from what the
+one before left:
 
+0. the image: no credentials in it, requirements.yml's collections in their ranges;
+   playbooks/aws_identity.yml with plain ansible-runner, as AWX runs a job;
 1. the create, on a fresh emulator: every security invariant of the core is read back with boto3
    and the services are checked to sit on the core's network (their own posture is read back in
    detail by tests/integration/services);
 2. a second run changes nothing but the one documented emulator gap, and so does --check; a run of
    only the platform_launch_templates and platform_autoscaling roles (--tags) changes nothing;
-3. the tier instances the Auto Scaling groups launched show up in the dynamic inventory;
+   playbooks/event_scaling.yml (plain ansible-runner) lands the local calendar's plan on the groups;
+3. the tier instances the Auto Scaling groups launched show up in the dynamic inventory
+   (ansible-inventory in the image, as an AWX inventory update runs it);
 4. the teardown of the built platform, killed after the NAT gateway is deleted and before its
    address is released; the next teardown finishes it and leaves no tagged resource behind.
 
-Teardowns after creates that failed part-way, and the create after them in the same emulator, are
-test_platform_failures.py: the two files run side by side on two of the pytest-xdist workers, each
-with its own emulator (tests/integration/conftest.py).
-Run: scripts/with-emulator.sh scripts/pytest.sh tests/integration/platform/test_platform.py
+The platform runs use the lab's executor (Mitogen, tests/arena_ee.py; ARENA_MITOGEN=0: none), the
+identity and event scaling runs none. Teardowns after creates that failed part-way, and the create
+after them in the same emulator, are tests/integration/platform/test_platform_failures.py, on the
+host's ansible-playbook, beside this suite in `make test` (each with its own emulator).
+Run: make ee-test   (seconds per playbook run are printed at the end of the module)
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
+import arena_ee
 import boto3
-from arena_testlib import base_env, run
+import yaml
+from ansible.galaxy.dependency_resolution.versioning import meets_requirements
+from arena_testlib import REPO_ROOT, scheduled_actions
 from platform_lab import (
     EMULATOR_GAP_TASKS,
+    LAB_INVENTORY,
     MINE,
     PREFIX,
+    RUN_TIMEOUT,
     TAGS,
     TIERS,
+    TIMINGS,
     assert_tagged,
     changed_tasks,
     groups_by_name,
@@ -43,6 +60,80 @@ from platform_lab import (
     security_groups,
     tags_of,
 )
+
+# Before the local calendar's first event (inventories/local/group_vars/all/events.yml).
+EVENT_SCALING_NOW = "2027-01-01T00:00:00Z"
+
+
+def plain(step: str, name: str, *args: str, mounts: tuple[str, ...] = (), env: dict[str, str] | None = None) -> str:
+    """A playbook in the image with plain ansible-runner (no lab executor); it must succeed."""
+    started = time.monotonic()
+    cmd = ["ansible-playbook", "-i", LAB_INVENTORY, f"playbooks/{name}", *args]
+    result = arena_ee.run(cmd, timeout=RUN_TIMEOUT, executor=False, mounts=mounts, env=env)
+    TIMINGS[step] = round(time.monotonic() - started, 1)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    assert recap(output)["failed"] == 0, output[-6000:]
+    return output
+
+
+# 0. The image.
+
+
+def test_image_holds_no_credentials(image: str) -> None:
+    env = subprocess.run(
+        ["podman", "image", "inspect", "--format", "{{json .Config.Env}}", image],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert not [v for v in json.loads(env.stdout) if v.startswith("AWS_")]
+    found = subprocess.run(
+        [
+            "podman", "run", "--rm", "--network", "none", image, "bash", "-c",
+            "env | grep '^AWS_'; ls -d ~/.aws /runner/env 2>/dev/null;"
+            " find / -xdev -name emulator.env 2>/dev/null; true",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )  # fmt: skip
+    assert found.stdout == ""
+
+
+def test_image_has_the_required_collections(image: str) -> None:
+    galaxy_list = ["ansible-galaxy", "collection", "list", "--format", "json"]
+    listed = subprocess.run(
+        ["podman", "run", "--rm", "--network", "none", image, *galaxy_list],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    installed = {name: info["version"] for where in json.loads(listed.stdout).values() for name, info in where.items()}
+    required = yaml.safe_load((REPO_ROOT / "requirements.yml").read_text())["collections"]
+    # Every collection of requirements.yml, in its range (ansible-core's own ansible._* ones aside).
+    assert {name for name in installed if not name.startswith("ansible._")} == {c["name"] for c in required}
+    for collection in required:
+        assert meets_requirements(installed[collection["name"]], collection["version"]), collection
+
+
+def test_aws_identity_with_plain_ansible_runner_and_the_project_callbacks(aws: dict[str, Any], tmp_path: Path) -> None:
+    """ansible-runner sets ANSIBLE_CALLBACK_PLUGINS (its event callback), which overrides ansible.cfg's
+    callback_plugins: the image names the project's (execution-environment.yml), and runner appends
+    its own. callback_plugins/arena_payloads.py keeping the run's module payloads in the directory
+    it is given shows the project's callbacks ran (arena_preload beside it halves a platform run's
+    CPU: docs/awx.md)."""
+    tmp_path.chmod(0o777)
+    cache = "/runner/payload-cache"
+    output = plain(
+        "aws_identity",
+        "aws_identity.yml",
+        mounts=("-v", f"{tmp_path}:{cache}"),
+        env={"ARENA_PAYLOAD_CACHE": cache},
+    )
+    assert "target: emulator" in output, output[-3000:]
+    assert list(tmp_path.iterdir()), "no module payload kept: the project's callback plugins did not run"
+
 
 # 1. The create, read back.
 
@@ -403,11 +494,19 @@ def test_a_run_of_single_roles_by_tag_on_the_built_platform_changes_nothing(crea
     assert ran <= {*TAGGED_ROLES, "platform_lock"}, ran
 
 
-# 3. The dynamic inventory.
+def test_event_scaling_plans_the_local_calendar_with_plain_ansible_runner(created: str) -> None:
+    output = plain("event_scaling", "event_scaling.yml", "-e", f"event_scaling_now={EVENT_SCALING_NOW}")
+    assert recap(output)["changed"] > 0
+    for tier in ("web", "api"):
+        actions = scheduled_actions(os.environ["AWS_URL"], f"{PREFIX}-{tier}")
+        assert any(name.startswith("arena-event-") for name in actions), (tier, actions)
+
+
+# 3. The dynamic inventory, read in the image as an AWX inventory update reads it.
 
 
 def inventory_graph(inventory: str) -> dict[str, set[str]]:
-    result = run(["ansible-inventory", "-i", inventory, "--graph"], base_env())
+    result = arena_ee.run(["ansible-inventory", "-i", inventory, "--graph"], timeout=300, executor=False)
     assert result.returncode == 0, result.stderr
     groups: dict[str, set[str]] = {}
     current = ""
