@@ -137,6 +137,11 @@ read -r core runner < <("$PY" -c '
 import sys, yaml
 deps = yaml.safe_load(open(sys.argv[1]))["dependencies"]
 print(deps["ansible_core"]["package_pip"], deps["ansible_runner"]["package_pip"])' "$EE_FILE")
+# The file's append_final build steps, after the collections are in place (as upstream's final stage).
+final_steps="$("$PY" -c '
+import sys, yaml
+steps = (yaml.safe_load(open(sys.argv[1])).get("additional_build_steps") or {}).get("append_final") or []
+print("\n".join([steps] if isinstance(steps, str) else steps))' "$EE_FILE")"
 mkdir -p "${ctx}/collections"
 while read -r fqcn _; do
   mkdir -p "${ctx}/collections/${fqcn%%.*}"
@@ -162,6 +167,7 @@ RUN export DEBIAN_FRONTEND=noninteractive \\
       /var/log/dpkg.log /root/.cache \\
  && mkdir -p /runner
 COPY collections/ /usr/share/ansible/collections/ansible_collections/
+${final_steps}
 ENV PATH=/opt/arena-ee/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 WORKDIR /runner
 LABEL ansible-execution-environment=true \\
