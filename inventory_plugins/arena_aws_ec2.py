@@ -9,14 +9,22 @@ with one step in front of every query, using the guard's own classifier
   SDK explicitly (so no ``AWS_ENDPOINT_URL_EC2`` or profile setting can send the call elsewhere)
   and probed first; an emulator that does not answer gives one warning line and no hosts;
 - otherwise it is real AWS, and the source refuses (AnsibleParserError, before any client exists)
-  unless the guard's opt-in is given as extra vars: ``-e arena_allow_real_aws=true
-  -e arena_aws_profile=<profile> -e arena_aws_region=<region>``. Opted in, it reads exactly that
-  profile (the environment's access keys are dropped) and that one region.
-  ``emulator_only: true`` refuses real AWS even then (the local lab's source).
+  unless the guard's opt-in is given, all three parts of it: as extra vars (``-e
+  arena_allow_real_aws=true -e arena_aws_profile=<profile> -e arena_aws_region=<region>``) or as
+  the environment (``ARENA_ALLOW_REAL_AWS=true ARENA_AWS_PROFILE=<profile>
+  ARENA_AWS_REGION=<region>``), each part an extra var wins over its environment variable. Opted
+  in, it reads exactly that profile (the environment's access keys are dropped) and that one
+  region. ``emulator_only: true`` refuses real AWS even then (the local lab's source).
+
+The environment form is for AWX / Automation Platform: an inventory update runs
+``ansible-inventory`` with no extra vars (a credential type's ``extra_vars`` injector does not
+apply to it, its ``env`` and ``file`` injectors do), so roles/awx_config's credential type
+``arena real AWS opt-in`` injects both forms. As the guard does, the profile falls back to
+``AWS_PROFILE`` and the region to ``AWS_REGION`` / ``AWS_DEFAULT_REGION``.
 
 The endpoint is ``arena_aws_endpoint_url`` (extra var), else the source's ``endpoint_url``
 (``AWS_URL``), else ``AWS_ENDPOINT_URL``, as the guard reads it. Group vars are not visible to an
-inventory source: the opt-in must be given as extra vars.
+inventory source: the opt-in must be given as extra vars or the environment.
 """
 
 from __future__ import annotations
@@ -51,7 +59,14 @@ BOTO3_FRAGMENT = "amazon.aws.boto3"
 LOADER_ATTRIBUTES = ("_original_path", "_load_name", "_redirected_names", "ansible_aliases", "ansible_name")
 PLUGIN_LOADER = Path(__file__).resolve().parent.parent / "module_utils" / "arena_plugin_loader.py"
 PROBE_TIMEOUT_SECONDS = 3
-OPT_IN = "-e arena_allow_real_aws=true -e arena_aws_profile=<profile> -e arena_aws_region=<region>"
+# The guard's opt-in, its three parts: as extra vars (an operator's -e, an AWX job's credential) and
+# as the environment (an AWX inventory update, which gets no extra vars), in the same order. The
+# environment names are what roles/awx_config's credential type injects (tests/unit/test_awx_config.py).
+OPT_IN_VARS = ("arena_allow_real_aws", "arena_aws_profile", "arena_aws_region")
+OPT_IN_ENV = ("ARENA_ALLOW_REAL_AWS", "ARENA_AWS_PROFILE", "ARENA_AWS_REGION")
+_OPT_IN_VALUES = ("true", "<profile>", "<region>")
+OPT_IN = " ".join(f"-e {name}={value}" for name, value in zip(OPT_IN_VARS, _OPT_IN_VALUES, strict=True))
+OPT_IN_ENVIRONMENT = " ".join(f"{name}={value}" for name, value in zip(OPT_IN_ENV, _OPT_IN_VALUES, strict=True))
 
 display = Display()
 
@@ -116,6 +131,13 @@ def load_classifier() -> ModuleType:
         raise AnsibleParserError(
             f"arena_aws_ec2: cannot load the classifier filter_plugins/arena_aws_target.py: {exc}"
         ) from exc
+
+
+def missing_opt_in(allowed: bool, profile: str, region: str) -> list[str]:
+    """The parts of the opt-in not given, each in both forms: ``arena_aws_profile=<profile> (or
+    ARENA_AWS_PROFILE)``."""
+    parts = zip(OPT_IN_VARS, OPT_IN_ENV, _OPT_IN_VALUES, (allowed, profile, region), strict=True)
+    return [f"{var}={value} (or {env})" for var, env, value, given in parts if not given]
 
 
 class _EmulatorDown(Exception):
@@ -185,6 +207,14 @@ class _Guard:
     def _extra(self, name: str) -> Any:
         return (self._vars or {}).get(name)
 
+    def _opt_in(self, name: str) -> Any:
+        """One part of the opt-in: the extra var ``name`` when it is given, else its environment
+        variable (OPT_IN_ENV, in OPT_IN_VARS' order); None when neither is."""
+        value = self._extra(name)
+        if value is None or value == "":
+            value = os.environ.get(OPT_IN_ENV[OPT_IN_VARS.index(name)]) or None
+        return value
+
     def _endpoint(self) -> str:
         for value in (
             self._extra("arena_aws_endpoint_url"),
@@ -197,9 +227,9 @@ class _Guard:
 
     def _arena_guard(self, path: str) -> None:
         classifier = load_classifier()
-        profile = str(self._extra("arena_aws_profile") or os.environ.get("AWS_PROFILE") or "")
+        profile = str(self._opt_in("arena_aws_profile") or os.environ.get("AWS_PROFILE") or "")
         region = str(
-            self._extra("arena_aws_region")
+            self._opt_in("arena_aws_region")
             or os.environ.get("AWS_REGION")
             or os.environ.get("AWS_DEFAULT_REGION")
             or ""
@@ -221,18 +251,24 @@ class _Guard:
             self.set_option("endpoint_url", endpoint)
             return
 
-        allowed = boolean(self._extra("arena_allow_real_aws") or False, strict=False)
-        if self.get_option("emulator_only") or not (allowed and profile and region):
-            why = (
-                "this source only ever reads the emulator (emulator_only: true)"
-                if self.get_option("emulator_only")
-                else f"to read a real account on purpose, opt in with all of `{OPT_IN}`"
-            )
-            raise AnsibleParserError(
+        allowed = boolean(self._opt_in("arena_allow_real_aws") or False, strict=False)
+
+        def refusal(why: str, missing: str = "") -> AnsibleParserError:
+            return AnsibleParserError(
                 f"REFUSED: inventory source {path} would call EC2 DescribeInstances on REAL AWS "
                 f"(endpoint '{endpoint}': {target['reason']}) and no opt-in was given, so nothing was queried. "
                 f"For the local emulator run `make emulator-up && source .lab/emulator.env`; {why} "
-                f"(currently arena_allow_real_aws={allowed}, profile='{profile}', region='{region}')."
+                f"(currently arena_allow_real_aws={allowed}, profile='{profile}', region='{region}').{missing}"
+            )
+
+        if self.get_option("emulator_only"):
+            raise refusal("this source only ever reads the emulator (emulator_only: true)")
+        missing = missing_opt_in(allowed, profile, region)
+        if missing:
+            raise refusal(
+                f"to read a real account on purpose, opt in with all of `{OPT_IN}`, or the environment "
+                f"`{OPT_IN_ENVIRONMENT}` (an AWX credential's env injector)",
+                f" Missing: {', '.join(missing)}.",
             )
         # Opted in: that profile and that region, not the environment's keys.
         self.set_option("profile", profile)

@@ -208,6 +208,10 @@ def test_real_inventories_refuse_without_opt_in_and_call_nothing(
     for refusal in refusals.values():
         assert reason in refusal, stderr
         assert "-e arena_allow_real_aws=true -e arena_aws_profile=<profile> -e arena_aws_region=<region>" in refusal
+        assert (
+            "or the environment `ARENA_ALLOW_REAL_AWS=true ARENA_AWS_PROFILE=<profile> ARENA_AWS_REGION=<region>` "
+            "(an AWX credential's env injector)"
+        ) in refusal
     assert aws_ec2_hosts(result) == set()
     assert proxy.requests == []
 
@@ -217,6 +221,46 @@ def test_an_incomplete_opt_in_is_refused_too(proxy: RecordingProxy) -> None:
     result = run(cmd, recorded_env(proxy))
     stderr = " ".join(result.stderr.split())
     assert "(currently arena_allow_real_aws=True, profile='', region='eu-west-1')" in stderr
+    assert "Missing: arena_aws_profile=<profile> (or ARENA_AWS_PROFILE)." in stderr
+    assert aws_ec2_hosts(result) == set()
+    assert proxy.requests == []
+
+
+# The opt-in as the environment (what an AWX inventory update gets from the credential), each time
+# with one of its three parts left out: AWS_REGION (eu-west-1 in recorded_env) stands in for a region
+# as it does for the guard, so the region's case runs without it.
+ENV_OPT_IN = {"ARENA_ALLOW_REAL_AWS": "true", "ARENA_AWS_PROFILE": "arena-test", "ARENA_AWS_REGION": "eu-central-1"}
+
+
+@pytest.mark.parametrize(
+    ("left_out", "currently", "missing"),
+    [
+        (
+            "ARENA_ALLOW_REAL_AWS",
+            "arena_allow_real_aws=False, profile='arena-test', region='eu-central-1'",
+            "arena_allow_real_aws=true (or ARENA_ALLOW_REAL_AWS)",
+        ),
+        (
+            "ARENA_AWS_PROFILE",
+            "arena_allow_real_aws=True, profile='', region='eu-central-1'",
+            "arena_aws_profile=<profile> (or ARENA_AWS_PROFILE)",
+        ),
+        (
+            "ARENA_AWS_REGION",
+            "arena_allow_real_aws=True, profile='arena-test', region=''",
+            "arena_aws_region=<region> (or ARENA_AWS_REGION)",
+        ),
+    ],
+)
+def test_an_incomplete_opt_in_from_the_environment_is_refused(
+    proxy: RecordingProxy, left_out: str, currently: str, missing: str
+) -> None:
+    env = recorded_env(proxy, {name: value for name, value in ENV_OPT_IN.items() if name != left_out})
+    env.pop("AWS_REGION")
+    result = run(["ansible-inventory", "-i", "inventories/staging", "--list"], env)
+    assert result.returncode == 0, result.stderr
+    stderr = " ".join(result.stderr.split())
+    assert f"(currently {currently}). Missing: {missing}." in stderr
     assert aws_ec2_hosts(result) == set()
     assert proxy.requests == []
 
@@ -252,11 +296,52 @@ def test_opted_in_inventory_queries_that_region(proxy: RecordingProxy, tmp_path:
     }
 
 
-def test_local_inventory_refuses_real_aws_even_opted_in(proxy: RecordingProxy, tmp_path: Path) -> None:
+def test_opted_in_from_the_environment_inventory_queries_that_region(proxy: RecordingProxy, tmp_path: Path) -> None:
+    # An AWX inventory update: no extra vars, the opt-in in the environment (the credential's env
+    # injector). It gets past the guard as the extra vars do: the one request is for its region.
+    env = recorded_env(proxy, {**aws_profile(tmp_path), "AWS_MAX_ATTEMPTS": "1", **ENV_OPT_IN})
+    result = run(["ansible-inventory", "-i", "inventories/staging", "--list"], env)
+    assert "REFUSED" not in result.stderr
+    assert proxy.requests, result.stderr
+    assert {" ".join(request.split()[:2]) for request in proxy.requests} == {
+        "CONNECT ec2.eu-central-1.amazonaws.com:443"
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra_vars", "connects_to"),
+    [
+        (["-e", "arena_aws_region=ap-southeast-2"], "CONNECT ec2.ap-southeast-2.amazonaws.com:443"),
+        (["-e", "arena_allow_real_aws=false"], None),
+    ],
+    ids=["region", "allow-false"],
+)
+def test_extra_vars_win_over_the_environment_opt_in(
+    proxy: RecordingProxy, tmp_path: Path, extra_vars: list[str], connects_to: str | None
+) -> None:
+    env = recorded_env(proxy, {**aws_profile(tmp_path), "AWS_MAX_ATTEMPTS": "1", **ENV_OPT_IN})
+    result = run(["ansible-inventory", "-i", "inventories/staging", "--list", *extra_vars], env)
+    stderr = " ".join(result.stderr.split())
+    if connects_to is None:
+        assert "(currently arena_allow_real_aws=False, profile='arena-test', region='eu-central-1')" in stderr
+        assert proxy.requests == []
+    else:
+        assert "REFUSED" not in stderr
+        assert {" ".join(request.split()[:2]) for request in proxy.requests} == {connects_to}, stderr
+
+
+@pytest.mark.parametrize("opt_in", ["extra-vars", "environment"])
+def test_local_inventory_refuses_real_aws_even_opted_in(proxy: RecordingProxy, tmp_path: Path, opt_in: str) -> None:
     env = recorded_env(proxy, {"AWS_URL": "https://ec2.eu-central-1.amazonaws.com", **aws_profile(tmp_path)})
-    result = run(["ansible-inventory", "-i", "inventories/local", "--list", *OPT_IN], env)
+    if opt_in == "environment":
+        env.update(ENV_OPT_IN)
+    extra_vars = OPT_IN if opt_in == "extra-vars" else []
+    result = run(["ansible-inventory", "-i", "inventories/local", "--list", *extra_vars], env)
     assert result.returncode == 0, result.stderr
-    assert "this source only ever reads the emulator (emulator_only: true)" in " ".join(result.stderr.split())
+    stderr = " ".join(result.stderr.split())
+    assert "this source only ever reads the emulator (emulator_only: true)" in stderr
+    # The opt-in was read, whichever way it came.
+    assert "(currently arena_allow_real_aws=True, profile='arena-test', region='eu-central-1')." in stderr
     assert json.loads(result.stdout)["lab"]["hosts"] == ["arena-demo"]
     assert proxy.requests == []
 

@@ -6,6 +6,7 @@ tests/unit/roles/test_awx_config_inputs.py."""
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 from collections.abc import Iterator
@@ -224,12 +225,37 @@ def credential_type(name: str) -> dict[str, Any]:
     raise AssertionError(f"no credential type {name!r} in roles/awx_config/tasks/organization.yml")
 
 
+def plugin_constants(path: str, *names: str) -> dict[str, Any]:
+    """Module-level literal constants of a plugin file, read without importing it (importing an
+    inventory plugin loads amazon.aws through Ansible's collection loader, which depends on what
+    other tests of the process set up)."""
+    tree = ast.parse((REPO_ROOT / path).read_text())
+    found = {
+        target.id: ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name) and target.id in names
+    }
+    assert set(found) == set(names), f"{path}: {sorted(set(names) - set(found))} not literal module constants"
+    return found
+
+
 def test_the_real_aws_credential_gives_the_guard_its_opt_in() -> None:
-    """roles/aws_guard opens real AWS only with arena_allow_real_aws, a named profile and a region."""
+    """roles/aws_guard opens real AWS only with arena_allow_real_aws, a named profile and a region; the
+    inventory source (inventory_plugins/arena_aws_ec2.py) reads the same opt-in from the environment
+    too, as an inventory update gets no extra vars: the credential gives both, with the same values."""
     injectors = credential_type("arena real AWS opt-in")["injectors"]
     guard = (REPO_ROOT / "roles" / "aws_guard" / "defaults" / "main.yml").read_text()
+    plugin = plugin_constants("inventory_plugins/arena_aws_ec2.py", "OPT_IN_VARS", "OPT_IN_ENV")
     assert set(injectors["extra_vars"]) == {"arena_allow_real_aws", "arena_aws_profile", "arena_aws_region"}
+    assert set(injectors["extra_vars"]) == set(plugin["OPT_IN_VARS"])
     assert all(name in guard for name in injectors["extra_vars"])
+    assert set(plugin["OPT_IN_ENV"]) == {"ARENA_ALLOW_REAL_AWS", "ARENA_AWS_PROFILE", "ARENA_AWS_REGION"}
+    assert {name for name in injectors["env"] if name.startswith("ARENA_")} == set(plugin["OPT_IN_ENV"])
+    # Each environment variable the value of its extra var (the plugin pairs them in that order).
+    for var, env in zip(plugin["OPT_IN_VARS"], plugin["OPT_IN_ENV"], strict=True):
+        assert injectors["env"][env] == injectors["extra_vars"][var], env
     assert injectors["env"]["AWS_SHARED_CREDENTIALS_FILE"] == "{% raw %}{{ tower.filename.credentials }}{% endraw %}"
     assert "{{ secret_access_key }}" in injectors["file"]["template.credentials"]
     fields = {f["id"]: f for f in credential_type("arena real AWS opt-in")["inputs"]["fields"]}
