@@ -79,21 +79,19 @@ def command(
     argv: Sequence[str],
     *,
     executor: bool = True,
-    name: str | None = None,
-    mounts: Sequence[str] = (),
+    runner: bool = True,
+    podman_args: Sequence[str] = (),
     env: dict[str, str] | None = None,
 ) -> list[str]:
     """The podman command that runs ARGV in the image, from /runner/project.
 
-    `ansible-playbook -i INVENTORY PLAYBOOK ARGS...` becomes what AWX runs for a job:
-    `ansible-runner run /runner -p PLAYBOOK --inventory /runner/project/INVENTORY --cmdline ARGS`.
-    Any other command (ansible-inventory, as an inventory update runs it) runs as it is.
-    NAME names the container (to pause and kill it); MOUNTS are more `-v` arguments."""
+    With RUNNER, `ansible-playbook -i INVENTORY PLAYBOOK ARGS...` becomes what AWX runs for a job:
+    `ansible-runner run /runner -p PLAYBOOK --inventory /runner/project/INVENTORY --cmdline=ARGS`.
+    Any other command (ansible-inventory, as an inventory update runs it), or any command without
+    RUNNER, runs as it is. PODMAN_ARGS go to `podman run` (`-v` mounts, `--pidfile`)."""
     values = {n: os.environ[n] for n in EMULATOR_ENV if n in os.environ} | BASE_ENV | (env or {})
     cmd = ["podman", "run", "--rm", "--network", "host", "-v", f"{REPO_ROOT}:{PROJECT}:ro", "-w", PROJECT]
-    if name:
-        cmd += ["--name", name]
-    cmd += list(mounts)
+    cmd += list(podman_args)
     if executor:
         extra_mounts, extra_env = executor_mounts_and_env()
         cmd += extra_mounts
@@ -102,7 +100,7 @@ def command(
         cmd += ["-e", f"{key}={value}"]
     cmd.append(image())
     argv = list(argv)
-    if argv[:1] == ["ansible-playbook"]:
+    if runner and argv[:1] == ["ansible-playbook"]:
         inventory, playbook, extra = argv[2], argv[3], argv[4:]
         assert argv[1] == "-i", argv
         cmd += ["ansible-runner", "run", "/runner", "-p", playbook, "--inventory", f"{PROJECT}/{inventory}"]
@@ -121,16 +119,10 @@ def run(
     return subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def kill(name: str) -> None:
-    """Stop the run in container NAME at once, as the host's interrupted runs are stopped
-    (arena_testlib.kill_tree: every process of it frozen first, so that no module finishes a
-    request after the run is gone, then SIGKILL), from its first process as the host sees it."""
-    pid = subprocess.run(
-        ["podman", "inspect", "--format", "{{.State.Pid}}", name],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.strip()
-    assert pid.isdigit() and int(pid) > 0, f"container {name} is not running ({pid!r})"
+def kill(pidfile: Path) -> None:
+    """Stop the run whose first process `podman run --pidfile PIDFILE` wrote, as the host's
+    interrupted runs are stopped (arena_testlib.kill_tree: every process of it frozen first, so that
+    no module finishes a request after the run is gone, then SIGKILL); no podman command in the way."""
+    pid = pidfile.read_text().strip() if pidfile.exists() else ""
+    assert pid.isdigit() and int(pid) > 0, f"no process in {pidfile} ({pid!r}): the container did not start"
     kill_tree(int(pid))
