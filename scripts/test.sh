@@ -11,7 +11,7 @@
 # other left a core idle at each group's tail. `images` bakes the three tier images and gates them
 # (make images; its emulator has its own lab dir). A stage that runs beside another writes to
 # .lab/test/<stage>.log (follow it with `tail -f`); the logs are printed when the group ends.
-# ARENA_TEST_STAGES="lint unit molecule integration images" runs them one after the other, with
+# ARENA_TEST_STAGES="lint unit molecule integration ee-test images" runs them one after the other, with
 # live output; ARENA_TEST_STAGES="lint,unit molecule,integration,images" is the old two groups.
 # `make test` itself only needs the host packages and .venv first: the lab's container images
 # (base and package layer, make base-image deps-image, 70-80 s on a new machine, much of it
