@@ -133,15 +133,15 @@ rm -rf "$ctx"
 # 3. The lab's Containerfile, from ansible-builder's context.
 system="$("${tools}/bin/bindep" -l newline -f "${ctx}/_build/bindep.txt" | tr '\n' ' ')" \
   || die "bindep cannot read ee/bindep.txt"
-read -r core runner < <("$PY" -c '
+# The pinned ansible-core and ansible-runner (first line), then the file's append_final build steps,
+# which go after the collections are in place (as upstream's final stage).
+{ read -r core runner; final_steps="$(cat)"; } < <("$PY" -c '
 import sys, yaml
-deps = yaml.safe_load(open(sys.argv[1]))["dependencies"]
-print(deps["ansible_core"]["package_pip"], deps["ansible_runner"]["package_pip"])' "$EE_FILE")
-# The file's append_final build steps, after the collections are in place (as upstream's final stage).
-final_steps="$("$PY" -c '
-import sys, yaml
-steps = (yaml.safe_load(open(sys.argv[1])).get("additional_build_steps") or {}).get("append_final") or []
-print("\n".join([steps] if isinstance(steps, str) else steps))' "$EE_FILE")"
+ee = yaml.safe_load(open(sys.argv[1]))
+deps = ee["dependencies"]
+print(deps["ansible_core"]["package_pip"], deps["ansible_runner"]["package_pip"])
+steps = (ee.get("additional_build_steps") or {}).get("append_final") or []
+print("\n".join([steps] if isinstance(steps, str) else steps))' "$EE_FILE")
 mkdir -p "${ctx}/collections"
 while read -r fqcn _; do
   mkdir -p "${ctx}/collections/${fqcn%%.*}"

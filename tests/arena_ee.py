@@ -112,10 +112,16 @@ def command(
 
 
 def run(
-    argv: Sequence[str], *, timeout: int, executor: bool = True, **kwargs: object
+    argv: Sequence[str],
+    *,
+    timeout: int,
+    executor: bool = True,
+    podman_args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """ARGV in the image to its end; output captured (ansible-runner prints the playbook's output)."""
-    cmd = command(argv, executor=executor, **kwargs)  # type: ignore[arg-type]
+    """ARGV in the image (command(), through ansible-runner) to its end; output captured
+    (ansible-runner prints the playbook's output)."""
+    cmd = command(argv, executor=executor, podman_args=podman_args, env=env)
     return subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, check=False)
 
 

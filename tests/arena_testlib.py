@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 # The lab environment's inventory for the tests' playbook runs: inventories/local's static file, so the
@@ -185,6 +187,14 @@ def kill_tree(root: int) -> None:
     for pid in frozen:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def github_workflow(name: str) -> dict[str, Any]:
+    """.github/workflows/NAME, parsed. YAML 1.1 reads a bare `on` as True: the workflows quote it."""
+    path = REPO_ROOT / ".github" / "workflows" / name
+    data = yaml.safe_load(path.read_text())
+    assert "on" in data, f"{path.name}: quote the 'on' key"
+    return data
 
 
 def run(cmd: list[str], env: Mapping[str, str], timeout: int = 300) -> subprocess.CompletedProcess[str]:

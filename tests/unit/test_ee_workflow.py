@@ -7,30 +7,22 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
+from arena_testlib import github_workflow
 
 ROOT = Path(__file__).resolve().parents[2]
-EE = ROOT / ".github" / "workflows" / "ee.yml"
-REBAKE = ROOT / ".github" / "workflows" / "rebake.yml"
-
-
-def workflow(path: Path) -> dict:
-    data = yaml.safe_load(path.read_text())
-    assert "on" in data, f"{path.name}: quote the 'on' key"
-    return data
 
 
 def test_it_runs_on_release_tags() -> None:
-    assert workflow(EE)["on"]["push"] == {"tags": ["v*"]}
+    assert github_workflow("ee.yml")["on"]["push"] == {"tags": ["v*"]}
 
 
 def test_it_reads_only() -> None:
-    assert workflow(EE)["permissions"] == {"contents": "read"}
+    assert github_workflow("ee.yml")["permissions"] == {"contents": "read"}
 
 
 def test_it_builds_then_tests_the_ee_on_the_lab_runner() -> None:
-    (job,) = workflow(EE)["jobs"].values()
-    assert job["runs-on"] == workflow(REBAKE)["jobs"]["gate"]["runs-on"]
+    (job,) = github_workflow("ee.yml")["jobs"].values()
+    assert job["runs-on"] == github_workflow("rebake.yml")["jobs"]["gate"]["runs-on"]
     runs = [step["run"] for step in job["steps"] if "run" in step]
     assert runs.index("make ee") < runs.index("make ee-test")
     targets = {
@@ -42,6 +34,6 @@ def test_it_builds_then_tests_the_ee_on_the_lab_runner() -> None:
 
 
 def test_actions_are_pinned() -> None:
-    (job,) = workflow(EE)["jobs"].values()
+    (job,) = github_workflow("ee.yml")["jobs"].values()
     uses = [step["uses"] for step in job["steps"] if "uses" in step]
     assert uses and all(re.fullmatch(r"[\w-]+/[\w-]+@v\d+", u) for u in uses), uses

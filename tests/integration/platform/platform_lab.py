@@ -64,8 +64,8 @@ def killed_at(name: str, banner: str, step: str) -> str:
     task may be done (a late kill, seen under load); what is tested is the playbook's interruption."""
     started = time.monotonic()
     cmd = ["ansible-playbook", "-i", LAB_INVENTORY, f"playbooks/{name}"]
-    pidfile = Path(tempfile.mkdtemp(prefix="arena-killed-")) / "pid"
-    if in_ee():
+    pidfile = Path(tempfile.mkdtemp(prefix="arena-killed-")) / "pid" if in_ee() else None
+    if pidfile:
         env, cmd = None, arena_ee.command(cmd, runner=False, podman_args=["--pidfile", str(pidfile)])
     else:
         env = base_env({"PYTHONUNBUFFERED": "1"})
@@ -77,16 +77,17 @@ def killed_at(name: str, banner: str, step: str) -> str:
         for line in proc.stdout:
             output.append(line)
             if line.startswith("TASK [") and banner in line:
-                if in_ee():
+                if pidfile:
                     arena_ee.kill(pidfile)
                 else:
                     kill_tree(proc.pid)
                 break
         proc.wait(timeout=60)
-    shutil.rmtree(pidfile.parent, ignore_errors=True)
+    if pidfile:
+        shutil.rmtree(pidfile.parent, ignore_errors=True)
     timed(step, started)
     # podman reports its container's SIGKILL as 128 + 9.
-    killed = (128 + signal.SIGKILL) if in_ee() else -signal.SIGKILL
+    killed = (128 + signal.SIGKILL) if pidfile else -signal.SIGKILL
     assert proc.returncode == killed, f"{name} ended before '{banner}':\n" + "".join(output)[-4000:]
     return "".join(output)
 

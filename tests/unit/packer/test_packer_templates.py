@@ -22,13 +22,12 @@ from typing import Any
 
 import hcl2
 import pytest
-import yaml
+from arena_testlib import github_workflow
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKER = ROOT / "packer"
 TEMPLATES = sorted(PACKER.glob("*.pkr.hcl"))
 DEBIAN_OWNER = "136693071363"
-WORKFLOW = ROOT / ".github" / "workflows" / "ami.yml"
 # The required variables of a valid bake; tests override one or two.
 GOOD_VARS = {"tier": "web", "image_version": "1.0.0", "git_sha": "0000000", "kms_key_id": "alias/arena"}
 # EC2 CreateImage/RegisterImage: "3-128 alphanumeric characters, parentheses (()), square brackets
@@ -334,7 +333,7 @@ def test_workflow_passes_the_run_attempt_and_the_agent_key() -> None:
     """Wherever CI passes image_version it passes build_attempt=github.run_attempt too; the SSM
     Agent key comes from a repository variable, and a step refuses a missing key or Session Manager
     plugin before Packer starts."""
-    job = yaml.safe_load(WORKFLOW.read_text())["jobs"]["bake"]
+    job = github_workflow("ami.yml")["jobs"]["bake"]
     runs = [step.get("run", "") for step in job["steps"]]
     packer_runs = [run for run in runs if "image_version=" in run]
     assert len(packer_runs) == 2, "packer validate and packer build"
